@@ -1,0 +1,51 @@
+"""scikit-learn's estimator contract checks for the maliciousness classifier."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from attribution.scoring import InsufficientCalibrationWarning, MaliciousnessClassifier
+
+# The one check that is incompatible by design. It requires predict() to equal the argmax of
+# predict_proba(); here predict() is the Neyman–Pearson gate (act only above the umbrella
+# threshold), which deliberately differs from the 0.5 rule. Every other check passes.
+_GATE_IS_NOT_ARGMAX = {
+    "check_classifiers_train": (
+        "predict() is the Neyman–Pearson false-positive gate, not argmax(predict_proba)"
+    )
+}
+
+
+def _expected_failed_checks(estimator: Any) -> dict[str, str]:
+    return dict(_GATE_IS_NOT_ARGMAX)
+
+
+# The checks fit on tens of samples, far below the 299 benign calibration samples the default
+# (alpha=0.01, delta=0.05) needs. Two configurations are checked: the default levels with the
+# gate closed ("warn"), and loose levels (alpha=delta=0.5 need 1 sample) with the gate open.
+_ESTIMATORS = [
+    MaliciousnessClassifier(on_insufficient="warn", random_state=0),
+    MaliciousnessClassifier(alpha=0.5, delta=0.5, on_insufficient="warn", random_state=0),
+]
+
+
+@parametrize_with_checks(_ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_contract(estimator: Any, check: Callable[[Any], None]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsufficientCalibrationWarning)
+        check(estimator)
+
+
+def test_expected_failure_is_real() -> None:
+    """The listed check must actually fail, otherwise it should be removed from the list."""
+    from sklearn.utils.estimator_checks import check_classifiers_train
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsufficientCalibrationWarning)
+        with pytest.raises(AssertionError):
+            check_classifiers_train("MaliciousnessClassifier", _ESTIMATORS[1])
