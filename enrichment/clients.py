@@ -1,0 +1,66 @@
+"""The long-lived objects the sources share: resolver, HTTP client, rate gate and caches.
+
+Build one :class:`EnrichmentClients` per worker process (or event loop) with
+:meth:`EnrichmentClients.create` and pass it to every lookup, so rate limits, the concurrency
+bound and the caches apply across all subjects.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import dns.asyncresolver
+
+from enrichment.config import EnrichmentConfig
+from enrichment.http import HttpClient
+from enrichment.ip_rdap import IpRdapCache
+from enrichment.ratelimit import RequestGate
+from enrichment.rdap_bootstrap import BootstrapCache
+
+
+def make_resolver(config: EnrichmentConfig) -> dns.asyncresolver.Resolver:
+    """A stub resolver that asks only the configured server (never /etc/resolv.conf)."""
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [config.resolver_address]
+    resolver.port = config.resolver_port
+    resolver.lifetime = config.dns_lifetime
+    resolver.timeout = config.dns_lifetime
+    return resolver
+
+
+@dataclass(frozen=True)
+class EnrichmentClients:
+    """Shared state for all sources; ``rng`` drives retry jitter (seed it for reproducibility)."""
+
+    config: EnrichmentConfig
+    gate: RequestGate
+    resolver: dns.asyncresolver.Resolver
+    http: HttpClient
+    bootstrap: BootstrapCache
+    ip_rdap_cache: IpRdapCache
+    rng: random.Random
+
+    @classmethod
+    def create(cls, config: EnrichmentConfig, seed: int | None = None) -> EnrichmentClients:
+        """Build the clients for ``config``. Call from inside the event loop that will use them."""
+        gate = RequestGate(config)
+        http = HttpClient(config, gate)
+        return cls(
+            config=config,
+            gate=gate,
+            resolver=make_resolver(config),
+            http=http,
+            bootstrap=BootstrapCache(config, http),
+            ip_rdap_cache=IpRdapCache(config.ip_rdap_cache_ttl),
+            rng=random.Random(seed),
+        )
+
+    def close(self) -> None:
+        """Release pooled HTTP connections."""
+        self.http.close()
+
+    @property
+    def dns_server(self) -> str:
+        """The ``host:port`` of the resolver, as recorded in provenance."""
+        return f"{self.config.resolver_address}:{self.config.resolver_port}"

@@ -1,0 +1,224 @@
+"""Enrichment settings: where each source sends its questions, and how politely.
+
+One frozen :class:`EnrichmentConfig` drives every source. Production uses the defaults (IANA
+bootstrap, Team Cymru, JPRS) pointed at a local recursive resolver; the offline sandbox is
+reached by :meth:`EnrichmentConfig.from_sandbox` alone, so the code under test is the code
+that runs against the internet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``rate`` requests per second on average, bursts of up to ``burst``."""
+
+    rate: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError(f"rate must be > 0 and burst >= 1, got {self.rate}, {self.burst}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter for transient failures.
+
+    Attempt ``n`` (from 1) that fails transiently waits ``min(max_delay, base_delay * 2**(n-1))``
+    scaled by a random factor in ``[1 - jitter, 1]`` before the next attempt, or the server's
+    ``Retry-After`` if it gave one (also capped at ``max_delay``).
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base_delay < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("attempts must be >= 1, base_delay >= 0 and 0 <= jitter <= 1")
+
+
+# Published or commonly observed limits of the public services, with margin. ARIN and RIPE
+# throttle bursts of a few requests per second per client; LACNIC and AFRINIC are stricter;
+# Team Cymru asks bulk users to batch, so single queries stay slow.
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = MappingProxyType(
+    {
+        "rdap.arin.net": RateLimit(2.0, 2),
+        "rdap.db.ripe.net": RateLimit(2.0, 2),
+        "rdap.apnic.net": RateLimit(2.0, 2),
+        "rdap.lacnic.net": RateLimit(0.5, 1),
+        "rdap.afrinic.net": RateLimit(1.0, 1),
+        "data.iana.org": RateLimit(1.0, 4),
+        "whois.cymru.com": RateLimit(1.0, 1),
+        "whois.jprs.jp": RateLimit(0.5, 1),
+    }
+)
+
+# Address ranges whose addresses are never sent to an outside service: nobody outside holds
+# data on them, and asking would leak internal addressing to third parties. A lookup for such
+# an address is recorded as "no data" without a request.
+DEFAULT_UNROUTED_NETWORKS: tuple[str, ...] = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "::ffff:0:0/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001:db8::/32",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+)
+
+# The documentation ranges (RFC 5737, RFC 3849): the sandbox world is built on them, and its
+# servers are local, so the sandbox configuration lets these through.
+DOCUMENTATION_NETWORKS: frozenset[str] = frozenset(
+    {"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"}
+)
+
+
+@dataclass(frozen=True)
+class EnrichmentConfig:
+    """Every endpoint, timeout and limit the enrichment sources use.
+
+    Attributes:
+        resolver_address: recursive resolver asked for all DNS data (incl. Team Cymru's zones).
+        resolver_port: its port.
+        dns_lifetime: seconds one DNS question may take in total, across retransmissions.
+        cymru_origin_zone / cymru_origin6_zone / cymru_asn_zone: Team Cymru's DNS interface.
+        cymru_whois: host and port of Team Cymru's WHOIS interface, the fallback for ASN data.
+        rdap_bootstrap_url: base URL of the RFC 9224 bootstrap files (dns.json, ipv4.json, ...).
+        bootstrap_ttl: seconds a fetched bootstrap file is reused.
+        allow_insecure_rdap: accept ``http://`` RDAP service URLs (only the loopback sandbox).
+        whois_servers: port-43 WHOIS server per TLD (lower case, no dot) for TLDs without RDAP.
+        http_timeout: seconds for connecting to and reading from an RDAP server.
+        whois_timeout: seconds for a whole port-43 exchange.
+        retry: backoff policy for transient failures.
+        rate_limits: token bucket per server host name; ``default_rate_limit`` for the rest.
+        max_concurrency: requests in flight at once across all sources.
+        ip_rdap_cache_ttl: seconds a fetched RDAP network answers for every address it covers.
+        follow_registrar_rdap: for thin registries (.com), also fetch the registrar's RDAP
+            answer linked from the registry's, and merge it over the registry's.
+        unrouted_networks: ranges never sent to outside services (recorded as no data).
+    """
+
+    resolver_address: str = "127.0.0.1"
+    resolver_port: int = 53
+    dns_lifetime: float = 5.0
+    cymru_origin_zone: str = "origin.asn.cymru.com"
+    cymru_origin6_zone: str = "origin6.asn.cymru.com"
+    cymru_asn_zone: str = "asn.cymru.com"
+    cymru_whois: tuple[str, int] = ("whois.cymru.com", 43)
+    rdap_bootstrap_url: str = "https://data.iana.org/rdap/"
+    bootstrap_ttl: float = 86400.0
+    allow_insecure_rdap: bool = False
+    whois_servers: Mapping[str, tuple[str, int]] = field(
+        default_factory=lambda: MappingProxyType({"jp": ("whois.jprs.jp", 43)})
+    )
+    http_timeout: float = 10.0
+    whois_timeout: float = 15.0
+    retry: RetryPolicy = RetryPolicy()
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
+    default_rate_limit: RateLimit = RateLimit(1.0, 2)
+    dns_rate_limit: RateLimit = RateLimit(50.0, 20)
+    max_concurrency: int = 16
+    ip_rdap_cache_ttl: float = 86400.0
+    follow_registrar_rdap: bool = True
+    unrouted_networks: tuple[str, ...] = DEFAULT_UNROUTED_NETWORKS
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if not self.rdap_bootstrap_url.endswith("/"):
+            raise ValueError("rdap_bootstrap_url must end with '/'")
+        for network in self.unrouted_networks:
+            ipaddress.ip_network(network)  # ValueError names the bad entry
+
+    def rate_limit_for(self, host: str) -> RateLimit:
+        """The token bucket settings for a server host name."""
+        return self.rate_limits.get(host, self.default_rate_limit)
+
+    def whois_server_for(self, tld: str) -> tuple[str, int] | None:
+        """The port-43 server configured for a TLD, or None."""
+        return self.whois_servers.get(tld.lower().strip("."))
+
+    @classmethod
+    def from_sandbox(cls, endpoints: Mapping[str, object]) -> EnrichmentConfig:
+        """Point every source at a running loopback sandbox.
+
+        ``endpoints`` is the mapping the sandbox manager returns (``dns_host``, ``dns_port``,
+        ``rdap_bootstrap_url``, ``whois_host``, ``whois_port``, ``data_dir``, ...). Every TLD
+        listed in ``<data_dir>/whois/rdap-less-tlds.txt`` is mapped to the sandbox WHOIS server,
+        and so is Team Cymru's WHOIS interface. Rate limits are raised (the servers are local),
+        retries are quick, and the documentation ranges the sandbox world uses are let through.
+        """
+        try:
+            dns_host = str(endpoints["dns_host"])
+            dns_port = _as_int(endpoints["dns_port"], "dns_port")
+            bootstrap = str(endpoints["rdap_bootstrap_url"])
+            whois_host = str(endpoints["whois_host"])
+            whois_port = _as_int(endpoints["whois_port"], "whois_port")
+            data_dir = Path(str(endpoints["data_dir"]))
+        except KeyError as missing:
+            raise ValueError(f"sandbox endpoints lack the key {missing}") from None
+        whois = (whois_host, whois_port)
+        tlds_file = data_dir / "whois" / "rdap-less-tlds.txt"
+        tlds = read_tld_list(tlds_file) if tlds_file.exists() else ()
+        return replace(
+            cls(),
+            resolver_address=dns_host,
+            resolver_port=dns_port,
+            dns_lifetime=2.0,
+            cymru_whois=whois,
+            rdap_bootstrap_url=bootstrap if bootstrap.endswith("/") else bootstrap + "/",
+            allow_insecure_rdap=True,
+            whois_servers=MappingProxyType({tld: whois for tld in tlds}),
+            http_timeout=2.0,
+            whois_timeout=2.0,
+            retry=RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.5, jitter=0.5),
+            rate_limits=MappingProxyType({}),
+            default_rate_limit=RateLimit(500.0, 50),
+            dns_rate_limit=RateLimit(1000.0, 100),
+            # Registrar links in recorded answers point at the internet, outside the sandbox.
+            follow_registrar_rdap=False,
+            unrouted_networks=tuple(
+                n for n in DEFAULT_UNROUTED_NETWORKS if n not in DOCUMENTATION_NETWORKS
+            ),
+        )
+
+
+def read_tld_list(path: Path) -> tuple[str, ...]:
+    """Read a TLD list (one per line, ``#`` comments, optional leading dot) in file order."""
+    tlds: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = line.split("#", 1)[0].strip().strip(".").lower()
+        if entry and entry not in tlds:
+            tlds.append(entry)
+    return tuple(tlds)
+
+
+def _as_int(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"sandbox endpoint {key} must be an integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,127 @@
+"""JSON over HTTP for RDAP, with the failure taxonomy applied to every answer.
+
+requests is blocking, so each request runs in a worker thread (``asyncio.to_thread``) with its
+own ``requests.Session`` per thread, for connection reuse without sharing a session between
+threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from enrichment.config import EnrichmentConfig
+from enrichment.failures import NoDataError, PermanentError, TransientError
+from enrichment.ratelimit import RequestGate
+
+RDAP_ACCEPT = "application/rdap+json, application/json;q=0.9"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A decoded JSON object, the URL that produced it and when it arrived (UTC)."""
+
+    url: str
+    payload: dict[str, Any]
+    retrieved_at: dt.datetime
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), if valid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def decode_json_answer(
+    url: str, status: int, headers: Mapping[str, str], body: bytes
+) -> dict[str, Any]:
+    """Classify an HTTP answer and decode its JSON object.
+
+    Raises:
+        NoDataError: 404 (RDAP's "object not found").
+        TransientError: 429 or 5xx, with the server's Retry-After if any.
+        PermanentError: any other non-200 status, a body that is not JSON, or JSON that is not
+            an object.
+    """
+    if status == 404:
+        raise NoDataError(f"HTTP 404 from {url}", url)
+    if status == 429 or 500 <= status <= 599:
+        raise TransientError(
+            f"HTTP {status} from {url}", url, parse_retry_after(headers.get("Retry-After"))
+        )
+    if status != 200:
+        raise PermanentError(f"HTTP {status} from {url}", url)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PermanentError(f"malformed JSON from {url}: {error}", url) from error
+    if not isinstance(payload, dict):
+        raise PermanentError(f"JSON from {url} is a {type(payload).__name__}, not an object", url)
+    return payload
+
+
+class HttpClient:
+    """Rate-limited, time-limited JSON GETs, classified into the failure taxonomy."""
+
+    def __init__(self, config: EnrichmentConfig, gate: RequestGate) -> None:
+        self._config = config
+        self._gate = gate
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["Accept"] = RDAP_ACCEPT
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def _get(self, url: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            response = self._session().get(url, timeout=self._config.http_timeout)
+            return response.status_code, dict(response.headers), response.content
+        except requests.Timeout as error:
+            raise TransientError(f"timeout fetching {url}", url) from error
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise TransientError(f"connection failed for {url}: {error}", url) from error
+        except (requests.TooManyRedirects, requests.exceptions.InvalidURL) as error:
+            raise PermanentError(f"cannot fetch {url}: {error}", url) from error
+
+    async def get_json(self, url: str) -> HttpAnswer:
+        """One GET (no retries: see :mod:`enrichment.retry`), decoded and classified."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        async with self._gate.slot(parts.hostname or "", port):
+            status, headers, body = await asyncio.to_thread(self._get, url)
+        retrieved_at = dt.datetime.now(dt.UTC)
+        return HttpAnswer(url, decode_json_answer(url, status, headers, body), retrieved_at)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
