@@ -1,0 +1,66 @@
+"""Run the sandbox RDAP and WHOIS servers in one process until SIGTERM or SIGINT.
+
+    python -m enrichment.sandbox.serve --data-dir D --rdap-port P --whois-port Q
+
+Both servers bind 127.0.0.1 only. The data directory is loaded and validated before either
+server binds, so a bad file stops the process with a message naming it (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from enrichment.sandbox.layout import LayoutError, load_data_dir
+from enrichment.sandbox.rdap_server import RdapServer
+from enrichment.sandbox.whois_server import WhoisServer
+
+HOST = "127.0.0.1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until a termination signal; return the process exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--rdap-port", type=int, required=True)
+    parser.add_argument("--whois-port", type=int, required=True)
+    args = parser.parse_args(argv)
+    try:
+        data = load_data_dir(args.data_dir)
+        rdap = RdapServer((HOST, args.rdap_port), data)
+        whois = WhoisServer((HOST, args.whois_port), data)
+    except (LayoutError, OSError) as exc:
+        print(f"sandbox serve: {exc}", file=sys.stderr, flush=True)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threads = [
+        threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        for name, server in (("rdap", rdap), ("whois", whois))
+    ]
+    for thread in threads:
+        thread.start()
+    print(
+        f"sandbox serve: RDAP on {rdap.base_url}, WHOIS on {HOST}:{args.whois_port}, "
+        f"data {data.root}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop.wait()
+    for server in (rdap, whois):
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
