@@ -102,10 +102,11 @@ def _alive(pid: int) -> bool:
 
 
 def _group_members(pgid: int) -> list[int]:
+    """Processes of a process group, zombies included (they still show in pgrep)."""
     members = []
-    for proc in psutil.process_iter(["pid", "status"]):
+    for proc in psutil.process_iter(["pid"]):
         with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            if os.getpgid(proc.pid) == pgid:
                 members.append(proc.pid)
     return members
 
@@ -118,23 +119,40 @@ def _ours(pid: int, marker: str) -> bool:
         return False
 
 
+def _wait_group_empty(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        _alive(pgid)  # reaps the leader when it is our own child
+        if not _group_members(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def _stop_group(pid: int) -> bool:
-    """SIGTERM the process group led by pid, SIGKILL what is left after STOP_TIMEOUT."""
-    stopped = False
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not _group_members(pid) and not _alive(pid):
-            break
+    """Stop the process group led by pid; True if there was anything to stop.
+
+    SIGTERM goes to the leader first, so that nsd stops and reaps its own children; whatever is
+    left after STOP_TIMEOUT gets SIGTERM as a group, then SIGKILL.
+    """
+    if not _group_members(pid):
+        _alive(pid)
+        return False
+    steps: list[tuple[bool, signal.Signals]] = [
+        (False, signal.SIGTERM),
+        (True, signal.SIGTERM),
+        (True, signal.SIGKILL),
+    ]
+    for whole_group, sig in steps:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-            stopped = True
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            _alive(pid)  # reaps our own child so that it leaves the group
-            if not _group_members(pid):
-                break
-            time.sleep(0.05)
-    _alive(pid)
-    return stopped
+            if whole_group:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        if _wait_group_empty(pid, STOP_TIMEOUT):
+            break
+    return True
 
 
 def probe_dns(port: int, zone: str) -> bool:
@@ -304,9 +322,16 @@ class Sandbox:
             return False
         stopped = False
         markers = {"nsd": "nsd", "servers": "enrichment.sandbox.serve"}
-        for name, pid in current.get("pids", {}).items():
-            if _ours(pid, markers.get(name, "")) or _group_members(pid):
-                stopped = _stop_group(pid) or stopped
+        pids = [
+            pid
+            for name, pid in current.get("pids", {}).items()
+            if _ours(pid, markers.get(name, "")) or _group_members(pid)
+        ]
+        for pid in pids:  # both shut down in parallel; _stop_group then waits and escalates
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in pids:
+            stopped = _stop_group(pid) or stopped
         self.state_file.unlink(missing_ok=True)
         return stopped
 

@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     threads = [
-        threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
+        )
         for name, server in (("rdap", rdap), ("whois", whois))
     ]
     for thread in threads:
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    stop.wait()
+    while not stop.wait(0.1):  # a timed wait lets the signal handler run promptly
+        pass
     for server in (rdap, whois):
         server.shutdown()
         server.server_close()
