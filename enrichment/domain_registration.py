@@ -1,0 +1,406 @@
+"""Domain registration source: registrar, dates, statuses, name servers, privacy signs.
+
+get: RDAP through the configured bootstrap (dns.json, loaded into whoisit's bootstrap), or
+port-43 WHOIS at the configured server where the TLD has no RDAP service (.jp at JPRS).
+transform: :func:`transform_rdap_domain` (whoisit's RDAP domain parser),
+:func:`parse_jprs_whois` (JPRS ``[Key] value`` answers) and :func:`parse_generic_whois`
+(``Key: Value`` answers), each from already-fetched payloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import tldextract
+import whoisit
+from whoisit.bootstrap import BaseBootstrap
+from whoisit.errors import ParseError, UnsupportedError
+from whoisit.utils import recursive_merge
+
+from enrichment.failures import NoDataError, Outcome, PermanentError, SourceError
+from enrichment.observations import (
+    DomainRegistration,
+    Provenance,
+    SourceResult,
+    result_from_error,
+)
+from enrichment.retry import with_retry
+from enrichment.whois_client import whois_query
+
+if TYPE_CHECKING:
+    from enrichment.clients import EnrichmentClients
+
+SOURCE = "domain_registration"
+VIA_RDAP = "domain_rdap"
+VIA_WHOIS = "domain_whois"
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+# Offline public suffix list (the snapshot bundled with tldextract): no network at import.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+# Registrant names that say the registrant is hidden, and known privacy/proxy services.
+_PRIVACY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (label, re.compile(pattern, re.IGNORECASE))
+    for label, pattern in (
+        ("redacted", r"\bredacted\b"),
+        ("privacy", r"\bprivacy\b"),
+        ("proxy", r"\bproxy\b"),
+        ("withheld", r"\bwithheld\b"),
+        ("not disclosed", r"\bnot\s+disclosed\b|\bnon-public\b"),
+        ("data protected", r"\bdata\s+protected\b|\bgdpr\b"),
+        ("whoisguard", r"\bwhois\s*guard\b"),
+        ("domains by proxy", r"\bdomains\s+by\s+proxy\b"),
+        ("identity protection", r"\bidentity\s+protect"),
+        ("whois protection", r"\bwhois\s+(privacy|protection|shield)\b|\bwhoisshield\b"),
+    )
+)
+
+_NO_MATCH = re.compile(
+    r"^\s*(No match|NOT FOUND|No entries found|No Data Found|Domain not found|"
+    r"The queried object does not exist|該当するデータがありません)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def registered_domain(name: str) -> tuple[str, str]:
+    """The registered domain and its TLD for a host name (``www.example.co.jp`` ->
+    ``("example.co.jp", "jp")``). Names under a TLD unknown to the public suffix list
+    (``.test`` in the sandbox) register at the second level."""
+    name = name.strip().rstrip(".").lower()
+    labels = name.split(".")
+    if len(labels) < 2:
+        raise ValueError(f"{name!r} is not a domain name under a TLD")
+    parts = _EXTRACT(name)
+    if parts.suffix and parts.domain:
+        return f"{parts.domain}.{parts.suffix}", labels[-1]
+    return ".".join(labels[-2:]), labels[-1]
+
+
+def privacy_signs(texts: Iterable[str | None], redacted: Iterable[str] = ()) -> tuple[str, ...]:
+    """Why a registrant looks hidden: matched patterns in names, plus RFC 9537 redactions."""
+    signs: list[str] = []
+    for text in texts:
+        for label, pattern in _PRIVACY_PATTERNS:
+            if text and pattern.search(text) and label not in signs:
+                signs.append(label)
+    for field in redacted:
+        sign = f"redacted field: {field}"
+        if field and sign not in signs:
+            signs.append(sign)
+    return tuple(signs)
+
+
+def _utc(value: object) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _host(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def transform_rdap_domain(
+    domain: str, payload: dict[str, Any], url: str, retrieved_at: dt.datetime
+) -> DomainRegistration:
+    """Parse an RDAP domain answer (whoisit's parser) into a :class:`DomainRegistration`.
+
+    Raises:
+        PermanentError: the answer is not an RDAP domain object whoisit can parse.
+    """
+    try:
+        parsed = whoisit.parse(BaseBootstrap(), "domain", domain, payload)
+    except (ParseError, KeyError, TypeError, AttributeError, ValueError) as error:
+        raise PermanentError(f"not an RDAP domain answer from {url}: {error}", url) from error
+    entities: dict[str, list[dict[str, Any]]] = parsed.get("entities") or {}
+    registrar = next((e.get("name") for e in entities.get("registrar", []) if e.get("name")), None)
+    registrant = (entities.get("registrant") or [{}])[0]
+    registrant_name = registrant.get("name") or None
+    registrant_org = registrant.get("organisation") or None
+    remarks = [
+        " ".join([r.get("title") or "", *(r.get("description") or [])])
+        for r in parsed.get("remarks") or []
+    ]
+    return DomainRegistration(
+        domain=(parsed.get("name") or domain).lower(),
+        registrar=registrar,
+        created=_utc(parsed.get("registration_date")),
+        updated=_utc(parsed.get("last_changed_date")),
+        expires=_utc(parsed.get("expiration_date")),
+        statuses=tuple(str(s).lower() for s in parsed.get("status") or ()),
+        nameservers=tuple(_host(n) for n in parsed.get("nameservers") or ()),
+        registrant_name=registrant_name,
+        registrant_organization=registrant_org,
+        privacy_signs=privacy_signs(
+            [registrant_name, registrant_org, *remarks], parsed.get("redacted") or ()
+        ),
+        protocol="rdap",
+        provenance=Provenance(VIA_RDAP, url, retrieved_at),
+    )
+
+
+_JPRS_LINE = re.compile(r"^\s*(?:[a-z]\.\s*)?\[(?P<key>[^\]]+)\]\s*(?P<value>.*?)\s*$")
+_JPRS_KEYS = {
+    "domain name": "domain",
+    "ドメイン名": "domain",
+    "registrant": "registrant",
+    "登録者名": "registrant",
+    "name server": "nameserver",
+    "ネームサーバ": "nameserver",
+    "created on": "created",
+    "登録年月日": "created",
+    "expires on": "expires",
+    "有効期限": "expires",
+    "last updated": "updated",
+    "最終更新": "updated",
+    "status": "status",
+    "状態": "status",
+}
+_JPRS_DATE = re.compile(r"(\d{4})/(\d{2})/(\d{2})(?:\s+(\d{2}):(\d{2}):(\d{2}))?")
+
+
+def _jprs_date(value: str | None) -> dt.datetime | None:
+    """JPRS dates are Japan time: ``2001/02/03`` or ``2023/03/01 01:05:04 (JST)``."""
+    match = _JPRS_DATE.search(value or "")
+    if not match:
+        return None
+    y, m, d, hh, mm, ss = (int(g) if g else 0 for g in match.groups())
+    return dt.datetime(y, m, d, hh, mm, ss, tzinfo=JST).astimezone(dt.UTC)
+
+
+def _status_words(value: str) -> list[str]:
+    # JPRS statuses read "Active", "Connected (2024/03/31)", "To be deleted (...)".
+    text = re.sub(r"\(.*?\)", "", value).strip().lower()
+    return [text] if text else []
+
+
+def _first(fields: dict[str, list[str]], key: str) -> str | None:
+    values = fields.get(key)
+    return values[0] if values else None
+
+
+def parse_jprs_whois(
+    domain: str, text: str, server: str, retrieved_at: dt.datetime
+) -> DomainRegistration | None:
+    """Parse a JPRS (.jp) WHOIS answer; None when it says there is no such domain.
+
+    Raises:
+        PermanentError: an answer that is neither "no match" nor has a ``[Domain Name]``.
+    """
+    if _NO_MATCH.search(text):
+        return None
+    fields: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        match = _JPRS_LINE.match(line)
+        if match:
+            key = _JPRS_KEYS.get(match["key"].strip().lower())
+            if key and match["value"]:
+                fields.setdefault(key, []).append(match["value"])
+    if "domain" not in fields:
+        raise PermanentError(f"WHOIS answer from {server} names no domain", server)
+    registrant = _first(fields, "registrant")
+    statuses = [w for v in fields.get("status", []) for w in _status_words(v)]
+    return DomainRegistration(
+        domain=fields["domain"][0].lower(),
+        registrar=None,
+        created=_jprs_date(_first(fields, "created")),
+        updated=_jprs_date(_first(fields, "updated")),
+        expires=_jprs_date(_first(fields, "expires")),
+        statuses=tuple(statuses),
+        nameservers=tuple(_host(n) for n in fields.get("nameserver", [])),
+        registrant_name=registrant,
+        registrant_organization=None,
+        privacy_signs=privacy_signs([registrant]),
+        protocol="whois",
+        provenance=Provenance(VIA_WHOIS, server, retrieved_at),
+    )
+
+
+_GENERIC_LINE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z /()-]*?)\s*:\s*(?P<value>.*?)\s*$")
+_GENERIC_KEYS = {
+    "domain name": "domain",
+    "domain": "domain",
+    "registrar": "registrar",
+    "sponsoring registrar": "registrar",
+    "registrar name": "registrar",
+    "creation date": "created",
+    "created": "created",
+    "created on": "created",
+    "registered on": "created",
+    "updated date": "updated",
+    "last updated": "updated",
+    "last modified": "updated",
+    "changed": "updated",
+    "registry expiry date": "expires",
+    "registrar registration expiration date": "expires",
+    "expiration date": "expires",
+    "expiry date": "expires",
+    "expires": "expires",
+    "expires on": "expires",
+    "paid-till": "expires",
+    "domain status": "status",
+    "status": "status",
+    "state": "status",
+    "name server": "nameserver",
+    "nameserver": "nameserver",
+    "nserver": "nameserver",
+    "registrant name": "registrant",
+    "registrant": "registrant",
+    "registrant organization": "registrant_org",
+    "registrant organisation": "registrant_org",
+    "org": "registrant_org",
+}
+
+
+def _generic_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    for candidate in (text, text.split(" ")[0]):
+        try:
+            parsed = dt.datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        return _utc(parsed)
+    return _jprs_date(value.replace("-", "/").replace(".", "/"))
+
+
+def parse_generic_whois(
+    domain: str, text: str, server: str, retrieved_at: dt.datetime
+) -> DomainRegistration | None:
+    """Parse a ``Key: Value`` WHOIS answer (ICANN-style and most ccTLDs); None for "no match".
+
+    Raises:
+        PermanentError: an answer that is neither "no match" nor names the domain.
+    """
+    if _NO_MATCH.search(text):
+        return None
+    fields: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith(("%", "#", ">>>")):
+            continue
+        match = _GENERIC_LINE.match(line)
+        if match and match["value"]:
+            key = _GENERIC_KEYS.get(match["key"].strip().lower())
+            if key:
+                fields.setdefault(key, []).append(match["value"])
+    if "domain" not in fields:
+        raise PermanentError(f"WHOIS answer from {server} names no domain", server)
+    first = {k: v[0] for k, v in fields.items()}
+    statuses = [s.split()[0].lower() for s in fields.get("status", []) if s.split()]
+    nameservers = [_host(n.split()[0]) for n in fields.get("nameserver", []) if n.split()]
+    return DomainRegistration(
+        domain=first["domain"].lower(),
+        registrar=first.get("registrar"),
+        created=_generic_date(first.get("created")),
+        updated=_generic_date(first.get("updated")),
+        expires=_generic_date(first.get("expires")),
+        statuses=tuple(dict.fromkeys(statuses)),
+        nameservers=tuple(dict.fromkeys(nameservers)),
+        registrant_name=first.get("registrant"),
+        registrant_organization=first.get("registrant_org"),
+        privacy_signs=privacy_signs([first.get("registrant"), first.get("registrant_org")]),
+        protocol="whois",
+        provenance=Provenance(VIA_WHOIS, server, retrieved_at),
+    )
+
+
+def parse_whois_domain(
+    domain: str, text: str, server: str, retrieved_at: dt.datetime
+) -> DomainRegistration | None:
+    """Pick the JPRS parser for bracketed answers, the generic one otherwise."""
+    if re.search(r"^\s*(?:[a-z]\.\s*)?\[(Domain Name|ドメイン名)\]", text, re.MULTILINE):
+        return parse_jprs_whois(domain, text, server, retrieved_at)
+    return parse_generic_whois(domain, text, server, retrieved_at)
+
+
+async def _via_rdap(
+    domain: str, tld: str, clients: EnrichmentClients
+) -> tuple[DomainRegistration, int] | None:
+    """The RDAP answer, or None when the bootstrap has no RDAP service for the TLD."""
+    bootstrap = await clients.bootstrap.whoisit_bootstrap()
+    try:
+        endpoints, _ = bootstrap.get_dns_endpoints(tld)
+    except UnsupportedError:
+        return None
+    base = endpoints[0] if endpoints[0].endswith("/") else endpoints[0] + "/"
+    url = f"{base}domain/{domain}"
+    done = await with_retry(lambda: clients.http.get_json(url), clients.config.retry, clients.rng)
+    attempts = done.attempts
+    payload = done.value.payload
+    if clients.config.follow_registrar_rdap:
+        payload, extra = await _merge_registrar(payload, clients)
+        attempts += extra
+    return transform_rdap_domain(domain, payload, url, done.value.retrieved_at), attempts
+
+
+async def _merge_registrar(
+    payload: dict[str, Any], clients: EnrichmentClients
+) -> tuple[dict[str, Any], int]:
+    """Overlay the registrar's RDAP answer (thin registries link it as "related")."""
+    for link in payload.get("links") or []:
+        if not isinstance(link, dict) or link.get("rel") not in ("related", "registration"):
+            continue
+        href = str(link.get("href") or "")
+        if not href or str(link.get("type") or "").startswith("text/html"):
+            continue
+        try:
+            done = await with_retry(
+                functools.partial(clients.http.get_json, href), clients.config.retry, clients.rng
+            )
+        except SourceError as error:
+            # The registry's answer stands on its own; the registrar's only adds detail.
+            return payload, error.attempts
+        merged = dict(payload)
+        recursive_merge(merged, done.value.payload)
+        return merged, done.attempts
+    return payload, 0
+
+
+async def _via_whois(
+    domain: str, tld: str, clients: EnrichmentClients
+) -> tuple[DomainRegistration, int]:
+    server = clients.config.whois_server_for(tld)
+    if server is None:
+        raise PermanentError(f"no RDAP service and no WHOIS server configured for .{tld}")
+    host, port = server
+    done = await with_retry(
+        lambda: whois_query(clients.gate, host, port, domain, clients.config.whois_timeout),
+        clients.config.retry,
+        clients.rng,
+    )
+    answer = done.value
+    registration = parse_whois_domain(domain, answer.text, answer.server, answer.retrieved_at)
+    if registration is None:
+        error = NoDataError(f"no registration for {domain} at {answer.server}", answer.server)
+        error.attempts = done.attempts
+        raise error
+    return registration, done.attempts
+
+
+async def fetch_domain_registration(name: str, clients: EnrichmentClients) -> SourceResult:
+    """Registration data for the registered domain of ``name``.
+
+    RDAP when the bootstrap lists the TLD, else port-43 WHOIS at the server configured for it.
+    ``no_data`` for RDAP 404 or a WHOIS "no match"; ``failed`` otherwise when nothing usable
+    arrived. The result's subject is the registered domain.
+    """
+    try:
+        domain, tld = registered_domain(name)
+    except ValueError as error:
+        return result_from_error(SOURCE, name, PermanentError(str(error)))
+    try:
+        found = await _via_rdap(domain, tld, clients)
+        if found is None:
+            found = await _via_whois(domain, tld, clients)
+    except SourceError as error:
+        return result_from_error(SOURCE, domain, error)
+    registration, attempts = found
+    return SourceResult(SOURCE, domain, Outcome.OK, (registration,), attempts=attempts)
