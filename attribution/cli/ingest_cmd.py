@@ -1,0 +1,45 @@
+"""``attribution ingest FILE... [--format F] [--json]``: indicators and reports into the graph."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attribution.cli.common import EXIT_OK, EXIT_REJECTED, CommandError, connect, print_json
+from attribution.ingest import ingest_paths
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "ingest",
+        help="read indicator lists, CSV, STIX, incident reports, flows, passive DNS, RDAP, label feeds",
+        description="Exit code 0 when every line was accepted, 1 when any was rejected "
+        "(the accepted lines are written either way).",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--format", dest="fmt", default=None, help="force a format instead of detecting it"
+    )
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in args.files:
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+    with connect() as graph:
+
+        def progress(name: str, count: int) -> None:
+            if not args.json:
+                print(f"{name}: {count} records written", file=sys.stderr, flush=True)
+
+        summary = ingest_paths(graph, args.files, fmt=args.fmt, progress=progress)
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        for rejection in summary.rejected:
+            print(f"rejected {rejection}", file=sys.stderr)
+        print(f"accepted {summary.accepted}, rejected {len(summary.rejected)}")
+    return EXIT_REJECTED if summary.rejected else EXIT_OK

@@ -1,0 +1,120 @@
+"""The one place that opens Neo4j drivers and runs transactions, with the one retry policy.
+
+Writes go through :func:`write` (a managed write transaction: the driver retries transient
+failures such as deadlocks and leader switches with exponential backoff until
+``RETRY_WINDOW_S`` has passed). Reads that analysts trigger go through :func:`read`, in a
+managed *read* transaction, so that a write smuggled into a read path fails on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, unit_of_work
+
+from attribution.neo4j_server import LocalNeo4j
+from attribution.settings import Settings, load_settings
+
+RETRY_WINDOW_S = 60.0
+T = TypeVar("T")
+
+
+def connection_details(settings: Settings) -> tuple[str, tuple[str, str]]:
+    """The Bolt URI and credentials: NEO4J_URI's server, or the locally managed one."""
+    neo = settings.neo4j
+    if neo.external:
+        assert neo.uri is not None
+        return neo.uri, (neo.username, neo.password or "")
+    local = LocalNeo4j(settings.home, neo)
+    # bolt:// talks to the single local server directly, skipping routing-table round trips.
+    return f"bolt://127.0.0.1:{neo.bolt_port}", (neo.username, local.password())
+
+
+def open_driver(settings: Settings | None = None) -> Driver:
+    """A driver configured with the project's retry window and timeouts."""
+    settings = settings or load_settings()
+    uri, auth = connection_details(settings)
+    return GraphDatabase.driver(
+        uri,
+        auth=auth,
+        max_transaction_retry_time=RETRY_WINDOW_S,
+        connection_timeout=15.0,
+        user_agent="attribution/0.1",
+    )
+
+
+class Graph:
+    """A driver plus the database name: what every module needs to talk to the graph."""
+
+    def __init__(self, driver: Driver, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None) -> Graph:
+        settings = settings or load_settings()
+        return cls(open_driver(settings), settings.neo4j.database)
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        """Run ``work`` in a managed write transaction (retried on transient errors)."""
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(work)
+
+    def run_write(
+        self, cypher: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """One parameterised write statement; returns the records as dicts."""
+        query = cypher
+        return self.write(lambda tx: [r.data() for r in tx.run(query, dict(params or {}))])
+
+    def run_autocommit(self, cypher: str, params: Mapping[str, Any] | None = None) -> None:
+        """One statement in an auto-commit transaction: for ``CALL { } IN TRANSACTIONS``."""
+        with self.driver.session(database=self.database) as session:
+            session.run(cypher, dict(params or {})).consume()
+
+    def wipe(self) -> None:
+        """Delete every node and relationship, in bounded transactions."""
+        self.run_autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+    def read(
+        self,
+        cypher: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One parameterised statement in a read transaction, with an optional timeout.
+
+        ``metadata`` is attached to the transaction (visible in ``SHOW TRANSACTIONS`` and the
+        query log), which is how the query library tags each run with the query id.
+        """
+
+        @unit_of_work(timeout=timeout, metadata=dict(metadata) if metadata else None)
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(cypher, dict(params or {}))]
+
+        with self.driver.session(
+            database=self.database, default_access_mode=READ_ACCESS
+        ) as session:
+            return session.execute_read(work)
+
+    @contextmanager
+    def session(self, **kwargs: Any) -> Iterator[Any]:
+        with self.driver.session(database=self.database, **kwargs) as session:
+            yield session
+
+    def server_version(self) -> str:
+        rows = self.read("CALL dbms.components() YIELD versions RETURN versions[0] AS v")
+        return str(rows[0]["v"])

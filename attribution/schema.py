@@ -1,0 +1,466 @@
+"""The graph schema, declared once.
+
+Every label, relationship type and property the service writes is declared here with a
+description. The constraints, indexes, the writer's ``UNWIND $rows ... MERGE`` statements and
+``queries/SCHEMA.md`` are all generated from these declarations; nobody writes ingestion Cypher
+by hand. Labels and relationship types reach Cypher only from this module, never from input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property: its name, Cypher type and what it means."""
+
+    name: str
+    type: str
+    description: str
+    indexed: bool = False
+    merge: str = "latest"
+    """How a new value combines with the stored one: latest, min, sum, union or keep."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node label with its unique key property."""
+
+    label: str
+    key: str
+    description: str
+    props: tuple[Prop, ...]
+    provenance: bool = True
+
+    def prop(self, name: str) -> Prop:
+        return next(p for p in self.all_props() if p.name == name)
+
+    def all_props(self) -> tuple[Prop, ...]:
+        return self.props + (PROVENANCE if self.provenance else ())
+
+
+@dataclass(frozen=True)
+class RelSpec:
+    """A relationship type between two labels.
+
+    ``key`` lists the relationship properties that distinguish parallel relationships between
+    the same two nodes (a flow's destination port, say); without them one relationship of the
+    type exists per node pair and repeated sightings update it.
+    """
+
+    type: str
+    start: str
+    end: str
+    description: str
+    props: tuple[Prop, ...] = ()
+    key: tuple[str, ...] = ()
+    provenance: bool = True
+
+    def all_props(self) -> tuple[Prop, ...]:
+        return self.props + (PROVENANCE if self.provenance else ())
+
+
+PROVENANCE: tuple[Prop, ...] = (
+    Prop(
+        "source",
+        "LIST<STRING>",
+        "Every source that reported this fact (e.g. dns, rdap-ip, ingest:feed.csv).",
+    ),
+    Prop("first_seen", "DATETIME", "Earliest time any source saw this fact."),
+    Prop("last_seen", "DATETIME", "Latest time any source saw this fact; only ever moves forward."),
+    Prop("retrieved_at", "DATETIME", "When the latest observation of this fact was retrieved."),
+    Prop("sightings", "INTEGER", "How many observations of this fact were loaded."),
+)
+
+INDICATOR_PROPS: tuple[Prop, ...] = (
+    Prop(
+        "indicator",
+        "BOOLEAN",
+        "True when the node was submitted as an indicator to enrich.",
+        indexed=True,
+    ),
+    Prop(
+        "tags", "LIST<STRING>", "Tags given at intake (feed names, campaign names).", merge="union"
+    ),
+    Prop(
+        "urls",
+        "LIST<STRING>",
+        "URLs an intel feed gave for this host (kept on the indicator, never followed).",
+        merge="union",
+    ),
+    Prop(
+        "enrich_state",
+        "STRING",
+        "pending, leased, done or failed: where enrichment stands.",
+        indexed=True,
+        merge="keep",
+    ),
+    Prop(
+        "enrich_depth",
+        "INTEGER",
+        "How many discovery hops away from a submitted indicator.",
+        merge="min",
+    ),
+    Prop("lease_owner", "STRING", "Worker id holding the enrichment lease."),
+    Prop(
+        "lease_expires", "DATETIME", "When the lease lapses and another worker may claim the node."
+    ),
+    Prop("enriched_at", "DATETIME", "When enrichment last completed."),
+    Prop(
+        "enrich_failures",
+        "LIST<STRING>",
+        "Per-source failures of the last run, as 'source: reason'.",
+    ),
+    Prop("score", "FLOAT", "Calibrated probability that the node is malicious."),
+    Prop(
+        "decision", "STRING", "Gate decision: act, no-act or insufficient-evidence.", indexed=True
+    ),
+    Prop("model_version", "STRING", "Model that produced score and decision."),
+    Prop("scored_at", "DATETIME", "When the score was written."),
+    Prop("reasons", "LIST<STRING>", "Top feature contributions behind the score."),
+)
+
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        "Domain",
+        "name",
+        "A DNS name in canonical form (lower case, punycode, no trailing dot).",
+        (
+            Prop("name", "STRING", "Canonical name; unique."),
+            Prop(
+                "registrable",
+                "STRING",
+                "Registrable domain per the Public Suffix List.",
+                indexed=True,
+            ),
+            Prop("tld", "STRING", "Public suffix of the name."),
+            Prop("soa_mname", "STRING", "Primary name server from the SOA record."),
+            Prop("soa_rname", "STRING", "Responsible mailbox from the SOA record, as a DNS name."),
+            Prop("soa_serial", "INTEGER", "SOA serial number."),
+            Prop("txt", "LIST<STRING>", "TXT record strings."),
+            Prop(
+                "min_ttl",
+                "INTEGER",
+                "Smallest TTL seen on the name's address records.",
+                merge="min",
+            ),
+            Prop("created", "DATETIME", "Registration creation date (registrable domains)."),
+            Prop("updated", "DATETIME", "Registration last-changed date."),
+            Prop("expires", "DATETIME", "Registration expiry date."),
+            Prop("statuses", "LIST<STRING>", "Registration status codes (EPP/RDAP)."),
+            Prop(
+                "privacy_proxy",
+                "BOOLEAN",
+                "True when the registrant is a privacy or proxy service.",
+            ),
+            Prop(
+                "nxdomain", "BOOLEAN", "True when the last DNS lookup said the name does not exist."
+            ),
+            *INDICATOR_PROPS,
+        ),
+    ),
+    NodeSpec(
+        "IPAddress",
+        "address",
+        "An IPv4 or IPv6 address in compressed canonical form.",
+        (
+            Prop("address", "STRING", "Canonical address; unique."),
+            Prop("version", "INTEGER", "4 or 6."),
+            *INDICATOR_PROPS,
+        ),
+    ),
+    NodeSpec(
+        "Network",
+        "handle",
+        "An address allocation from a regional registry's RDAP service.",
+        (
+            Prop("handle", "STRING", "Registry handle of the allocation; unique."),
+            Prop("name", "STRING", "Network name given by the registry."),
+            Prop("cidrs", "LIST<STRING>", "CIDR blocks covering the allocation."),
+            Prop("start_address", "STRING", "First address of the allocation."),
+            Prop("end_address", "STRING", "Last address of the allocation."),
+            Prop("country", "STRING", "Country code given by the registry."),
+            Prop(
+                "registry", "STRING", "Regional registry (arin, ripencc, apnic, lacnic, afrinic)."
+            ),
+            Prop("type", "STRING", "Allocation type as the registry words it."),
+            Prop("registered", "DATETIME", "Registration date."),
+            Prop("updated", "DATETIME", "Last-changed date."),
+            Prop("abuse_email", "STRING", "Abuse contact address published for the allocation."),
+        ),
+    ),
+    NodeSpec(
+        "Prefix",
+        "cidr",
+        "A BGP prefix as announced, from the origin-AS data.",
+        (
+            Prop("cidr", "STRING", "Canonical CIDR; unique."),
+            Prop("version", "INTEGER", "4 or 6."),
+            *INDICATOR_PROPS,
+        ),
+    ),
+    NodeSpec(
+        "AutonomousSystem",
+        "asn",
+        "An autonomous system.",
+        (
+            Prop("asn", "INTEGER", "AS number; unique."),
+            Prop("name", "STRING", "AS name as registered."),
+            Prop("country", "STRING", "Country code of the AS registration."),
+            Prop("registry", "STRING", "Regional registry of the AS."),
+            Prop("allocated", "DATE", "Allocation date of the AS number."),
+            *INDICATOR_PROPS,
+        ),
+    ),
+    NodeSpec(
+        "Organization",
+        "key",
+        "An organisation that holds address space (from RDAP entities).",
+        (
+            Prop(
+                "key", "STRING", "Registry handle, or a normalised name when there is none; unique."
+            ),
+            Prop("name", "STRING", "Organisation name."),
+            Prop("country", "STRING", "Country code from the contact card."),
+        ),
+    ),
+    NodeSpec(
+        "Registrar",
+        "key",
+        "A domain registrar.",
+        (
+            Prop(
+                "key", "STRING", "IANA registrar id when known, else the normalised name; unique."
+            ),
+            Prop("name", "STRING", "Registrar name."),
+            Prop("iana_id", "STRING", "IANA registrar id."),
+        ),
+    ),
+    NodeSpec(
+        "Registrant",
+        "key",
+        "The holder of a domain registration (often a privacy service).",
+        (
+            Prop("key", "STRING", "Registry handle, else a normalised name/organisation; unique."),
+            Prop("name", "STRING", "Registrant name or organisation as published."),
+            Prop("privacy_proxy", "BOOLEAN", "True for privacy and proxy services."),
+        ),
+    ),
+    NodeSpec(
+        "IncidentReport",
+        "report_id",
+        "An incident report from a critical-infrastructure operator.",
+        (
+            Prop("report_id", "STRING", "Report identifier; unique."),
+            Prop(
+                "sector",
+                "STRING",
+                "Sector of the reporting operator (one of the 15).",
+                indexed=True,
+            ),
+            Prop("observed_at", "DATETIME", "When the operator observed the incident."),
+            Prop("reported_at", "DATETIME", "When the report was filed.", indexed=True),
+            Prop("confirmed", "BOOLEAN", "True when the report is confirmed."),
+        ),
+    ),
+    NodeSpec(
+        "Operator",
+        "name",
+        "A critical-infrastructure operator that reports incidents.",
+        (
+            Prop("name", "STRING", "Operator name; unique."),
+            Prop("sector", "STRING", "Sector the operator belongs to."),
+        ),
+    ),
+    NodeSpec(
+        "LabelSource",
+        "name",
+        "Where labels come from: a feed, an allowlist, an incident process or an analyst.",
+        (
+            Prop("name", "STRING", "Source name, e.g. feed:emotet.txt or analyst:alice; unique."),
+            Prop("kind", "STRING", "feed, allowlist, incident or analyst."),
+        ),
+    ),
+)
+
+_DNS_PROPS = (
+    Prop("ttl", "INTEGER", "TTL of the latest answer."),
+    Prop("min_ttl", "INTEGER", "Smallest TTL seen for this record.", merge="min"),
+)
+
+RELATIONSHIPS: tuple[RelSpec, ...] = (
+    RelSpec(
+        "RESOLVES_TO",
+        "Domain",
+        "IPAddress",
+        "An A or AAAA record (or a passive DNS sighting of one).",
+        (Prop("rtype", "STRING", "A or AAAA."), *_DNS_PROPS),
+    ),
+    RelSpec(
+        "ALIAS_OF", "Domain", "Domain", "A CNAME record: start is an alias of end.", _DNS_PROPS
+    ),
+    RelSpec(
+        "NAME_SERVER", "Domain", "Domain", "An NS record: end serves the zone of start.", _DNS_PROPS
+    ),
+    RelSpec(
+        "MAIL_SERVER",
+        "Domain",
+        "Domain",
+        "An MX record: end receives mail for start.",
+        (Prop("preference", "INTEGER", "MX preference."), *_DNS_PROPS),
+    ),
+    RelSpec(
+        "REVERSE_NAME",
+        "IPAddress",
+        "Domain",
+        "A PTR record: the address's reverse name.",
+        _DNS_PROPS,
+    ),
+    RelSpec("SUBDOMAIN_OF", "Domain", "Domain", "The name lies under its registrable domain."),
+    RelSpec("IN_NETWORK", "IPAddress", "Network", "The address lies in the RDAP allocation."),
+    RelSpec("IN_PREFIX", "IPAddress", "Prefix", "The address lies in the announced BGP prefix."),
+    RelSpec("ANNOUNCED_BY", "Prefix", "AutonomousSystem", "The AS originates the prefix in BGP."),
+    RelSpec(
+        "ALLOCATED_TO",
+        "Network",
+        "Organization",
+        "The registry allocated the network to the organisation.",
+    ),
+    RelSpec("REGISTERED_WITH", "Domain", "Registrar", "The domain is sponsored by the registrar."),
+    RelSpec("REGISTERED_BY", "Domain", "Registrant", "The domain is held by the registrant."),
+    RelSpec(
+        "REPORTED_IN",
+        "Domain",
+        "IncidentReport",
+        "A domain named in an incident report.",
+        (Prop("role", "STRING", "Role the report gives it (c2, phishing, ...)."),),
+    ),
+    RelSpec(
+        "IP_REPORTED_IN",
+        "IPAddress",
+        "IncidentReport",
+        "An address named in an incident report.",
+        (
+            Prop("role", "STRING", "Role the report gives it (c2, phishing, ...)."),
+            Prop("dst_port", "INTEGER", "Destination port the operator saw."),
+            Prop("protocol", "STRING", "Transport protocol the operator saw."),
+        ),
+    ),
+    RelSpec("SUBMITTED_BY", "IncidentReport", "Operator", "The operator filed the report."),
+    RelSpec(
+        "CONTACTED",
+        "IPAddress",
+        "IPAddress",
+        "Flow metadata: start sent traffic to end.",
+        (
+            Prop("dst_port", "INTEGER", "Destination port."),
+            Prop("protocol", "STRING", "Transport protocol."),
+            Prop("packets", "INTEGER", "Packets summed over the flows.", merge="sum"),
+            Prop("bytes", "INTEGER", "Bytes summed over the flows.", merge="sum"),
+            Prop("flows", "INTEGER", "Number of flow records aggregated.", merge="sum"),
+        ),
+        key=("dst_port", "protocol"),
+    ),
+    RelSpec(
+        "LABELS_DOMAIN",
+        "LabelSource",
+        "Domain",
+        "The source asserts a verdict on the domain.",
+        (
+            Prop("verdict", "STRING", "malicious or benign."),
+            Prop("family", "STRING", "Malware family or category given by the source."),
+            Prop("by", "STRING", "Analyst who gave the verdict."),
+            Prop("reason", "STRING", "Why the analyst gave the verdict."),
+        ),
+    ),
+    RelSpec(
+        "LABELS_IP",
+        "LabelSource",
+        "IPAddress",
+        "The source asserts a verdict on the address.",
+        (
+            Prop("verdict", "STRING", "malicious or benign."),
+            Prop("family", "STRING", "Malware family or category given by the source."),
+            Prop("by", "STRING", "Analyst who gave the verdict."),
+            Prop("reason", "STRING", "Why the analyst gave the verdict."),
+        ),
+    ),
+)
+
+NODE_BY_LABEL = {spec.label: spec for spec in NODES}
+REL_BY_TYPE = {spec.type: spec for spec in RELATIONSHIPS}
+
+
+def _check_names() -> None:
+    for node in NODES:
+        assert _NAME.match(node.label), node.label
+        assert node.key in {p.name for p in node.props}, node.label
+    for rel in RELATIONSHIPS:
+        assert _NAME.match(rel.type), rel.type
+        assert rel.start in NODE_BY_LABEL and rel.end in NODE_BY_LABEL, rel.type
+        assert set(rel.key) <= {p.name for p in rel.props}, rel.type
+
+
+_check_names()
+
+
+def constraint_statements() -> list[str]:
+    """Idempotent DDL: a uniqueness constraint per key and the declared indexes."""
+    out = []
+    for node in NODES:
+        out.append(
+            f"CREATE CONSTRAINT {node.label.lower()}_{node.key}_unique IF NOT EXISTS "
+            f"FOR (n:{node.label}) REQUIRE n.{node.key} IS UNIQUE"
+        )
+        for prop in node.all_props():
+            if prop.indexed:
+                out.append(
+                    f"CREATE INDEX {node.label.lower()}_{prop.name} IF NOT EXISTS "
+                    f"FOR (n:{node.label}) ON (n.{prop.name})"
+                )
+    for rel in RELATIONSHIPS:
+        if rel.provenance:
+            out.append(
+                f"CREATE INDEX {rel.type.lower()}_last_seen IF NOT EXISTS "
+                f"FOR ()-[r:{rel.type}]-() ON (r.last_seen)"
+            )
+    return out
+
+
+def render_markdown() -> str:
+    """The schema as Markdown: what ``attribution schema show`` prints and SCHEMA.md holds."""
+    lines = [
+        "# Graph schema",
+        "",
+        "Generated from `attribution/schema.py` by `attribution schema show`; do not edit by hand.",
+        "Every node and relationship written from an observation carries the provenance properties",
+        "`source`, `first_seen`, `last_seen`, `retrieved_at` and `sightings`.",
+        "",
+        "## Nodes",
+    ]
+    for node in NODES:
+        lines += [
+            "",
+            f"### `:{node.label}`",
+            "",
+            node.description,
+            "",
+            f"Key: `{node.key}` (unique).",
+            "",
+        ]
+        lines += ["| property | type | description |", "| --- | --- | --- |"]
+        lines += [f"| `{p.name}` | {p.type} | {p.description} |" for p in node.all_props()]
+    lines += ["", "## Relationships"]
+    for rel in RELATIONSHIPS:
+        lines += ["", f"### `(:{rel.start})-[:{rel.type}]->(:{rel.end})`", "", rel.description, ""]
+        if rel.key:
+            lines += [f"Distinguished by: {', '.join(f'`{k}`' for k in rel.key)}.", ""]
+        props = rel.all_props()
+        if props:
+            lines += ["| property | type | description |", "| --- | --- | --- |"]
+            lines += [f"| `{p.name}` | {p.type} | {p.description} |" for p in props]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,61 @@
+"""What every benchmark shares: a dedicated server instance and the figures' print format.
+
+Benchmarks never touch the user's own graph: they start (or reuse) a separate local instance
+named ``bench`` on its own ports, or use ``NEO4J_URI`` when it is set (that database is wiped).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+from dataclasses import replace
+from typing import Any
+
+from attribution.db import Graph, open_driver
+from attribution.neo4j_server import LocalNeo4j
+from attribution.settings import load_settings
+
+BENCH_BOLT_PORT = 7688
+BENCH_HTTP_PORT = 7475
+
+
+def bench_graph() -> Graph:
+    """Connect to the benchmark instance, starting it when needed."""
+    settings = load_settings()
+    if not settings.neo4j.external:
+        neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
+        settings = replace(settings, neo4j=neo)
+        LocalNeo4j(settings.home, neo, instance="bench").start(progress=True)
+        # The bench instance keeps its own password file.
+        local = LocalNeo4j(settings.home, neo, instance="bench")
+        settings = replace(settings, neo4j=replace(neo, password=local.password()))
+    return Graph(open_driver(settings), settings.neo4j.database)
+
+
+def wipe(graph: Graph) -> None:
+    """Empty the database in bounded transactions."""
+    graph.wipe()
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def emit(figures: dict[str, Any]) -> None:
+    """The benchmark's last line: one JSON object."""
+    sys.stdout.flush()
+    print(json.dumps(figures, sort_keys=True))

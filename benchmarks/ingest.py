@@ -1,0 +1,185 @@
+"""Writer throughput against the same server, measured three ways in one run.
+
+    python benchmarks/ingest.py [--rows N] [--per-row-sample M] [--batch B]
+
+(a) the project's writer loading N domain-resolves-to-IP observations with provenance;
+(b) one MERGE transaction per observation, on a sample of M rows (rows/s is stable by then);
+(c) the server's ceiling: ``UNWIND ... CREATE`` of the same N rows into an empty database with
+    the same constraints and indexes, no MERGE.
+The last line is one JSON object with the rates and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
+from attribution.writer import (
+    GraphWriter,
+    NodeRow,
+    RelRow,
+    apply_schema,
+    node_statement,
+    prepare_rows,
+    rel_statement,
+)
+from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
+
+BASE = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def observations(n: int, seed: int = 7) -> list[tuple[str, str, int, datetime]]:
+    """n (domain, ip, ttl, seen) tuples: distinct names, addresses shared ~4 names each."""
+    rng = random.Random(seed)
+    n_ips = max(1, n // 4)
+    out = []
+    for i in range(n):
+        ip_index = rng.randrange(n_ips)
+        ip = f"10.{(ip_index >> 16) & 255}.{(ip_index >> 8) & 255}.{ip_index & 255}"
+        out.append(
+            (
+                f"host{i}.example{i % 997}.test",
+                ip,
+                rng.choice((60, 300, 3600)),
+                BASE + timedelta(seconds=i),
+            )
+        )
+    return out
+
+
+def writer_rows(obs: list[tuple[str, str, int, datetime]]) -> tuple[list[NodeRow], list[RelRow]]:
+    now = datetime.now(UTC)
+    nodes: list[NodeRow] = []
+    rels: list[RelRow] = []
+    for name, ip, ttl, seen in obs:
+        nodes.append(
+            NodeRow("Domain", name, {"registrable": name.split(".", 1)[1]}, "dns", seen, seen, now)
+        )
+        nodes.append(NodeRow("IPAddress", ip, {"version": 4}, "dns", seen, seen, now))
+        rels.append(
+            RelRow(
+                "RESOLVES_TO",
+                name,
+                ip,
+                {"rtype": "A", "ttl": ttl, "min_ttl": ttl},
+                "dns",
+                seen,
+                seen,
+                now,
+            )
+        )
+    return nodes, rels
+
+
+CREATE_CEILING = """
+UNWIND $rows AS row
+CREATE (d:Domain {name: row.name, registrable: row.registrable, source: ['dns'], first_seen: row.seen,
+                  last_seen: row.seen, retrieved_at: row.now, sightings: 1})
+CREATE (i:IPAddress {address: row.ip + '#' + toString(row.i), version: 4, source: ['dns'], first_seen: row.seen,
+                     last_seen: row.seen, retrieved_at: row.now, sightings: 1})
+CREATE (d)-[:RESOLVES_TO {rtype: 'A', ttl: row.ttl, min_ttl: row.ttl, source: ['dns'], first_seen: row.seen,
+                          last_seen: row.seen, retrieved_at: row.now, sightings: 1}]->(i)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--per-row-sample", type=int, default=3_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    args = parser.parse_args(argv)
+
+    graph = bench_graph()
+    obs = observations(args.rows)
+    print(f"server {graph.server_version()}; {args.rows} observations", flush=True)
+
+    # (a) the writer, into an empty database with the schema applied.
+    wipe(graph)
+    apply_schema(graph)
+    nodes, rels = writer_rows(obs)
+    writer = GraphWriter(graph, batch_size=args.batch)
+    began = time.perf_counter()
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if done % (args.batch * 20) < n:
+            print(f"  writer: {done} rows sent", flush=True)
+
+    writer.load(nodes, rels, progress=tick)
+    writer_s = time.perf_counter() - began
+    writer_rate = args.rows / writer_s
+    print(f"(a) writer: {writer_rate:,.0f} observations/s ({writer_s:.1f} s)", flush=True)
+
+    # (b) one transaction per observation, on fresh names so every MERGE creates.
+    sample = observations(args.per_row_sample, seed=11)
+    sample = [(f"per-row-{name}", ip, ttl, seen) for name, ip, ttl, seen in sample]
+    statement = rel_statement("RESOLVES_TO")
+    node_stmt_rows = writer_rows(sample)
+    began = time.perf_counter()
+    for i in range(len(sample)):
+        dom = prepare_rows(NODE_BY_LABEL["Domain"], [node_stmt_rows[0][2 * i]])
+        ip = prepare_rows(NODE_BY_LABEL["IPAddress"], [node_stmt_rows[0][2 * i + 1]])
+        rel = prepare_rows(REL_BY_TYPE["RESOLVES_TO"], [node_stmt_rows[1][i]])
+
+        def work(tx, dom=dom, ip=ip, rel=rel):  # type: ignore[no-untyped-def]
+            tx.run(node_statement("Domain"), rows=dom).consume()
+            tx.run(node_statement("IPAddress"), rows=ip).consume()
+            tx.run(statement, rows=rel).consume()
+
+        graph.write(work)
+    per_row_s = time.perf_counter() - began
+    per_row_rate = len(sample) / per_row_s
+    print(f"(b) one transaction per row: {per_row_rate:,.0f} observations/s", flush=True)
+
+    # (c) the CREATE ceiling into an empty database.
+    wipe(graph)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "i": i,
+            "name": name,
+            "registrable": name.split(".", 1)[1],
+            "ip": ip,
+            "ttl": ttl,
+            "seen": seen,
+            "now": now,
+        }
+        for i, (name, ip, ttl, seen) in enumerate(obs)
+    ]
+    began = time.perf_counter()
+    for start in range(0, len(rows), args.batch):
+        chunk = rows[start : start + args.batch]
+        graph.write(lambda tx, c=chunk: tx.run(CREATE_CEILING, rows=c).consume())
+    ceiling_s = time.perf_counter() - began
+    ceiling_rate = args.rows / ceiling_s
+    print(f"(c) CREATE ceiling: {ceiling_rate:,.0f} observations/s", flush=True)
+    wipe(graph)
+    graph.close()
+
+    emit(
+        {
+            "rows": args.rows,
+            "writer_rows_per_s": round(writer_rate, 1),
+            "per_row_rows_per_s": round(per_row_rate, 1),
+            "create_ceiling_rows_per_s": round(ceiling_rate, 1),
+            "ratio_vs_per_row": round(writer_rate / per_row_rate, 2),
+            "ratio_vs_ceiling": round(writer_rate / ceiling_rate, 3),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Test session set-up: one real Neo4j server for the whole session.
+
+The integration tests run against a dedicated local instance (``test``, on its own ports, so
+the user's graph is never touched), started once when the session begins and stopped when it
+ends; or against ``NEO4J_URI`` when set, whose database is wiped between tests, so point it
+only at a scratch server. Each test that takes the ``graph`` fixture starts from an empty
+database with the schema applied.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from attribution.db import Graph, open_driver
+from attribution.neo4j_server import LocalNeo4j
+from attribution.settings import Settings, load_settings
+from attribution.writer import apply_schema
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_BOLT_PORT = int(os.environ.get("ATTRIBUTION_TEST_BOLT_PORT", "7689"))
+TEST_HTTP_PORT = int(os.environ.get("ATTRIBUTION_TEST_HTTP_PORT", "7476"))
+
+_state: dict[str, object] = {}
+
+
+def _test_settings() -> Settings:
+    settings = load_settings()
+    if settings.neo4j.external:
+        return settings
+    neo = replace(
+        settings.neo4j,
+        bolt_port=TEST_BOLT_PORT,
+        http_port=TEST_HTTP_PORT,
+        heap="1g",
+        pagecache="512m",
+    )
+    local = LocalNeo4j(settings.home, neo, instance="test")
+    return replace(settings, neo4j=replace(neo, password=local.password()))
+
+
+def _needs_server(config: pytest.Config) -> bool:
+    markexpr = config.getoption("markexpr", "") or ""
+    return "not integration" not in markexpr
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _needs_server(config):
+        return ["neo4j server: not started (integration tests deselected)"]
+    settings = _test_settings()
+    if not settings.neo4j.external:
+        server = LocalNeo4j(settings.home, settings.neo4j, instance="test")
+        server.start()
+        _state["server"] = server
+    graph = Graph(open_driver(settings), settings.neo4j.database)
+    _state["settings"] = settings
+    _state["graph"] = graph
+    uri = settings.neo4j.uri or f"bolt://127.0.0.1:{settings.neo4j.bolt_port}"
+    return [f"neo4j server: {graph.server_version()} at {uri}"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    graph = _state.pop("graph", None)
+    if isinstance(graph, Graph):
+        graph.close()
+    server = _state.pop("server", None)
+    if isinstance(server, LocalNeo4j):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    settings = _state.get("settings")
+    if not isinstance(settings, Settings):
+        pytest.fail("the Neo4j test server was not started (integration tests deselected?)")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def session_graph(test_settings: Settings) -> Graph:
+    graph = _state["graph"]
+    assert isinstance(graph, Graph)
+    apply_schema(graph)
+    return graph
+
+
+@pytest.fixture
+def graph(session_graph: Graph) -> Iterator[Graph]:
+    """An empty database with the schema applied."""
+    session_graph.wipe()
+    yield session_graph
+
+
+@pytest.fixture
+def neo4j_env(test_settings: Settings) -> dict[str, str]:
+    """Environment for running the CLI as a subprocess against the test server."""
+    env = dict(os.environ)
+    neo = test_settings.neo4j
+    env["NEO4J_URI"] = neo.uri or f"bolt://127.0.0.1:{neo.bolt_port}"
+    env["NEO4J_USERNAME"] = neo.username
+    env["NEO4J_PASSWORD"] = neo.password or ""
+    env["NEO4J_DATABASE"] = neo.database
+    return env
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "graph" in getattr(item, "fixturenames", ()) or "neo4j_env" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.integration)
