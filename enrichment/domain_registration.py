@@ -115,6 +115,10 @@ def transform_rdap_domain(
     Raises:
         PermanentError: the answer is not an RDAP domain object whoisit can parse.
     """
+    if payload.get("objectClassName", "domain") != "domain":
+        raise PermanentError(
+            f"not an RDAP domain answer from {url}: {payload.get('objectClassName')!r}", url
+        )
     try:
         parsed = whoisit.parse(BaseBootstrap(), "domain", domain, payload)
     except (ParseError, KeyError, TypeError, AttributeError, ValueError) as error:
