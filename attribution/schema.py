@@ -287,6 +287,38 @@ NODES: tuple[NodeSpec, ...] = (
     ),
 )
 
+WORKFLOW_NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        "ApprovalRequest",
+        "request_id",
+        "A request to the independent reviewer to approve action against a target.",
+        (
+            Prop("request_id", "STRING", "Request identifier; unique."),
+            Prop("target", "STRING", "Canonical target (domain or IP address)."),
+            Prop("report_digest", "STRING", "SHA-256 digest of the confidence report the request rests on."),
+            Prop("requested_by", "STRING", "User who asked for approval."),
+            Prop("requested_at", "DATETIME", "When the request was made."),
+            Prop("status", "STRING", "open, approved, denied or returned.", indexed=True),
+        ),
+        provenance=False,
+    ),
+    NodeSpec(
+        "Decision",
+        "decision_id",
+        "A reviewer's decision on an approval request; never edited once written.",
+        (
+            Prop("decision_id", "STRING", "Decision identifier; unique."),
+            Prop("outcome", "STRING", "approve, deny or return."),
+            Prop("decided_by", "STRING", "Reviewer who decided."),
+            Prop("reason", "STRING", "The reviewer's stated reason."),
+            Prop("decided_at", "DATETIME", "When the decision was made."),
+            Prop("report_digest", "STRING", "Digest of the report the decision was based on."),
+        ),
+        provenance=False,
+    ),
+)
+NODES = NODES + WORKFLOW_NODES
+
 _DNS_PROPS = (
     Prop("ttl", "INTEGER", "TTL of the latest answer."),
     Prop("min_ttl", "INTEGER", "Smallest TTL seen for this record.", merge="min"),
@@ -390,6 +422,13 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
         ),
     ),
 )
+
+WORKFLOW_RELATIONSHIPS: tuple[RelSpec, ...] = (
+    RelSpec("CONCERNS_DOMAIN", "ApprovalRequest", "Domain", "The request targets the domain.", provenance=False),
+    RelSpec("CONCERNS_IP", "ApprovalRequest", "IPAddress", "The request targets the address.", provenance=False),
+    RelSpec("DECIDES", "Decision", "ApprovalRequest", "The decision answers the request.", provenance=False),
+)
+RELATIONSHIPS = RELATIONSHIPS + WORKFLOW_RELATIONSHIPS
 
 NODE_BY_LABEL = {spec.label: spec for spec in NODES}
 REL_BY_TYPE = {spec.type: spec for spec in RELATIONSHIPS}
