@@ -24,6 +24,8 @@ from attribution.writer import apply_schema
 REPO = Path(__file__).resolve().parent.parent
 TEST_BOLT_PORT = int(os.environ.get("ATTRIBUTION_TEST_BOLT_PORT", "7689"))
 TEST_HTTP_PORT = int(os.environ.get("ATTRIBUTION_TEST_HTTP_PORT", "7476"))
+# Separate instances let several test sessions run side by side on one machine.
+TEST_INSTANCE = os.environ.get("ATTRIBUTION_TEST_INSTANCE", "test")
 
 _state: dict[str, object] = {}
 
@@ -39,7 +41,7 @@ def _test_settings() -> Settings:
         heap="1g",
         pagecache="512m",
     )
-    local = LocalNeo4j(settings.home, neo, instance="test")
+    local = LocalNeo4j(settings.home, neo, instance=TEST_INSTANCE)
     return replace(settings, neo4j=replace(neo, password=local.password()))
 
 
@@ -53,7 +55,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return ["neo4j server: not started (integration tests deselected)"]
     settings = _test_settings()
     if not settings.neo4j.external:
-        server = LocalNeo4j(settings.home, settings.neo4j, instance="test")
+        server = LocalNeo4j(settings.home, settings.neo4j, instance=TEST_INSTANCE)
         server.start()
         _state["server"] = server
     graph = Graph(open_driver(settings), settings.neo4j.database)
