@@ -7,6 +7,15 @@ from attribution.scoring.estimator import (
     MaliciousnessClassifier,
     default_base_estimator,
 )
+from attribution.scoring.metrics import (
+    evaluate_scores,
+    expected_calibration_error,
+    gate_rates,
+    reliability_diagram_data,
+    repeated_split_evaluation,
+    write_reliability_diagram,
+    write_roc_curve,
+)
 from attribution.scoring.umbrella import (
     InsufficientCalibrationData,
     min_calibration_size,
@@ -22,8 +31,15 @@ __all__ = [
     "InsufficientCalibrationWarning",
     "MaliciousnessClassifier",
     "default_base_estimator",
+    "evaluate_scores",
+    "expected_calibration_error",
+    "gate_rates",
     "min_calibration_size",
+    "reliability_diagram_data",
+    "repeated_split_evaluation",
     "umbrella_rank",
     "umbrella_threshold",
     "violation_probability",
+    "write_reliability_diagram",
+    "write_roc_curve",
 ]

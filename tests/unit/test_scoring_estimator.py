@@ -1,0 +1,206 @@
+"""Behaviour of MaliciousnessClassifier: the gate, NaN handling, explanations, validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from attribution.scoring import (
+    InsufficientCalibrationData,
+    InsufficientCalibrationWarning,
+    MaliciousnessClassifier,
+)
+
+
+@pytest.fixture(autouse=True)
+def _single_openmp_thread() -> Iterator[None]:
+    # Gradient boosting gives the same trees with any thread count; one thread avoids
+    # OpenMP spin-waiting when the test machine is shared.
+    with threadpool_limits(1, user_api="openmp"):
+        yield
+
+
+def _dataset(n_samples: int = 3000, missing: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=8,
+        n_informative=5,
+        n_redundant=1,
+        weights=[0.6],
+        flip_y=0.0,
+        random_state=1,
+    )
+    X[np.random.default_rng(1).random(X.shape) < missing] = np.nan
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[MaliciousnessClassifier, np.ndarray, np.ndarray]:
+    X, y = _dataset()
+    with threadpool_limits(1, user_api="openmp"):
+        model = MaliciousnessClassifier(random_state=0).fit(X[:2000], y[:2000])
+    return model, X[2000:], y[2000:]
+
+
+def test_fit_sets_gate_from_held_out_benign(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, _, _ = fitted
+    n_benign = 1203  # benign samples among the first 2000 rows
+    assert model.n_calibration_benign_ == int(np.ceil(0.3 * n_benign)) == 361
+    assert model.min_calibration_benign_ == 299
+    assert model.umbrella_rank_ == 361  # n = 361 is close to the 299 minimum
+    assert model.gate_closed_ is False
+    assert model.threshold_ == np.sort(model.calibration_scores_)[360]
+    assert model.prior_correction_ == pytest.approx((1203 - 361) / 1203)
+    assert model.n_features_in_ == 8
+    assert list(model.classes_) == [0, 1]
+    assert model.feature_names_ == [f"x{i}" for i in range(8)]
+
+
+def test_decide_predict_and_proba_agree(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, y = fitted
+    proba = model.predict_proba(X)
+    assert proba.shape == (1000, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    act = proba[:, 1] > model.threshold_
+    np.testing.assert_array_equal(model.predict(X), act.astype(int))
+    np.testing.assert_array_equal(model.decide(X), np.where(act, "act", "no-act"))
+    assert set(model.decide(X)) == {"act", "no-act"}
+    # The gate is conservative: on held-out data it acts on few benign rows.
+    assert np.mean(act[y == 0]) <= 0.01
+
+
+def test_same_random_state_gives_same_model() -> None:
+    X, y = _dataset(1500)
+    a = MaliciousnessClassifier(alpha=0.05, random_state=3).fit(X, y)
+    b = clone(a).fit(X, y)
+    assert a.threshold_ == b.threshold_
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_rows_with_missing_evidence_are_scored() -> None:
+    X, y = _dataset(1500, missing=0.3)
+    model = MaliciousnessClassifier(alpha=0.05, random_state=0).fit(X, y)
+    empty = np.full((2, 8), np.nan)
+    proba = model.predict_proba(empty)
+    assert np.isfinite(proba).all()
+    # A row with no evidence at all gets one score, whatever else is in the batch.
+    assert proba[0, 1] == proba[1, 1]
+    assert model.predict_proba(np.vstack([X[:3], empty]))[3, 1] == proba[0, 1]
+
+
+def test_infinite_values_are_rejected() -> None:
+    X, y = _dataset(1500)
+    model = MaliciousnessClassifier(alpha=0.05, random_state=0).fit(X, y)
+    bad = X[:2].copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict(bad)
+
+
+def test_too_few_benign_calibration_samples_raise_by_default() -> None:
+    X, y = _dataset(1000)  # about 600 benign -> 180 held out, below the 299 needed
+    with pytest.raises(InsufficientCalibrationData, match="at least 299 benign") as caught:
+        MaliciousnessClassifier(random_state=0).fit(X, y)
+    assert caught.value.required == 299
+    assert caught.value.given == 180
+
+
+def test_warn_mode_closes_the_gate() -> None:
+    X, y = _dataset(1000)
+    with pytest.warns(InsufficientCalibrationWarning, match="gate is closed"):
+        model = MaliciousnessClassifier(on_insufficient="warn", random_state=0).fit(X, y)
+    assert model.gate_closed_ is True
+    assert model.umbrella_rank_ is None
+    assert model.threshold_ == 1.0
+    assert set(model.decide(X)) == {"no-act"}
+
+
+def test_custom_estimator_and_sigmoid_calibration() -> None:
+    X, y = _dataset(2000, missing=0.0)
+    model = MaliciousnessClassifier(
+        alpha=0.05, estimator=LogisticRegression(), calibration="sigmoid", random_state=0
+    ).fit(X, y)
+    assert model.calibrated_.method == "sigmoid"
+    assert model.umbrella_rank_ is not None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"alpha": 0.0}, "alpha must lie"),
+        ({"delta": 1.5}, "delta must lie"),
+        ({"calibration_fraction": 1.0}, "calibration_fraction must lie"),
+        ({"calibration": "beta"}, "calibration must be"),
+        ({"on_insufficient": "ignore"}, "on_insufficient must be"),
+        ({"calibration_cv": 1}, "calibration_cv must be"),
+    ],
+)
+def test_invalid_parameters_are_named(params: dict[str, object], message: str) -> None:
+    X, y = _dataset(500)
+    with pytest.raises(ValueError, match=message):
+        MaliciousnessClassifier(**params).fit(X, y)  # type: ignore[arg-type]
+
+
+def test_explain_shape_and_ordering() -> None:
+    X, y = _dataset(1500)
+    names = [f"feature_{i}" for i in range(8)]
+    model = MaliciousnessClassifier(alpha=0.05, feature_names=names, random_state=0).fit(X, y)
+    explanations = model.explain(X[:4], top=3)
+    assert len(explanations) == 4
+    base = model.predict_proba(X[:4])[:, 1]
+    for row, pairs in enumerate(explanations):
+        assert len(pairs) == 3
+        assert all(name in names for name, _ in pairs)
+        magnitudes = [abs(value) for _, value in pairs]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+        # Each value is the exact change when that feature is set to its training median.
+        name, value = pairs[0]
+        column = names.index(name)
+        reference = X[row : row + 1].copy()
+        reference[0, column] = model.feature_medians_[column]
+        assert value == pytest.approx(base[row] - model.predict_proba(reference)[0, 1])
+    assert len(model.explain(X[:1], top=50)[0]) == 8
+
+
+def test_explain_points_at_the_informative_feature() -> None:
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(2000, 4))
+    y = (X[:, 2] > 0.5).astype(int)
+    model = MaliciousnessClassifier(
+        alpha=0.05, feature_names=["a", "b", "signal", "d"], random_state=0
+    ).fit(X, y)
+    top = model.explain(np.array([[0.0, 0.0, 3.0, 0.0]]), top=1)[0][0]
+    assert top[0] == "signal"
+    assert top[1] > 0.5
+
+
+def test_feature_names_must_match_columns() -> None:
+    X, y = _dataset(1500)
+    with pytest.raises(ValueError, match="feature_names has 2 names but X has 8 columns"):
+        MaliciousnessClassifier(alpha=0.05, feature_names=["a", "b"]).fit(X, y)
+
+
+def test_explain_rejects_bad_top(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, _ = fitted
+    with pytest.raises(ValueError, match="top must be a positive integer"):
+        model.explain(X[:1], top=0)
+
+
+def test_string_labels_use_sorted_order() -> None:
+    X, y = _dataset(1500)
+    labels = np.where(y == 1, "malicious", "benign")
+    model = MaliciousnessClassifier(alpha=0.05, random_state=0).fit(X, labels)
+    assert list(model.classes_) == ["benign", "malicious"]
+    assert set(model.predict(X)) <= {"benign", "malicious"}
