@@ -371,7 +371,9 @@ class WhoisHandler(socketserver.BaseRequestHandler):
         try:
             sock.sendall(body)
             if fault is not None and fault.kind == "reset":
-                # Linger 0 makes close() send RST: the client sees a reset connection.
+                # Linger 0 makes close() send RST: the client sees a reset connection. Closing
+                # here, before socketserver's orderly shutdown(SHUT_WR), keeps the FIN away.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
         except OSError:
             return  # the client went away; nothing to answer
