@@ -81,6 +81,7 @@ class InfraBuilder:
         self.used_asns: set[int] = set()
         self.used_v6: set[int] = set()
         self.by_kind: dict[str, list[Hoster]] = {}
+        self.by_key: dict[str, Hoster] = {}
         self.shared_servers: dict[str, list[tuple[str, int]]] = {}
 
     # -- infrastructure -------------------------------------------------------------------
@@ -104,19 +105,36 @@ class InfraBuilder:
         name = f"{owner.upper()}-NET-{len(self.used_chunks)}"
         return Network(prefix, handle, name, registered)
 
+    def _reassign(self, parent: Hoster, owner: str, registered: datetime) -> Network:
+        """Carve the last /24 of the parent's first block out for a reseller customer."""
+        block = parent.networks[0]
+        offset = block.prefix.num_addresses - 256
+        block.used.update(range(offset, offset + 256))
+        prefix = ipaddress.IPv4Network(f"{block.prefix.network_address + offset}/24")
+        octets = str(prefix.network_address).split(".")
+        handle = f"NET-{'-'.join(octets)}-2"
+        return Network(prefix, handle, f"{owner.upper()}-CUSTOMER", registered, parent=block.handle)
+
     def _hosters(self) -> None:
         rng = self.rng
         for tpl in HOSTER_CATALOGUE:
-            low, high = RIR_ASN_RANGES[tpl.rir]
-            asn = rng.randrange(low, high)
-            while asn in self.used_asns:
-                asn = rng.randrange(low, high)
-            self.used_asns.add(asn)
             if tpl.reputation == "bad":
                 registered = self._date(400, 2200)
             else:
                 registered = self._date(2500, 9000)
-            networks = [self._network(tpl.rir, n, tpl.key, registered) for n in tpl.prefix_lengths]
+            if tpl.parent:
+                parent = self.by_key[tpl.parent]
+                asn = parent.asn
+                networks = [self._reassign(parent, tpl.key, registered)]
+            else:
+                low, high = RIR_ASN_RANGES[tpl.rir]
+                asn = rng.randrange(low, high)
+                while asn in self.used_asns:
+                    asn = rng.randrange(low, high)
+                self.used_asns.add(asn)
+                networks = [
+                    self._network(tpl.rir, n, tpl.key, registered) for n in tpl.prefix_lengths
+                ]
             v6 = None
             if tpl.ipv6:
                 group = rng.randrange(0x100, 0xFFFF)
@@ -145,6 +163,7 @@ class InfraBuilder:
             for ns_name, ns_ip in zip(hoster.ns_names, hoster.ns_addresses, strict=True):
                 self.world.ptr[ns_ip] = ns_name
             self.world.hosters.append(hoster)
+            self.by_key[tpl.key] = hoster
             self.by_kind.setdefault(tpl.kind, []).append(hoster)
         self.world.registrars = [
             Registrar(t, f"IANA{t.iana_id}-ABUSE") for t in REGISTRAR_CATALOGUE
@@ -203,7 +222,10 @@ class InfraBuilder:
             zone.add("@", 3600, "TXT", f'"v=spf1 ip4:{mail} -all"')
             zone.add("_dmarc", 3600, "TXT", '"v=DMARC1; p=reject"')
             self._tenant(tpl.domain, web, mail)
-            self._truth(tpl.domain, "benign", "infrastructure", "")
+            if tpl.reputation == "bad":
+                self._truth(tpl.domain, "malicious", "bulletproof", "")
+            else:
+                self._truth(tpl.domain, "benign", "infrastructure", "")
             kind = tpl.kind
             if kind == "cdn":
                 count = 24 + self.world.size // 150

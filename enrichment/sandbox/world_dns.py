@@ -115,8 +115,11 @@ def _cymru_zones(world: World) -> dict[str, Zone]:
     for zone in zones.values():
         zone.add("@", 86400, "NS", "ns1.asn.cymru.com.")
     zones["asn.cymru.com"].add("ns1", 86400, "A", TLD_NS_ADDRESS)
+    announcers = {h.template.key: h for h in world.hosters}
     for hoster in sorted(world.hosters, key=lambda h: h.asn):
         tpl = hoster.template
+        if tpl.parent:
+            continue  # a reseller's block is announced by the parent's AS
         text = (
             f"{hoster.asn} | {tpl.country} | {tpl.rir} | {hoster.registered:%Y-%m-%d} | "
             f"{tpl.key.upper()}-AS {tpl.name}, {tpl.country}"
@@ -124,6 +127,7 @@ def _cymru_zones(world: World) -> dict[str, Zone]:
         zones["asn.cymru.com"].add(f"AS{hoster.asn}", CYMRU_TTL, "TXT", _txt(text))
     for address in sorted(world.address_hoster, key=lambda a: ipaddress.ip_address(a).packed):
         hoster = world.address_hoster[address]
+        hoster = announcers.get(hoster.template.parent, hoster)
         ip = ipaddress.ip_address(address)
         nets = hoster.networks if ip.version == 4 else [hoster.v6] if hoster.v6 else []
         net = next(n for n in nets if ip in n.prefix)

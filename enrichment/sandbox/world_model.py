@@ -82,6 +82,7 @@ class HosterTemplate:
     prefix_lengths: tuple[int, ...]
     ipv6: bool
     reputation: str
+    parent: str = ""  # a reseller: its block is reassigned out of this hoster's allocation
 
 
 # kind: cdn, cloud, shared-hosting, small-hoster, bulletproof, residential, sinkhole, parking,
@@ -312,6 +313,18 @@ HOSTER_CATALOGUE: tuple[HosterTemplate, ...] = (
         (23,),
         False,
         "bad",
+    ),
+    HosterTemplate(
+        "greyhost",
+        "Greyhost Reseller Ltd",
+        "bulletproof",
+        "ripencc",
+        "SC",
+        "greyhost.top",
+        (24,),
+        False,
+        "bad",
+        parent="kestrel",
     ),
     HosterTemplate(
         "hikari",
@@ -611,6 +624,7 @@ class Network:
     handle: str
     name: str
     registered: datetime
+    parent: str = ""  # handle of the enclosing allocation, for reassigned blocks
     used: set[int] = field(default_factory=set)
 
     def new_address(self, rng: random.Random) -> str:

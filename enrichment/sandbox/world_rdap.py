@@ -108,6 +108,12 @@ def ip_network(hoster: Hoster, net: Network, reference: datetime) -> dict[str, A
         ],
         "port43": RIR_PORT43[tpl.rir],
     }
+    if net.parent:
+        obj["parentHandle"] = net.parent
+        obj["type"] = "ASSIGNED PA"
+        obj["remarks"].append(
+            {"title": "reassignment", "description": ["Reassigned to a reseller customer."]}
+        )
     if tpl.rir == "arin":
         obj["rdapConformance"].append("arin_originas0")
         obj["arin_originas0_originautnums"] = [hoster.asn]
@@ -174,9 +180,20 @@ def org_entity(hoster: Hoster) -> dict[str, Any]:
                 "endAutnum": hoster.asn,
                 "name": f"{tpl.key.upper()}-AS",
             }
-        ],
+        ]
+        if not tpl.parent
+        else [],
         "port43": RIR_PORT43[tpl.rir],
     }
+
+
+def registrant_entity(registrant: Registrant, first_seen: datetime) -> dict[str, Any]:
+    """RDAP "entity" object for a domain registrant that is not behind a privacy service."""
+    obj = _registrant_entity(registrant)
+    obj["rdapConformance"] = ["rdap_level_0"]
+    obj["notices"] = [TOS_NOTICE]
+    obj["events"] = [{"eventAction": "registration", "eventDate": _time(first_seen)}]
+    return obj
 
 
 def _registrant_entity(registrant: Registrant) -> dict[str, Any]:
@@ -304,9 +321,10 @@ def write_registration(world: World, out_dir: Path) -> dict[str, int]:
             file_name = str(net.prefix).replace("/", "_")
             _dump(dirs["ip"] / f"{file_name}.json", ip_network(hoster, net, world.reference_time))
             counts["ip"] += 1
-        _dump(dirs["autnum"] / f"{hoster.asn}.json", autnum(hoster, world.reference_time))
+        if not hoster.template.parent:
+            _dump(dirs["autnum"] / f"{hoster.asn}.json", autnum(hoster, world.reference_time))
+            counts["autnum"] += 1
         _dump(dirs["entity"] / f"{hoster.org_handle}.json", org_entity(hoster))
-        counts["autnum"] += 1
         counts["entity"] += 1
     for name in sorted(world.registrations):
         reg = world.registrations[name]
@@ -321,6 +339,18 @@ def write_registration(world: World, out_dir: Path) -> dict[str, int]:
         else:
             _dump(dirs["domain"] / f"{name}.json", domain(name, reg, nameservers))
             counts["domain"] += 1
+    registrants: dict[str, tuple[Registrant, datetime]] = {}
+    for name in sorted(world.registrations):
+        reg = world.registrations[name]
+        if reg.registrant.privacy or registrable_tld(name).endswith("jp"):
+            continue
+        known = registrants.get(reg.registrant.handle)
+        if known is None or reg.created < known[1]:
+            registrants[reg.registrant.handle] = (reg.registrant, reg.created)
+    for handle in sorted(registrants):
+        registrant, first_seen = registrants[handle]
+        _dump(dirs["entity"] / f"{handle}.json", registrant_entity(registrant, first_seen))
+        counts["entity"] += 1
     less = out_dir / "whois" / "rdap-less-tlds.txt"
     less.write_text("".join(f"{tld}\n" for tld in RDAP_LESS_TLDS), encoding="ascii")
     return counts

@@ -69,7 +69,7 @@ def test_exact_counts_for_fixed_seed_and_size(tmp_path: Path) -> None:
         "benign/cdn-hostname": 10,
         "benign/cloud": 26,
         "benign/corporate": 15,
-        "benign/infrastructure": 40,
+        "benign/infrastructure": 37,
         "benign/lookalike-cheap-tld": 10,
         "benign/lookalike-dyndns": 10,
         "benign/lookalike-young": 10,
@@ -77,29 +77,29 @@ def test_exact_counts_for_fixed_seed_and_size(tmp_path: Path) -> None:
         "benign/shared-hosting": 115,
         "benign/sinkhole": 5,
         "benign/small-hoster": 26,
-        "malicious/bulletproof": 12,
+        "malicious/bulletproof": 16,
         "malicious/c2": 8,
         "malicious/dga": 25,
         "malicious/fast-flux": 12,
         "malicious/phishing": 25,
-        "malicious/rogue-ns": 4,
+        "malicious/rogue-ns": 3,
     }
     assert summary.labels == {
-        "domain/benign": 314,
-        "domain/malicious": 86,
-        "ipv4/benign": 341,
-        "ipv4/malicious": 84,
+        "domain/benign": 311,
+        "domain/malicious": 89,
+        "ipv4/benign": 338,
+        "ipv4/malicious": 92,
         "ipv6/benign": 45,
     }
     assert summary.registered_domains == 363
     assert summary.unregistered_domains == 17
     assert summary.zones == 533
-    assert summary.rdap_files == {"ip": 57, "autnum": 40, "domain": 324, "entity": 40, "whois": 39}
+    assert summary.rdap_files == {"ip": 58, "autnum": 40, "domain": 325, "entity": 240, "whois": 38}
     assert summary.incidents == 15
-    assert summary.feed_entries == 69
+    assert summary.feed_entries == 73
     assert summary.feed_mistakes == 1
-    assert summary.allowlist_entries == 94
-    assert summary.indicators == 116
+    assert summary.allowlist_entries == 93
+    assert summary.indicators == 128
     assert sum(summary.domains_by_category.values()) == SIZE
 
 
@@ -177,7 +177,7 @@ def load_json(path: Path) -> dict[str, Any]:
 
 def test_rdap_domains_have_required_fields_and_parse(world: Path) -> None:
     files = sorted((world / "rdap" / "domain").glob("*.json"))
-    assert len(files) == 324
+    assert len(files) == 325
     for path in files:
         data = load_json(path)
         assert data["objectClassName"] == "domain"
@@ -196,7 +196,7 @@ def test_rdap_domains_have_required_fields_and_parse(world: Path) -> None:
 
 def test_rdap_networks_parse_with_ipwhois_and_whoisit(world: Path) -> None:
     files = sorted((world / "rdap" / "ip").glob("*.json"))
-    assert len(files) == 57
+    assert len(files) == 58
     for path in files:
         data = load_json(path)
         assert data["objectClassName"] == "ip network"
@@ -230,7 +230,7 @@ def test_rdap_autnums_and_entities(world: Path) -> None:
 def test_jp_domains_have_jprs_whois_and_no_rdap(world: Path) -> None:
     assert (world / "whois" / "rdap-less-tlds.txt").read_text() == "jp\n"
     files = sorted((world / "whois" / "domain").glob("*.txt"))
-    assert len(files) == 39
+    assert len(files) == 38
     for path in files:
         assert path.stem.endswith(".jp")
         assert not (world / "rdap" / "domain" / f"{path.stem}.json").exists()
@@ -336,7 +336,7 @@ def test_every_sector_reports_in_a_world_of_2000(tmp_path: Path) -> None:
 def test_indicators_are_known_values(world: Path, truth: list[dict[str, str]]) -> None:
     values = {r["value"] for r in truth}
     lines = (world / "indicators.txt").read_text().splitlines()
-    assert len(lines) == len(set(lines)) == 116
+    assert len(lines) == len(set(lines)) == 128
     for line in lines:
         bare = line.removeprefix("https://").rstrip("/")
         assert bare in values or re.match(r"^AS\d+$", line), line
@@ -347,7 +347,7 @@ def test_cli_writes_a_world_and_prints_json(
 ) -> None:
     assert main(["--out", str(tmp_path), "--seed", "1", "--size", "400", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["labels"]["domain/malicious"] == 86
+    assert summary["labels"]["domain/malicious"] == 89
     assert (tmp_path / "world.json").is_file()
 
 
@@ -356,3 +356,21 @@ def test_rejects_too_small_or_naive_input(tmp_path: Path) -> None:
         generate_world(tmp_path, seed=1, size=10)
     with pytest.raises(ValueError, match="timezone"):
         generate_world(tmp_path, seed=1, size=400, reference_time=datetime(2026, 1, 1))
+
+
+def test_reseller_block_is_reassigned_inside_a_hoster_allocation(world: Path) -> None:
+    networks = {
+        path.stem: load_json(path) for path in sorted((world / "rdap" / "ip").glob("*.json"))
+    }
+    reassigned = [d for d in networks.values() if d.get("parentHandle")]
+    assert len(reassigned) == 1
+    child = ipaddress.ip_network(f"{reassigned[0]['startAddress']}/24")
+    parents = [
+        d
+        for d in networks.values()
+        if d["handle"] == reassigned[0]["parentHandle"]
+        and child.subnet_of(ipaddress.ip_network(str(d["cidr0_cidrs"][0]["v4prefix"]) + "/"
+                                                 + str(d["cidr0_cidrs"][0]["length"])))
+    ]  # fmt: skip
+    assert len(parents) == 1
+    assert parents[0]["entities"][0]["handle"] != reassigned[0]["entities"][0]["handle"]
