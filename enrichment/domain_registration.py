@@ -330,6 +330,8 @@ async def _via_rdap(
 ) -> tuple[DomainRegistration, int] | None:
     """The RDAP answer, or None when the bootstrap has no RDAP service for the TLD."""
     bootstrap = await clients.bootstrap.whoisit_bootstrap()
+    if bootstrap is None:
+        return None
     try:
         endpoints, _ = bootstrap.get_dns_endpoints(tld)
     except UnsupportedError:

@@ -1,7 +1,7 @@
 """RDAP bootstrap (RFC 9224): which RDAP server answers for an address, ASN or TLD.
 
-The four service registries (``dns.json``, ``ipv4.json``, ``ipv6.json``, ``asn.json``) are
-fetched from the configured base URL -- IANA in production, the sandbox in tests -- and reused
+The service registries (``dns.json``, ``ipv4.json``, ``ipv6.json``) are fetched, each when
+first needed, from the configured base URL -- IANA in production, the sandbox in tests -- and reused
 for ``bootstrap_ttl`` seconds. Domain lookups use them through whoisit's bootstrap loader;
 address lookups use :func:`service_urls_for_address`, because whoisit refuses the documentation
 ranges (RFC 5737) that the offline sandbox is built on.
@@ -24,11 +24,17 @@ from enrichment.failures import PermanentError
 from enrichment.http import HttpClient
 from enrichment.retry import with_retry
 
-REGISTRIES: tuple[str, ...] = ("dns", "ipv4", "ipv6", "asn")
-
-# whoisit insists on an "object" (entity tag) registry too, but never uses its content
-# (BaseBootstrap.parse_object_data returns {}); a one-entry stand-in saves a request.
-_OBJECT_TAGS_STANDIN: dict[str, Any] = {"services": [[[""], ["UNUSED"], ["https://invalid/"]]]}
+# whoisit's bootstrap is used only to map TLDs to RDAP servers, yet it insists on every
+# registry being present and non-empty. The address, ASN and entity-tag registries it never
+# consults here get one-entry stand-ins pointing at the reserved ".invalid" name, which
+# saves requests and keeps a world without autnum data usable.
+_STANDIN_URL = "https://invalid/"
+_WHOISIT_STANDINS: dict[str, dict[str, Any]] = {
+    "asn": {"services": [[["0-0"], [_STANDIN_URL]]]},
+    "ipv4": {"services": [[["0.0.0.0/32"], [_STANDIN_URL]]]},
+    "ipv6": {"services": [[["::/128"], [_STANDIN_URL]]]},
+    "object": {"services": [[[""], ["UNUSED"], [_STANDIN_URL]]]},
+}
 
 
 def _services(registry: dict[str, Any], name: str) -> list[Sequence[Any]]:
@@ -105,14 +111,19 @@ class BootstrapCache:
         registry = await self.registry(f"ipv{version}")
         return service_urls_for_address(address, registry, self._config.allow_insecure_rdap)
 
-    async def whoisit_bootstrap(self) -> BaseBootstrap:
-        """A whoisit bootstrap loaded with the configured registries instead of IANA's."""
-        registries = {name: await self.registry(name) for name in REGISTRIES}
+    async def whoisit_bootstrap(self) -> BaseBootstrap | None:
+        """A whoisit bootstrap loaded with the configured dns.json instead of IANA's.
+
+        None when dns.json lists no service at all (then no TLD has RDAP).
+        """
+        dns_registry = await self.registry("dns")
         if self._whoisit is not None and self._clock() < self._whoisit[0]:
             return self._whoisit[1]
+        if not _services(dns_registry, "dns"):
+            return None
         bootstrap = BaseBootstrap()
-        data: dict[str, Any] = {"timestamp": int(time.time()), "object": _OBJECT_TAGS_STANDIN}
-        data.update(registries)
+        data: dict[str, Any] = {"timestamp": int(time.time()), "dns": dns_registry}
+        data.update(_WHOISIT_STANDINS)
         try:
             bootstrap.load_bootstrap_data(
                 data, allow_insecure=self._config.allow_insecure_rdap, from_json=False
