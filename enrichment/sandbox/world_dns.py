@@ -136,11 +136,30 @@ def _cymru_zones(world: World) -> dict[str, Zone]:
             f"{net.registered:%Y-%m-%d}"
         )
         if ip.version == 4:
-            zones["origin.asn.cymru.com"].add(".".join(reversed(address.split("."))), CYMRU_TTL,
-                                              "TXT", _txt(text))  # fmt: skip
-        else:
-            nibbles = ip.reverse_pointer.removesuffix(".ip6.arpa")
-            zones["origin6.asn.cymru.com"].add(nibbles, CYMRU_TTL, "TXT", _txt(text))
+            owner = ".".join(reversed(address.split(".")))
+            zones["origin.asn.cymru.com"].add(owner, CYMRU_TTL, "TXT", _txt(text))
+    # Wildcards answer for every other address of each announced prefix, as Team Cymru does.
+    # IPv4 gets one per /24 so that explicit names never hide them behind an empty
+    # non-terminal; IPv6 gets one per /48 only, which also serves the trimmed nibble names
+    # that ipwhois sends.
+    for hoster in sorted(world.hosters, key=lambda h: h.asn):
+        if hoster.template.parent:
+            continue
+        tpl = hoster.template
+        for net in hoster.networks + ([hoster.v6] if hoster.v6 else []):
+            text = _txt(
+                f"{hoster.asn} | {net.prefix} | {tpl.country} | {tpl.rir} | "
+                f"{net.registered:%Y-%m-%d}"
+            )
+            if net.prefix.version == 4:
+                for subnet in net.prefix.subnets(new_prefix=24):
+                    labels = str(subnet.network_address).split(".")[:3]
+                    owner = "*." + ".".join(reversed(labels))
+                    zones["origin.asn.cymru.com"].add(owner, CYMRU_TTL, "TXT", text)
+            else:
+                nibbles = net.prefix.network_address.exploded.replace(":", "")[:12]
+                owner = "*." + ".".join(reversed(nibbles))
+                zones["origin6.asn.cymru.com"].add(owner, CYMRU_TTL, "TXT", text)
     return zones
 
 
