@@ -83,11 +83,14 @@ def _combine(prop: Prop, target: str, value: str) -> str:
             f"THEN {value} ELSE {target} END"
         )
     if prop.merge == "sum":
-        return f"coalesce({target}, 0) + coalesce({value}, 0)"
+        return f"CASE WHEN {value} IS NULL THEN {target} ELSE coalesce({target}, 0) + {value} END"
     if prop.merge == "keep":
         return f"coalesce({target}, {value})"
     if prop.merge == "union":
-        return f"coalesce({target}, []) + [x IN coalesce({value}, []) WHERE NOT x IN coalesce({target}, [])]"
+        return (
+            f"CASE WHEN {value} IS NULL THEN {target} "
+            f"ELSE coalesce({target}, []) + [x IN {value} WHERE NOT x IN coalesce({target}, [])] END"
+        )
     raise ValueError(f"unknown merge rule {prop.merge!r} for {prop.name}")
 
 
@@ -152,7 +155,9 @@ def rel_statement(rel_type: str) -> str:
     )
 
 
-def prepare_rows(spec: NodeSpec | RelSpec, rows: Iterable[NodeRow | RelRow]) -> list[dict[str, Any]]:
+def prepare_rows(
+    spec: NodeSpec | RelSpec, rows: Iterable[NodeRow | RelRow]
+) -> list[dict[str, Any]]:
     """Fold rows with the same identity into one, with the same rules the Cypher applies."""
     aggregated = {p.name: p for p in _aggregated(spec.props)}
     rel_key = spec.key if isinstance(spec, RelSpec) else ()

@@ -50,19 +50,25 @@ def _needs_server(config: pytest.Config) -> bool:
     return "not integration" not in markexpr
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    if not _needs_server(config):
-        return ["neo4j server: not started (integration tests deselected)"]
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start (or reach) the server before anything runs, so the header can name it."""
+    if not _needs_server(session.config):
+        return
     settings = _test_settings()
     if not settings.neo4j.external:
         server = LocalNeo4j(settings.home, settings.neo4j, instance=TEST_INSTANCE)
-        server.start()
         _state["server"] = server
+        server.start()
     graph = Graph(open_driver(settings), settings.neo4j.database)
     _state["settings"] = settings
     _state["graph"] = graph
-    uri = settings.neo4j.uri or f"bolt://127.0.0.1:{settings.neo4j.bolt_port}"
-    return [f"neo4j server: {graph.server_version()} at {uri}"]
+    _state["header"] = (
+        f"neo4j server: {graph.server_version()} at {settings.neo4j.uri or f'bolt://127.0.0.1:{settings.neo4j.bolt_port}'}"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [str(_state.get("header", "neo4j server: not started (integration tests deselected)"))]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
