@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "attribution.cli.neo4j_cmd",
     "attribution.cli.schema_cmd",
     "attribution.cli.ingest_cmd",
+    "attribution.cli.query_cmd",
 )
 
 

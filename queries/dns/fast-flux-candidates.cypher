@@ -1,0 +1,19 @@
+// id: dns-fast-flux-candidates
+// title: Fast-flux candidates
+// description: Names that resolved to many distinct addresses spread over several ASes with a
+//   low minimum TTL, counting resolutions last seen since a date.
+// params: min_addresses: int = 3 — at least this many distinct addresses
+// params: min_asns: int = 2 — spread over at least this many origin ASes
+// params: max_ttl: int = 300 — smallest TTL seen at most this (seconds)
+// params: since: datetime = 1970-01-01T00:00:00Z — only resolutions last seen at or after this
+// returns: domain, addresses, asns, min_ttl, score, decision
+// false_positives: CDNs, global load balancers and large mail or cloud platforms rotate many
+//   addresses across ASes with low TTLs for legitimate reasons; check warninglists first.
+// revision: 1
+MATCH (d:Domain)-[r:RESOLVES_TO]->(ip:IPAddress)
+WHERE r.last_seen >= $since
+OPTIONAL MATCH (ip)-[:IN_PREFIX]->(:Prefix)-[:ANNOUNCED_BY]->(as:AutonomousSystem)
+WITH d, count(DISTINCT ip) AS addresses, count(DISTINCT as) AS asns, min(r.min_ttl) AS min_ttl
+WHERE addresses >= $min_addresses AND asns >= $min_asns AND min_ttl <= $max_ttl
+RETURN d.name AS domain, addresses, asns, min_ttl, d.score AS score, d.decision AS decision
+ORDER BY asns DESC, addresses DESC, domain

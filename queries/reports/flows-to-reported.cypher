@@ -1,0 +1,16 @@
+// id: reports-flows-to-reported
+// title: Flows contacting reported addresses
+// description: Flow metadata (who contacted whom, on which port) towards addresses named in
+//   incident reports, last seen since a date, with the reports that name the destination.
+// params: since: datetime = 1970-01-01T00:00:00Z — only contacts last seen at or after this
+// returns: source, destination, dst_port, protocol, flows, last_seen, reports
+// false_positives: A reported address may be a shared host or CDN edge that the source
+//   contacted for an unrelated service; the port and timing matter more than the contact.
+// revision: 1
+MATCH (src:IPAddress)-[f:CONTACTED]->(dst:IPAddress)
+WHERE f.last_seen >= $since AND EXISTS { (dst)-[:IP_REPORTED_IN]->(:IncidentReport) }
+RETURN src.address AS source, dst.address AS destination, f.dst_port AS dst_port,
+       f.protocol AS protocol, f.flows AS flows, f.last_seen AS last_seen,
+       COLLECT { MATCH (dst)-[:IP_REPORTED_IN]->(r:IncidentReport)
+                 RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports
+ORDER BY destination, source, dst_port, protocol

@@ -1,0 +1,22 @@
+// id: review-enrichment-failures
+// title: Enrichment failures
+// description: Domains and addresses whose enrichment failed, or whose last run recorded a
+//   failure of some source, with the per-source reasons.
+// params: limit: int = 500 — at most this many rows
+// returns: kind, target, state, failures, enriched_at
+// false_positives: A transient failure (timeout, rate limit) says nothing about the target;
+//   missing data must lower confidence, never raise suspicion.
+// revision: 1
+CALL () {
+  MATCH (d:Domain)
+  WHERE d.enrich_state = 'failed' OR d.enrich_failures <> []
+  RETURN 'domain' AS kind, d.name AS target, d AS node
+  UNION ALL
+  MATCH (ip:IPAddress)
+  WHERE ip.enrich_state = 'failed' OR ip.enrich_failures <> []
+  RETURN 'ip' AS kind, ip.address AS target, ip AS node
+}
+RETURN kind, target, node.enrich_state AS state, node.enrich_failures AS failures,
+       node.enriched_at AS enriched_at
+ORDER BY kind, target
+LIMIT $limit
