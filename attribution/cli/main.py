@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "attribution.cli.schema_cmd",
     "attribution.cli.ingest_cmd",
     "attribution.cli.query_cmd",
+    "attribution.cli.sandbox_cmd",
+    "attribution.cli.enrich_cmd",
 )
 
 

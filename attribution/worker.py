@@ -1,0 +1,512 @@
+"""The enrichment worker: claim indicators, run every source, write what came back.
+
+One run of :class:`Worker` repeats *claim -> enrich -> load -> finish* until the queue is
+empty (or, with ``watch``, until it is told to stop):
+
+claim
+    One write transaction picks up to ``batch`` Domain and IPAddress nodes that are
+    ``pending``, whose lease has lapsed (``leased`` with ``lease_expires`` in the past), or
+    whose last run is older than ``stale_after`` (``done`` or ``failed``), and leases them to
+    this worker (``enrich_state=leased``, ``lease_owner``, ``lease_expires``). The first
+    statement of the transaction finds candidates and write-locks them; the second re-reads
+    each locked node and leases only those still claimable. A worker that raced another for the
+    same nodes therefore waits for the other's commit and then sees the lease, so no two
+    workers ever hold the same node.
+enrich
+    ``enrichment.enrich_domain`` / ``enrich_address`` for every claimed node, concurrently in
+    one event loop; the configuration's request gate bounds the requests in flight.
+load
+    All observations of the batch become rows (:mod:`attribution.observations_to_rows`) and go
+    to the graph in one :meth:`GraphWriter.load`.
+finish
+    Each node becomes ``done`` (with ``enriched_at`` and ``enrich_failures`` listing
+    ``source: reason`` of the sources that failed) or ``failed`` when every source failed, but
+    only while this worker still holds its lease: a node whose lease lapsed and was claimed by
+    someone else is left to them. Names and addresses the answers point at (name servers, mail
+    servers, CNAME targets, resolved addresses) that have never been queued are set pending one
+    hop deeper, up to ``max_depth`` and at most ``max_discovered`` per run.
+
+Several lanes (claim-enrich-load loops) run side by side in one worker, so one batch's slow
+tail or its graph write never leaves the network idle. On :meth:`Worker.request_stop` (the CLI
+wires SIGTERM and SIGINT to it) batches being written are finished, batches still being
+enriched are released (set back to ``pending``, lease cleared), and the run returns: a claim is
+never lost. A worker killed outright leaves leases that lapse after ``lease`` and are claimed
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from attribution.db import Graph
+from attribution.identities import Identity
+from attribution.observations_to_rows import ObservationRows, enrichment_state, rows_for_results
+from attribution.writer import GraphWriter
+from enrichment.clients import EnrichmentClients
+from enrichment.config import EnrichmentConfig
+from enrichment.enrich import enrich_address, enrich_domain
+from enrichment.observations import EnrichmentResults
+
+DEFAULT_BATCH = 100
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_STALE_AFTER = timedelta(days=7)
+DEFAULT_MAX_DEPTH = 1
+DEFAULT_MAX_DISCOVERED = 10_000
+DEFAULT_LANES = 2
+
+# Which nodes may be claimed; ``n`` is the node. Written once, used to find candidates and to
+# re-check them after they are locked.
+_CLAIMABLE = (
+    "(n.enrich_state = 'pending'"
+    " OR (n.enrich_state = 'leased' AND (n.lease_expires IS NULL OR n.lease_expires < $now))"
+    " OR (n.enrich_state IN ['done', 'failed']"
+    " AND (n.enriched_at IS NULL OR n.enriched_at < $stale)))"
+)
+
+_CANDIDATES = """
+CALL () {
+  MATCH (n:Domain) WHERE n.enrich_state = 'pending' RETURN n
+  UNION
+  MATCH (n:IPAddress) WHERE n.enrich_state = 'pending' RETURN n
+  UNION
+  MATCH (n:Domain) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND CLAIMABLE RETURN n
+  UNION
+  MATCH (n:IPAddress) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND CLAIMABLE RETURN n
+}
+WITH n ORDER BY coalesce(n.enrich_depth, 0), coalesce(n.name, n.address)
+LIMIT $limit
+SET n._claim_lock = true
+REMOVE n._claim_lock
+RETURN elementId(n) AS id
+""".replace("CLAIMABLE", _CLAIMABLE)
+
+_LEASE = f"""
+UNWIND $ids AS id
+MATCH (n) WHERE elementId(n) = id AND {_CLAIMABLE}
+SET n.enrich_state = 'leased', n.lease_owner = $owner, n.lease_expires = $expires
+RETURN id, CASE WHEN n:Domain THEN 'domain' ELSE 'ip' END AS kind,
+       coalesce(n.name, n.address) AS value, coalesce(n.enrich_depth, 0) AS depth
+ORDER BY coalesce(n.enrich_depth, 0), value
+"""
+
+_FINISH = """
+UNWIND $items AS item
+MATCH (n) WHERE elementId(n) = item.id AND coalesce(n.name, n.address) = item.value
+  AND n.enrich_state = 'leased' AND n.lease_owner = $owner
+SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
+    n.lease_owner = null, n.lease_expires = null
+RETURN item.value AS value
+"""
+
+_RELEASE = """
+UNWIND $ids AS id
+MATCH (n) WHERE elementId(n) = id AND n.enrich_state = 'leased' AND n.lease_owner = $owner
+SET n.enrich_state = 'pending', n.lease_owner = null, n.lease_expires = null
+RETURN count(n) AS released
+"""
+
+_DISCOVER = """
+UNWIND $items AS item
+MATCH (n:LABEL {KEY: item.value})
+WHERE n.enrich_state IS NULL
+WITH n, item LIMIT $budget
+SET n.enrich_state = 'pending', n.enrich_depth = item.depth
+RETURN count(n) AS queued
+"""
+_DISCOVER_BY_KIND = {
+    "domain": _DISCOVER.replace("LABEL", "Domain").replace("KEY", "name"),
+    "ip": _DISCOVER.replace("LABEL", "IPAddress").replace("KEY", "address"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    """One leased node: its element id, identity and discovery depth."""
+
+    id: str
+    identity: Identity
+    depth: int
+
+    @property
+    def key(self) -> str:
+        return self.identity.key
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim leased, and how many candidates it saw (more than leased: it lost a race)."""
+
+    items: list[ClaimedItem]
+    candidates: int
+
+
+def claim(
+    graph: Graph,
+    owner: str,
+    limit: int,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+    now: datetime | None = None,
+) -> Claim:
+    """Lease up to ``limit`` claimable nodes to ``owner`` in one write transaction."""
+    moment = now or datetime.now(UTC)
+    params: dict[str, Any] = {
+        "now": moment,
+        "stale": moment - stale_after,
+        "limit": limit,
+        "owner": owner,
+        "expires": moment + lease,
+    }
+
+    def work(tx: ManagedTransaction) -> Claim:
+        ids = [r["id"] for r in tx.run(_CANDIDATES, params)]
+        if not ids:
+            return Claim([], 0)
+        rows = tx.run(_LEASE, {**params, "ids": ids}).data()
+        items = [
+            ClaimedItem(
+                r["id"],
+                Identity("domain" if r["kind"] == "domain" else "ip", r["value"]),
+                int(r["depth"]),
+            )
+            for r in rows
+        ]
+        return Claim(items, len(ids))
+
+    return graph.write(work)
+
+
+def finish(
+    graph: Graph, owner: str, outcomes: list[tuple[ClaimedItem, str, list[str]]]
+) -> set[str]:
+    """Mark nodes done or failed where ``owner`` still holds the lease; returns their values."""
+    items = [
+        {"id": item.id, "value": item.identity.value, "state": state, "failures": failures}
+        for item, state, failures in outcomes
+    ]
+    if not items:
+        return set()
+    rows = graph.run_write(_FINISH, {"items": items, "owner": owner})
+    return {str(r["value"]) for r in rows}
+
+
+def release(graph: Graph, owner: str, items: list[ClaimedItem]) -> int:
+    """Hand leased nodes back (pending, lease cleared) where ``owner`` still holds them."""
+    if not items:
+        return 0
+    rows = graph.run_write(_RELEASE, {"ids": [i.id for i in items], "owner": owner})
+    return int(rows[0]["released"]) if rows else 0
+
+
+def queue_discovered(graph: Graph, found: list[tuple[Identity, int]], budget: int) -> int:
+    """Set never-queued nodes pending at the given depth, at most ``budget``; returns how many."""
+    queued = 0
+    for kind in ("domain", "ip"):
+        items = [{"value": i.value, "depth": d} for i, d in found if i.kind == kind]
+        if not items or queued >= budget:
+            continue
+        rows = graph.run_write(_DISCOVER_BY_KIND[kind], {"items": items, "budget": budget - queued})
+        queued += int(rows[0]["queued"]) if rows else 0
+    return queued
+
+
+def default_worker_id() -> str:
+    """Host, process id and a random suffix: unique among concurrent workers."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How much to claim at once, how far to follow answers, and how long leases last."""
+
+    worker_id: str = field(default_factory=default_worker_id)
+    batch: int = DEFAULT_BATCH
+    limit: int | None = None
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_discovered: int = DEFAULT_MAX_DISCOVERED
+    stale_after: timedelta = DEFAULT_STALE_AFTER
+    lease: timedelta = DEFAULT_LEASE
+    watch: bool = False
+    poll_seconds: float = 5.0
+    lanes: int = DEFAULT_LANES
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or self.lanes < 1:
+            raise ValueError("batch and lanes must be at least 1")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("limit must not be negative")
+        if self.max_depth < 0 or self.max_discovered < 0:
+            raise ValueError("max_depth and max_discovered must not be negative")
+        if self.lease.total_seconds() <= 0 or self.poll_seconds <= 0:
+            raise ValueError("lease and poll_seconds must be positive")
+
+
+@dataclass
+class RunSummary:
+    """What a run did; ``as_dict`` is the CLI's ``--json`` output."""
+
+    worker_id: str
+    claimed: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    released: int = 0
+    batches: int = 0
+    observations: Counter[str] = field(default_factory=Counter)
+    rows_written: Counter[str] = field(default_factory=Counter)
+    sources: dict[str, Counter[str]] = field(default_factory=dict)
+    discovered: int = 0
+    dns_queries: int = 0
+    requests_by_server: dict[str, int] = field(default_factory=dict)
+    rdap_cache_hits: int = 0
+    rdap_cache_misses: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "claimed": len(self.claimed),
+            "claimed_keys": sorted(self.claimed),
+            "done": len(self.done),
+            "failed": len(self.failed),
+            "failed_keys": sorted(self.failed),
+            "lost_leases": sorted(self.lost),
+            "released": self.released,
+            "batches": self.batches,
+            "observations": dict(sorted(self.observations.items())),
+            "rows_written": dict(sorted(self.rows_written.items())),
+            "sources": {s: dict(sorted(c.items())) for s, c in sorted(self.sources.items())},
+            "discovered": self.discovered,
+            "dns_queries": self.dns_queries,
+            "requests_by_server": dict(sorted(self.requests_by_server.items())),
+            "rdap_cache": {"hits": self.rdap_cache_hits, "misses": self.rdap_cache_misses},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+async def enrich_one(item: ClaimedItem, clients: EnrichmentClients) -> EnrichmentResults:
+    """Every source for one claimed node."""
+    if item.identity.kind == "domain":
+        return await enrich_domain(str(item.identity.value), clients)
+    return await enrich_address(str(item.identity.value), clients)
+
+
+class _Stopped(Exception):
+    """The run was asked to stop while a batch was being enriched."""
+
+
+class Worker:
+    """Runs claim -> enrich -> load -> finish over the graph's queue."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        config: EnrichmentConfig,
+        options: WorkerOptions | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.config = config
+        self.options = options or WorkerOptions()
+        self.progress = progress
+        self.summary = RunSummary(self.options.worker_id)
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reserved = 0
+        self._writer = GraphWriter(graph)
+
+    # -- control -------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop claiming; release batches still being enriched; finish batches being written.
+
+        Safe to call from a signal handler or another thread.
+        """
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None:
+            return
+        if loop.is_running():
+            loop.call_soon_threadsafe(stop.set)
+        else:
+            stop.set()
+
+    def run(self, *, handle_signals: bool = False) -> RunSummary:
+        """Run until the queue is empty (or, with ``watch``, until stopped); blocking."""
+        return asyncio.run(self.run_async(handle_signals=handle_signals))
+
+    async def run_async(self, *, handle_signals: bool = False) -> RunSummary:
+        began = time.perf_counter()
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.add_signal_handler(sig, self._stop.set)
+        clients = EnrichmentClients.create(self.config)
+        try:
+            lanes = [self._lane(clients) for _ in range(self.options.lanes)]
+            await asyncio.gather(*lanes)
+        finally:
+            clients.close()
+            if handle_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self._loop.remove_signal_handler(sig)
+            summary = self.summary
+            server = clients.dns_server
+            summary.requests_by_server = dict(clients.gate.requests_by_server)
+            summary.dns_queries = summary.requests_by_server.get(server, 0)
+            summary.rdap_cache_hits = clients.ip_rdap_cache.hits
+            summary.rdap_cache_misses = clients.ip_rdap_cache.misses
+            summary.seconds = time.perf_counter() - began
+        return self.summary
+
+    # -- one lane ------------------------------------------------------------------------
+
+    def _take_budget(self) -> int:
+        """How many nodes this lane may claim now, reserved against ``limit``."""
+        want = self.options.batch
+        if self.options.limit is not None:
+            want = min(want, self.options.limit - self._reserved)
+        want = max(want, 0)
+        self._reserved += want
+        return want
+
+    async def _wait_stop(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when a stop was requested meanwhile."""
+        assert self._stop is not None
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _lane(self, clients: EnrichmentClients) -> None:
+        assert self._stop is not None
+        options = self.options
+        while not self._stop.is_set():
+            want = self._take_budget()
+            if want == 0:
+                return
+            got = await asyncio.to_thread(
+                claim,
+                self.graph,
+                options.worker_id,
+                want,
+                lease=options.lease,
+                stale_after=options.stale_after,
+            )
+            self._reserved -= want - len(got.items)
+            if not got.items:
+                if got.candidates:
+                    continue  # another worker leased them first; look again
+                if not options.watch:
+                    return
+                if await self._wait_stop(options.poll_seconds):
+                    return
+                continue
+            self.summary.claimed.extend(i.key for i in got.items)
+            try:
+                results = await self._enrich_batch(got.items, clients)
+            except _Stopped:
+                self.summary.released += await asyncio.to_thread(
+                    release, self.graph, options.worker_id, got.items
+                )
+                return
+            except BaseException:
+                # A bug in a source, or cancellation: hand the batch back before raising.
+                await asyncio.shield(
+                    asyncio.to_thread(release, self.graph, options.worker_id, got.items)
+                )
+                raise
+            # Once enriched, a batch is written and finished even when a stop arrives.
+            await asyncio.shield(asyncio.to_thread(self._commit, got.items, results))
+
+    async def _enrich_batch(
+        self, items: list[ClaimedItem], clients: EnrichmentClients
+    ) -> list[EnrichmentResults]:
+        assert self._stop is not None
+
+        async def one(item: ClaimedItem) -> EnrichmentResults:
+            result = await enrich_one(item, clients)
+            if self.progress:
+                self.progress(1)
+            return result
+
+        batch: asyncio.Future[list[EnrichmentResults]] = asyncio.ensure_future(
+            asyncio.gather(*(one(i) for i in items))
+        )
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([batch, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not batch.done():
+            batch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await batch
+            raise _Stopped
+        return batch.result()
+
+    def _commit(self, items: list[ClaimedItem], results: list[EnrichmentResults]) -> None:
+        """Load the batch's observations, finish its nodes, queue what they point at."""
+        now = datetime.now(UTC)
+        rows = ObservationRows()
+        outcomes: list[tuple[ClaimedItem, str, list[str]]] = []
+        found: list[tuple[Identity, int]] = []
+        summary = self.summary
+        for item, result in zip(items, results, strict=True):
+            item_rows = rows_for_results(item.identity, result, now)
+            rows.extend(item_rows)
+            state, failures = enrichment_state(result)
+            outcomes.append((item, state, failures))
+            for source_result in result.results:
+                counts = summary.sources.setdefault(source_result.source, Counter())
+                counts[str(source_result.outcome)] += 1
+            if item.depth < self.options.max_depth:
+                found.extend((i, item.depth + 1) for i in item_rows.discovered)
+        stats = self._writer.load(rows.nodes, rows.rels)
+        summary.rows_written.update(stats.by_kind)
+        summary.observations.update(rows.kinds)
+        finished = finish(self.graph, self.options.worker_id, outcomes)
+        for item, state, _ in outcomes:
+            if str(item.identity.value) not in finished:
+                summary.lost.append(item.key)
+            elif state == "failed":
+                summary.failed.append(item.key)
+            else:
+                summary.done.append(item.key)
+        budget = self.options.max_discovered - summary.discovered
+        if found and budget > 0:
+            summary.discovered += queue_discovered(self.graph, found, budget)
+        summary.batches += 1
+
+
+def count_claimable(graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:
+    """How many nodes a claim could pick up now (for a progress bar's total)."""
+    now = datetime.now(UTC)
+    rows = graph.read(
+        f"""
+        CALL () {{
+          MATCH (n:Domain) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n
+          UNION
+          MATCH (n:IPAddress) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n
+        }}
+        RETURN count(n) AS n
+        """,
+        {"now": now, "stale": now - stale_after},
+    )
+    return int(rows[0]["n"])
