@@ -140,7 +140,8 @@ def _check_text(value: object, what: str) -> str:
         raise InvalidIdentity(value, f"{what} must be text, not {type(value).__name__}")
     if len(value) > MAX_INPUT_LENGTH:
         raise InvalidIdentity(value, f"longer than {MAX_INPUT_LENGTH} characters")
-    for char in value:
+    clean = value.isascii() and value.isprintable()
+    for char in () if clean else value:
         if unicodedata.category(char) in ("Cc", "Cf") and char not in " \t\r\n":
             raise InvalidIdentity(value, f"contains control or format character U+{ord(char):04X}")
     text = value.strip()
@@ -179,12 +180,17 @@ def canonical_domain(value: str) -> str:
         raise InvalidIdentity(value, f"longer than {MAX_DOMAIN_LENGTH} characters")
     if _is_ip_literal(text):
         raise InvalidIdentity(value, "an IP address, not a domain")
-    try:
-        # UTS 46 mapping on the whole name also maps the ideographic full stop to "." and
-        # folds case; STD3 rules stay off so underscores reach our own label check.
-        mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
-    except idna.IDNAError as exc:
-        raise InvalidIdentity(value, f"not a valid internationalized name ({exc})") from None
+    if text.isascii():
+        # For ASCII input the UTS 46 mapping is exactly lower-casing; skipping it makes
+        # bulk loads (warninglists, feeds) several times faster.
+        mapped = text.lower()
+    else:
+        try:
+            # UTS 46 mapping on the whole name also maps the ideographic full stop to "."
+            # and folds case; STD3 rules stay off so underscores reach our own label check.
+            mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
+        except idna.IDNAError as exc:
+            raise InvalidIdentity(value, f"not a valid internationalized name ({exc})") from None
     labels = mapped.split(".")
     encoded = [_encode_label(value, label) for label in labels]
     name = ".".join(encoded)
