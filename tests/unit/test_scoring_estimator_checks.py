@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from attribution.scoring import InsufficientCalibrationWarning, MaliciousnessClassifier
 
@@ -36,7 +37,9 @@ _ESTIMATORS = [
 
 @parametrize_with_checks(_ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_contract(estimator: Any, check: Callable[[Any], None]) -> None:
-    with warnings.catch_warnings():
+    # One OpenMP thread: the checks fit hundreds of tiny models, where thread start-up and
+    # spin-waiting on a shared machine cost far more than the work.
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
         warnings.simplefilter("ignore", InsufficientCalibrationWarning)
         check(estimator)
 

@@ -1,0 +1,428 @@
+"""Saving and loading trained classifiers as versioned, checked artifacts.
+
+A saved model is a directory ``<models_dir>/<name>/<version>/`` holding:
+
+- ``model.skops``: the fitted :class:`MaliciousnessClassifier`, written with ``skops.io``
+  (no pickle; loading only builds the types it is told to trust);
+- ``manifest.json``: library versions, feature-set version and names, training-data id,
+  gate parameters, metrics, the model file's SHA-256 and the exact list of types that
+  ``skops`` needs to trust to load it;
+- ``MODEL_CARD.md``: intended use, the false-positive guarantee and its assumptions, metrics
+  and limitations, for the approval body.
+
+A version, once written, is never overwritten. Loading refuses, with an error that names the
+mismatch, when library versions or the feature-set version differ, when the model file does not
+match its recorded digest, when the manifest disagrees with the model, or when the file asks for
+a type outside :data:`ALLOWED_TYPES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io
+from numpy.typing import ArrayLike
+from sklearn.utils.validation import check_is_fitted
+
+from attribution.scoring.estimator import MaliciousnessClassifier
+
+__all__ = [
+    "ALLOWED_TYPES",
+    "MANIFEST_FORMAT",
+    "FeatureVersionMismatch",
+    "LibraryVersionMismatch",
+    "ModelIntegrityError",
+    "ModelLoadError",
+    "ModelVersionExists",
+    "UntrustedModelTypes",
+    "library_versions",
+    "load_model",
+    "manifest_digest",
+    "save_model",
+    "training_data_id",
+]
+
+MANIFEST_FORMAT = 1
+MODEL_FILE = "model.skops"
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "MODEL_CARD.md"
+
+#: Types beyond skops' built-in safe set (which already covers numpy arrays and dtypes and the
+#: public scikit-learn estimators) that a saved classifier needs: this class, the calibration
+#: internals, gradient-boosting tree predictors and the calibration folds. Anything else in a
+#: model file is refused at save time and at load time, whatever the manifest says.
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "attribution.scoring.estimator.MaliciousnessClassifier",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.model_selection._split.StratifiedKFold",
+    }
+)
+
+_PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "skops")
+_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ModelLoadError(ValueError):
+    """A saved model was refused; the message says why."""
+
+
+class FeatureVersionMismatch(ModelLoadError):
+    """The model was trained on a different feature-set version than the caller provides."""
+
+
+class LibraryVersionMismatch(ModelLoadError):
+    """The installed scikit-learn / numpy / scipy / skops differ from those at save time."""
+
+
+class ModelIntegrityError(ModelLoadError):
+    """The model file or manifest was altered after saving, or they disagree."""
+
+
+class UntrustedModelTypes(ModelLoadError):
+    """The model file needs types outside :data:`ALLOWED_TYPES` or outside its manifest."""
+
+
+class ModelVersionExists(FileExistsError):
+    """A model with this name and version already exists; versions are never overwritten."""
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a saved model depends on."""
+    return {name: installed_version(name) for name in _PINNED_LIBRARIES}
+
+
+def training_data_id(X: ArrayLike, y: ArrayLike) -> str:
+    """SHA-256 identifying a training matrix and its labels.
+
+    The digest covers the shape, every value as little-endian float64 (all NaNs made the same
+    NaN, so the id does not depend on how missing values were produced) and the labels as
+    text, so the same data gives the same id whatever container or dtype it came in.
+    """
+    X_arr = np.asarray(X, dtype=np.float64)
+    if X_arr.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got {X_arr.ndim} dimensions")
+    y_arr = np.asarray(y).ravel()
+    if y_arr.shape[0] != X_arr.shape[0]:
+        raise ValueError(f"X has {X_arr.shape[0]} rows but y has {y_arr.shape[0]} labels")
+    canonical = np.where(np.isnan(X_arr), np.nan, X_arr).astype("<f8", copy=False)
+    digest = hashlib.sha256()
+    digest.update(f"attribution-training-data-v1:{X_arr.shape[0]}x{X_arr.shape[1]}\n".encode())
+    digest.update(np.ascontiguousarray(canonical).tobytes())
+    if np.issubdtype(y_arr.dtype, np.number) and np.all(np.mod(y_arr, 1) == 0):
+        labels = [str(int(v)) for v in y_arr]
+    else:
+        labels = [str(v) for v in y_arr]
+    digest.update("\n".join(labels).encode())
+    return digest.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_digest(model_dir: str | Path) -> str:
+    """SHA-256 of a saved model's ``manifest.json``, for recording in the audit chain.
+
+    The manifest records the model file's digest, so this one value pins both.
+    """
+    return _sha256_file(Path(model_dir) / MANIFEST_FILE)
+
+
+def _json_number(value: Any) -> Any:
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _check_component(kind: str, value: str) -> None:
+    if not isinstance(value, str) or not _SAFE_COMPONENT.match(value) or value in {".", ".."}:
+        raise ValueError(
+            f"model {kind} {value!r} must be 1-128 characters of letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+
+
+def _model_card(manifest: Mapping[str, Any]) -> str:
+    gate = manifest["gate"]
+    training = manifest["training_data"]
+    metrics = manifest["metrics"]
+    if metrics:
+        metric_lines = "\n".join(
+            f"| {key} | {'n/a' if value is None else f'{value:.4g}'} |"
+            for key, value in sorted(metrics.items())
+        )
+        metric_table = f"| metric | value |\n|---|---|\n{metric_lines}"
+    else:
+        metric_table = "No evaluation metrics were supplied when this model was saved."
+    libraries = ", ".join(f"{k} {v}" for k, v in manifest["library_versions"].items())
+    gate_state = (
+        "**The gate is closed**: there were too few benign calibration samples, so this "
+        "model never recommends action."
+        if gate["gate_closed"]
+        else (
+            f"The threshold is the {gate['umbrella_rank']}-th smallest calibrated score of "
+            f"{gate['n_calibration_benign']} held-out benign samples "
+            f"(the rule needs at least {gate['min_calibration_benign']})."
+        )
+    )
+    return f"""# Model card: {manifest["name"]} {manifest["version"]}
+
+Created {manifest["created_at"]}. Feature set `{manifest["feature_set"]["version"]}`
+({len(manifest["feature_set"]["names"])} features). Training data id
+`{training["id"]}` ({training["n_samples"]} samples: {training["n_benign"]} benign,
+{training["n_malicious"]} malicious). Libraries: {libraries}.
+
+## Intended use
+
+Scores internet infrastructure (domains, IPs, networks) from communication metadata for
+maliciousness, as one input to a confidence report reviewed by an independent approval body.
+It recommends "act" or "no-act"; it does not decide. It must not be used on content data, nor
+as the sole basis for any action against a server.
+
+## False-positive guarantee
+
+Act only when the calibrated probability of malicious is strictly greater than
+{gate["threshold"]:.6g}. This threshold was set by the Neyman–Pearson umbrella rule so that
+the probability that the false-positive rate (the share of benign servers the model would act
+on) exceeds alpha = {gate["alpha"]:g} is at most delta = {gate["delta"]:g}.
+{gate_state}
+
+Assumptions behind the guarantee:
+
+- Benign servers seen in deployment are exchangeable with the benign calibration samples:
+  drawn from the same distribution, with the same feature extraction
+  (feature set `{manifest["feature_set"]["version"]}`). Drift in the benign population (new
+  hosting platforms, new CDNs, a changed feature pipeline) voids it until the model is
+  recalibrated.
+- The calibration labels are correct. Malicious servers mislabelled as benign in calibration
+  make the gate looser.
+- It bounds the rate over benign servers as a population, not the error on any single server,
+  and says nothing about how many malicious servers are missed.
+
+## Metrics
+
+{metric_table}
+
+## Limitations
+
+- Probabilities are calibrated on the class balance of the training data; the share of
+  malicious servers in deployment may differ, which shifts probabilities but not the gate.
+- Missing evidence (NaN) is handled by the trees, not imputed; a node with little evidence
+  gets a score driven by what is typical for missing values in training.
+- Feature explanations are one-feature-at-a-time occlusions, not causal statements.
+- Shared infrastructure (CDNs, cloud ranges, co-hosting) must be checked separately before
+  any action: a malicious tenant does not make a shared address a target.
+"""
+
+
+def save_model(
+    model: MaliciousnessClassifier,
+    models_dir: str | Path,
+    name: str,
+    version: str,
+    *,
+    feature_version: str,
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    metrics: Mapping[str, float] | None = None,
+    feature_names: Sequence[str] | None = None,
+    created_at: datetime | None = None,
+) -> Path:
+    """Write ``models_dir/name/version/`` and return that directory.
+
+    ``X_train``/``y_train`` are the data the model was fitted on (only their digest and class
+    counts are stored). ``metrics`` are held-out evaluation figures, e.g. from
+    :func:`attribution.scoring.metrics.evaluate_scores`. Raises :class:`ModelVersionExists` if
+    the version exists, and :class:`UntrustedModelTypes` if the model would need a type outside
+    :data:`ALLOWED_TYPES` to load.
+    """
+    if not isinstance(model, MaliciousnessClassifier):
+        raise TypeError(f"expected a MaliciousnessClassifier, got {type(model).__name__}")
+    check_is_fitted(model, "threshold_")
+    _check_component("name", name)
+    _check_component("version", version)
+    if not isinstance(feature_version, str) or not feature_version:
+        raise ValueError("feature_version must be a non-empty string")
+    names = list(model.feature_names_)
+    if feature_names is not None and list(feature_names) != names:
+        raise ValueError("feature_names differ from the names the model was fitted with")
+    y_arr = np.asarray(y_train).ravel()
+    n_features = np.asarray(X_train).shape[1] if np.ndim(X_train) == 2 else -1
+    if n_features != model.n_features_in_:
+        raise ValueError(
+            f"X_train has {n_features} columns but the model expects {model.n_features_in_}"
+        )
+
+    target = Path(models_dir) / name / version
+    if target.exists():
+        raise ModelVersionExists(f"model {name} version {version} already exists at {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=target.parent))
+    try:
+        model_path = staging / MODEL_FILE
+        skops.io.dump(model, model_path)
+        needed = sorted(skops.io.get_untrusted_types(file=model_path))
+        refused = sorted(set(needed) - ALLOWED_TYPES)
+        if refused:
+            raise UntrustedModelTypes(
+                f"the model needs types outside the allowlist and was not saved: {refused}"
+            )
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "name": name,
+            "version": version,
+            "created_at": (created_at or datetime.now(UTC)).isoformat(),
+            "library_versions": library_versions(),
+            "feature_set": {"version": feature_version, "names": names},
+            "training_data": {
+                "id": training_data_id(X_train, y_train),
+                "n_samples": int(y_arr.size),
+                "n_benign": int(np.count_nonzero(y_arr == model.classes_[0])),
+                "n_malicious": int(np.count_nonzero(y_arr == model.classes_[1])),
+            },
+            "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
+            "gate": {
+                "alpha": float(model.alpha),
+                "delta": float(model.delta),
+                "threshold": float(model.threshold_),
+                "umbrella_rank": model.umbrella_rank_,
+                "n_calibration_benign": int(model.n_calibration_benign_),
+                "min_calibration_benign": int(model.min_calibration_benign_),
+                "gate_closed": bool(model.gate_closed_),
+                "calibration": model.calibration,
+            },
+            "metrics": {key: _json_number(value) for key, value in (metrics or {}).items()},
+            "model_file": {"name": MODEL_FILE, "sha256": _sha256_file(model_path)},
+            "trusted_types": needed,
+        }
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n",
+            encoding="utf-8",
+        )
+        (staging / CARD_FILE).write_text(_model_card(manifest), encoding="utf-8")
+        try:
+            # rename() onto an existing non-empty directory fails, so a version written by a
+            # concurrent save is never replaced.
+            os.rename(staging, target)
+        except OSError as exc:
+            raise ModelVersionExists(
+                f"model {name} version {version} already exists at {target}"
+            ) from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
+def _read_manifest(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"no {MANIFEST_FILE} in {model_dir}") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelIntegrityError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelIntegrityError(f"{path} does not hold a JSON object")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ModelLoadError(
+            f"{path} has manifest format {manifest.get('format')!r}; "
+            f"this version of the service reads format {MANIFEST_FORMAT}"
+        )
+    return manifest
+
+
+def load_model(path: str | Path, *, expected_feature_version: str) -> MaliciousnessClassifier:
+    """Load a saved classifier after checking it against its manifest and this environment.
+
+    ``path`` is the version directory (or the ``model.skops`` inside it). Raises a
+    :class:`ModelLoadError` subclass naming the problem: :class:`FeatureVersionMismatch`,
+    :class:`LibraryVersionMismatch`, :class:`ModelIntegrityError` or
+    :class:`UntrustedModelTypes`.
+    """
+    model_dir = Path(path)
+    if model_dir.name == MODEL_FILE:
+        model_dir = model_dir.parent
+    manifest = _read_manifest(model_dir)
+    try:
+        feature_set = manifest["feature_set"]
+        recorded_libraries = manifest["library_versions"]
+        model_file = manifest["model_file"]
+        trusted = manifest["trusted_types"]
+        gate = manifest["gate"]
+    except KeyError as exc:
+        raise ModelIntegrityError(f"manifest in {model_dir} lacks {exc.args[0]!r}") from exc
+
+    if feature_set.get("version") != expected_feature_version:
+        raise FeatureVersionMismatch(
+            f"model in {model_dir} was trained on feature set {feature_set.get('version')!r}, "
+            f"but the caller provides feature set {expected_feature_version!r}"
+        )
+    installed = library_versions()
+    differences = [
+        f"{lib} {recorded_libraries.get(lib)!r} at save time, {installed[lib]!r} installed"
+        for lib in _PINNED_LIBRARIES
+        if recorded_libraries.get(lib) != installed[lib]
+    ]
+    if differences:
+        raise LibraryVersionMismatch(
+            f"model in {model_dir} was saved with other library versions: " + "; ".join(differences)
+        )
+
+    model_path = model_dir / str(model_file.get("name", MODEL_FILE))
+    if model_path.parent != model_dir or not model_path.is_file():
+        raise ModelIntegrityError(f"model file {model_path} is missing")
+    if _sha256_file(model_path) != model_file.get("sha256"):
+        raise ModelIntegrityError(f"{model_path} does not match the digest in its manifest")
+
+    if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+        raise ModelIntegrityError("manifest trusted_types must be a list of type names")
+    outside_allowlist = sorted(set(trusted) - ALLOWED_TYPES)
+    if outside_allowlist:
+        raise UntrustedModelTypes(f"manifest asks to trust types not allowed: {outside_allowlist}")
+    needed = skops.io.get_untrusted_types(file=model_path)
+    unlisted = sorted(set(needed) - set(trusted))
+    if unlisted:
+        raise UntrustedModelTypes(f"model file needs types its manifest does not list: {unlisted}")
+
+    model = skops.io.load(model_path, trusted=trusted)
+    if not isinstance(model, MaliciousnessClassifier):
+        raise ModelIntegrityError(f"{model_path} holds a {type(model).__name__}")
+    recorded = {
+        "alpha": gate.get("alpha"),
+        "delta": gate.get("delta"),
+        "threshold": gate.get("threshold"),
+        "n_calibration_benign": gate.get("n_calibration_benign"),
+        "feature names": feature_set.get("names"),
+    }
+    actual = {
+        "alpha": float(model.alpha),
+        "delta": float(model.delta),
+        "threshold": float(model.threshold_),
+        "n_calibration_benign": int(model.n_calibration_benign_),
+        "feature names": list(model.feature_names_),
+    }
+    disagreeing = [key for key in recorded if recorded[key] != actual[key]]
+    if disagreeing:
+        raise ModelIntegrityError(
+            f"manifest in {model_dir} disagrees with the model on: {', '.join(disagreeing)}"
+        )
+    return model
