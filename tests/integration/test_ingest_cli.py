@@ -1,0 +1,80 @@
+"""`attribution ingest` end to end: bad lines named, good lines written, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from attribution.db import Graph
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "attribution.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_list_and_csv_land_with_their_bad_lines_named(
+    graph: Graph, neo4j_env: dict[str, str]
+) -> None:
+    result = run_cli(
+        ["ingest", "--json", str(DATA / "mixed.txt"), str(DATA / "feed.csv")], neo4j_env
+    )
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["accepted"] == 10
+    assert [(r["file"], r["line"]) for r in summary["rejected"]] == [
+        ("mixed.txt", 5),
+        ("mixed.txt", 7),
+        ("mixed.txt", 8),
+        ("mixed.txt", 11),
+        ("feed.csv", 4),
+    ]
+    assert all(r["reason"] for r in summary["rejected"])
+    indicators = graph.read(
+        "MATCH (n) WHERE n.indicator RETURN labels(n)[0] AS label, coalesce(n.name, n.address, n.cidr, n.asn) AS key, "
+        "n.enrich_state AS state, n.tags AS tags ORDER BY label, toString(key)"
+    )
+    assert indicators == [
+        {"label": "AutonomousSystem", "key": 64500, "state": "pending", "tags": []},
+        {"label": "Domain", "key": "evil.example", "state": "pending", "tags": ["c2", "emotet"]},
+        {"label": "Domain", "key": "example.test", "state": "pending", "tags": []},
+        {"label": "Domain", "key": "ok.example", "state": "pending", "tags": []},
+        {"label": "Domain", "key": "www.example.test", "state": "pending", "tags": []},
+        {"label": "IPAddress", "key": "192.0.2.55", "state": "pending", "tags": []},
+        {"label": "IPAddress", "key": "2001:db8::1", "state": "pending", "tags": []},
+        {"label": "IPAddress", "key": "203.0.113.7", "state": "pending", "tags": ["scanner"]},
+        {"label": "Prefix", "key": "198.51.100.0/24", "state": "pending", "tags": []},
+    ]
+    assert graph.read("MATCH (a)-[:SUBDOMAIN_OF]->(b) RETURN a.name AS a, b.name AS b") == [
+        {"a": "www.example.test", "b": "example.test"}
+    ]
+    sources = graph.read(
+        "MATCH (d:Domain {name: 'evil.example'}) RETURN d.source AS s, d.first_seen.year AS y"
+    )
+    assert sources == [{"s": ["ingest:partner-a"], "y": 2026}]
+
+
+def test_a_clean_file_exits_zero_and_reingest_changes_no_counts(
+    graph: Graph, neo4j_env: dict[str, str]
+) -> None:
+    clean = DATA / "feed.csv"
+    for _ in range(2):
+        result = run_cli(["ingest", "--json", "--format", "csv", str(clean)], neo4j_env)
+        assert result.returncode == 1  # feed.csv has one bad line
+    counts = graph.read("MATCH (n) RETURN count(n) AS n, sum(n.sightings) AS s")
+    assert counts == [{"n": 3, "s": 6}]
+
+
+def test_missing_file_is_an_environment_error(neo4j_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["ingest", str(tmp_path / "absent.txt")], neo4j_env)
+    assert result.returncode == 3
+    assert "absent.txt: no such file" in result.stderr
