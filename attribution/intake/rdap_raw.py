@@ -1,0 +1,216 @@
+"""Raw RDAP answers (RFC 9083) already fetched elsewhere: ip network, domain, autnum, entity.
+
+An input is one RDAP JSON answer or a JSON array of answers. Each becomes one
+:class:`~attribution.intake.records.RdapRecord` with its ``objectClassName``, handle and key
+identity:
+
+- ``ip network``: the CIDR blocks from the ``cidr0_cidrs`` extension when present, else
+  the smallest set of blocks covering ``startAddress``..``endAddress``; the key identity is
+  the first block.
+- ``domain``: ``ldhName`` (or ``unicodeName``) made canonical.
+- ``autnum``: ``startAutnum`` (the range is kept in ``asn_range``).
+- ``entity``: no identity; the handle is the key.
+
+Entities inside an object (and one level of entities inside those, where the RIRs put
+abuse contacts) are kept as handle, roles and the vCard ``fn`` display name of an
+organisation or group only: contact details (e-mail, telephone, postal address) and the
+names of individuals (vCard ``kind: individual``) are personal data this service does not
+need to attribute infrastructure.
+An RDAP error answer (``errorCode``) or another object class is a rejection; an event whose
+date cannot be read is a rejection of that event only. ``line`` is 0 and rejections name
+the JSON path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import datetime
+from typing import Any
+
+from attribution.identities import (
+    Identity,
+    InvalidIdentity,
+    canonical_asn,
+    canonical_cidr,
+    canonical_domain,
+)
+from attribution.intake.records import (
+    IntakeResult,
+    RdapEntityRef,
+    RdapRecord,
+    Rejection,
+    parse_time,
+)
+
+__all__ = ["OBJECT_CLASSES", "parse_rdap"]
+
+OBJECT_CLASSES = ("ip network", "domain", "autnum", "entity")
+
+
+class _AnswerError(ValueError):
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+def _vcard_name(entity: dict[str, Any]) -> str | None:
+    """The vCard ``fn`` of an organisation or group; None for an individual (personal data)."""
+    card = entity.get("vcardArray")
+    if not isinstance(card, list) or len(card) < 2 or not isinstance(card[1], list):
+        return None
+    values = {
+        prop[0]: prop[3]
+        for prop in card[1]
+        if isinstance(prop, list) and len(prop) >= 4 and isinstance(prop[3], str)
+    }
+    if values.get("kind", "").lower() == "individual":
+        return None
+    name = values.get("fn", "").strip()
+    return name or None
+
+
+def _entities(obj: dict[str, Any], depth: int = 0) -> list[RdapEntityRef]:
+    refs: list[RdapEntityRef] = []
+    for entity in obj.get("entities") or ():
+        if not isinstance(entity, dict):
+            continue
+        roles = tuple(str(role) for role in entity.get("roles") or ())
+        handle = entity.get("handle")
+        refs.append(RdapEntityRef(str(handle) if handle else None, roles, _vcard_name(entity)))
+        if depth == 0:
+            refs.extend(_entities(entity, depth + 1))
+    return refs
+
+
+def _network_cidrs(obj: dict[str, Any]) -> list[str]:
+    cidrs: list[str] = []
+    for item in obj.get("cidr0_cidrs") or ():
+        prefix = item.get("v4prefix") or item.get("v6prefix")
+        try:
+            cidrs.append(canonical_cidr(f"{prefix}/{item.get('length')}"))
+        except InvalidIdentity as exc:
+            raise _AnswerError(
+                "cidr0_cidrs", f"{prefix}/{item.get('length')}", exc.reason
+            ) from None
+    if cidrs:
+        return cidrs
+    try:
+        start = ipaddress.ip_address(obj["startAddress"])
+        end = ipaddress.ip_address(obj["endAddress"])
+        return [str(net) for net in ipaddress.summarize_address_range(start, end)]
+    except KeyError as exc:
+        raise _AnswerError(
+            str(exc.args[0]), "", "ip network without cidr0_cidrs or address range"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise _AnswerError(
+            "startAddress", obj.get("startAddress"), f"bad address range ({exc})"
+        ) from None
+
+
+def _record(
+    obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
+) -> RdapRecord:
+    if "errorCode" in obj:
+        raise _AnswerError(
+            "errorCode", obj["errorCode"], f"RDAP error answer: {obj.get('title', '')}"
+        )
+    object_class = obj.get("objectClassName")
+    if object_class not in OBJECT_CLASSES:
+        raise _AnswerError(
+            "objectClassName",
+            object_class,
+            f"object class not taken (taken: {', '.join(OBJECT_CLASSES)})",
+        )
+    identity: Identity | None = None
+    cidrs: list[str] = []
+    asn_range: tuple[int, int] | None = None
+    nameservers: list[str] = []
+    if object_class == "ip network":
+        cidrs = _network_cidrs(obj)
+        identity = Identity("cidr", cidrs[0])
+    elif object_class == "domain":
+        name = obj.get("ldhName") or obj.get("unicodeName")
+        try:
+            identity = Identity("domain", canonical_domain(str(name)))
+        except InvalidIdentity as exc:
+            raise _AnswerError("ldhName", name, exc.reason) from None
+        for index, server in enumerate(obj.get("nameservers") or ()):
+            server_name = server.get("ldhName") if isinstance(server, dict) else None
+            try:
+                nameservers.append(canonical_domain(str(server_name)))
+            except InvalidIdentity as exc:
+                rejections.append(
+                    Rejection.of(
+                        source_name,
+                        0,
+                        f"{where}.nameservers[{index}].ldhName",
+                        server_name,
+                        exc.reason,
+                    )
+                )
+    elif object_class == "autnum":
+        try:
+            start = canonical_asn(obj["startAutnum"])
+            end = canonical_asn(obj.get("endAutnum", obj["startAutnum"]))
+        except (KeyError, InvalidIdentity) as exc:
+            reason = exc.reason if isinstance(exc, InvalidIdentity) else "startAutnum is required"
+            raise _AnswerError("startAutnum", obj.get("startAutnum"), reason) from None
+        asn_range = (start, end)
+        identity = Identity("asn", start)
+    events: list[tuple[str, datetime]] = []
+    for index, event in enumerate(obj.get("events") or ()):
+        try:
+            events.append((str(event["eventAction"]), parse_time(event["eventDate"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            rejections.append(
+                Rejection.of(
+                    source_name, 0, f"{where}.events[{index}]", event, f"event not read ({exc})"
+                )
+            )
+    handle = obj.get("handle")
+    name_value = obj.get("name")
+    country = obj.get("country")
+    return RdapRecord(
+        object_class=object_class,
+        handle=str(handle) if handle else None,
+        identity=identity,
+        name=str(name_value) if name_value else None,
+        cidrs=tuple(cidrs),
+        asn_range=asn_range,
+        country=str(country).upper() if country else None,
+        status=tuple(str(status) for status in obj.get("status") or ()),
+        events=tuple(events),
+        nameservers=tuple(nameservers),
+        entities=tuple(_entities(obj)),
+        source=source_name,
+        line=0,
+    )
+
+
+def parse_rdap(data: bytes | str, source_name: str) -> IntakeResult[RdapRecord]:
+    """Parse one raw RDAP answer, or a JSON array of answers (see the module docstring)."""
+    result: IntakeResult[RdapRecord] = IntakeResult()
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        result.rejections.append(Rejection.of(source_name, 0, "$", "", f"not JSON ({exc})"))
+        return result
+    answers = document if isinstance(document, list) else [document]
+    for index, obj in enumerate(answers):
+        where = f"$[{index}]" if isinstance(document, list) else "$"
+        if not isinstance(obj, dict):
+            result.rejections.append(
+                Rejection.of(source_name, 0, where, obj, "an RDAP answer is a JSON object")
+            )
+            continue
+        try:
+            result.records.append(_record(obj, where, source_name, result.rejections))
+        except _AnswerError as exc:
+            result.rejections.append(
+                Rejection.of(source_name, 0, f"{where}.{exc.field}", exc.value, exc.reason)
+            )
+    return result
