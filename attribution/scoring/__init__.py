@@ -2,6 +2,7 @@
 
 from attribution.scoring.estimator import (
     ACT,
+    INSUFFICIENT_EVIDENCE,
     NO_ACT,
     InsufficientCalibrationWarning,
     MaliciousnessClassifier,
@@ -40,6 +41,7 @@ from attribution.scoring.umbrella import (
 __all__ = [
     "ACT",
     "ALLOWED_TYPES",
+    "INSUFFICIENT_EVIDENCE",
     "NO_ACT",
     "FeatureVersionMismatch",
     "InsufficientCalibrationData",

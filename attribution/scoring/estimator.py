@@ -30,6 +30,7 @@ from attribution.scoring.umbrella import (
 
 __all__ = [
     "ACT",
+    "INSUFFICIENT_EVIDENCE",
     "NO_ACT",
     "InsufficientCalibrationWarning",
     "MaliciousnessClassifier",
@@ -38,6 +39,7 @@ __all__ = [
 
 ACT = "act"
 NO_ACT = "no-act"
+INSUFFICIENT_EVIDENCE = "insufficient-evidence"
 
 
 class InsufficientCalibrationWarning(UserWarning):
@@ -62,6 +64,15 @@ def default_base_estimator(random_state: int | np.random.RandomState | None = No
         early_stopping="auto",
         random_state=random_state,
     )
+
+
+def _holdout_size(fraction: float, n_benign: int) -> int:
+    """Benign samples held out for the gate: the ``fraction`` share, rounded up.
+
+    At least 2 benign samples stay in training, which needs examples of both classes; a
+    negative result means there are too few benign samples to train at all.
+    """
+    return min(math.ceil(fraction * n_benign), n_benign - 2)
 
 
 class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
@@ -218,9 +229,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         benign = np.flatnonzero(y_idx == 0)
         n_benign = benign.size
-        n_holdout = math.ceil(self.calibration_fraction * n_benign)
-        # Training needs benign examples too; never hand every benign sample to the gate.
-        n_holdout = min(n_holdout, n_benign - 2)
+        n_holdout = _holdout_size(self.calibration_fraction, n_benign)
         if n_holdout < 0:
             raise ValueError(
                 f"the classifier needs at least 3 benign samples, got {n_benign} "
@@ -231,11 +240,14 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         train_mask[holdout] = False
 
         self.min_calibration_benign_ = min_calibration_size(self.alpha, self.delta)
-        if n_holdout < self.min_calibration_benign_ and self.on_insufficient == "raise":
+        shortfall = (
+            self._insufficient(n_holdout, n_benign)
+            if n_holdout < self.min_calibration_benign_
+            else None
+        )
+        if shortfall is not None and self.on_insufficient == "raise":
             # Fail before the expensive fit: nothing trained here could be used.
-            raise InsufficientCalibrationData(
-                self.min_calibration_benign_, n_holdout, self.alpha, self.delta
-            )
+            raise shortfall
 
         X_train, y_train = X_arr[train_mask], y_idx[train_mask]
         smallest_class = int(np.bincount(y_train, minlength=2).min())
@@ -261,24 +273,21 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         ).fit(X_train, y_train)
 
         self.prior_correction_ = float(n_benign - n_holdout) / float(n_benign)
-        with np.errstate(all="ignore"):
-            self.feature_medians_ = np.nanmedian(X_arr, axis=0) if X_arr.size else np.array([])
+        with warnings.catch_warnings():
+            # A column with no values at all has a NaN median: its reference is "missing".
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.feature_medians_ = np.nanmedian(X_arr, axis=0)
 
         self.n_calibration_benign_ = int(n_holdout)
         self.calibration_scores_ = self._malicious_proba(X_arr[holdout])
-        if n_holdout >= self.min_calibration_benign_:
+        if shortfall is None:
             k = umbrella_rank(n_holdout, self.alpha, self.delta)
             self.umbrella_rank_: int | None = k
             self.threshold_ = float(np.sort(self.calibration_scores_)[k - 1])
             self.gate_closed_ = False
         else:
             warnings.warn(
-                str(
-                    InsufficientCalibrationData(
-                        self.min_calibration_benign_, n_holdout, self.alpha, self.delta
-                    )
-                )
-                + "; the gate is closed and the classifier will not act on any sample",
+                f"{shortfall}; the gate is closed and the classifier will not act on any sample",
                 InsufficientCalibrationWarning,
                 stacklevel=2,
             )
@@ -286,6 +295,22 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             self.threshold_ = 1.0
             self.gate_closed_ = True
         return self
+
+    def _insufficient(self, n_holdout: int, n_benign: int) -> InsufficientCalibrationData:
+        required = self.min_calibration_benign_
+        fraction = self.calibration_fraction
+        # Smallest benign count whose hold-out reaches the requirement.
+        needed_benign = max(required + 2, math.ceil(required / fraction))
+        while _holdout_size(fraction, needed_benign - 1) >= required:
+            needed_benign -= 1
+        while _holdout_size(fraction, needed_benign) < required:
+            needed_benign += 1
+        hint = (
+            f" (calibration_fraction={self.calibration_fraction:g} of {n_benign} benign "
+            f"samples; with this fraction the training data needs at least {needed_benign} "
+            "benign samples)"
+        )
+        return InsufficientCalibrationData(required, n_holdout, self.alpha, self.delta, hint)
 
     def _resolve_feature_names(self) -> list[str]:
         from_data = getattr(self, "feature_names_in_", None)
@@ -333,9 +358,24 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         act = self._act_mask(X)
         return np.asarray(self.classes_[act.astype(int)])
 
-    def decide(self, X: ArrayLike) -> np.ndarray:
-        """Gate decision per row: ``"act"`` iff the calibrated score exceeds ``threshold_``."""
-        return np.where(self._act_mask(X), ACT, NO_ACT)
+    def decide(self, X: ArrayLike, *, min_observed: int = 0) -> np.ndarray:
+        """Gate decision per row: ``"act"`` iff the calibrated score exceeds ``threshold_``.
+
+        With ``min_observed > 0``, a row with fewer than that many observed (non-NaN) features
+        gets ``"insufficient-evidence"`` instead of a decision, so that a node is never acted
+        on, nor cleared, on the strength of missing data alone. The default (0) returns only
+        ``"act"`` / ``"no-act"``.
+        """
+        if isinstance(min_observed, bool) or not isinstance(min_observed, int | np.integer):
+            raise ValueError(f"min_observed must be a non-negative integer, got {min_observed!r}")
+        if min_observed < 0:
+            raise ValueError(f"min_observed must be a non-negative integer, got {min_observed!r}")
+        X_arr = self._validated(X)
+        decisions = np.where(self._malicious_proba(X_arr) > self.threshold_, ACT, NO_ACT)
+        if min_observed:
+            observed = np.count_nonzero(~np.isnan(X_arr), axis=1)
+            decisions = np.where(observed < min_observed, INSUFFICIENT_EVIDENCE, decisions)
+        return decisions
 
     def explain(self, X: ArrayLike, top: int = 5) -> list[list[tuple[str, float]]]:
         """Largest feature contributions to each row's calibrated maliciousness probability.

@@ -51,8 +51,10 @@ def reliability_diagram_data(
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     y, p = _binary_inputs(y_true, proba)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    # b / n_bins is correctly rounded, so a score written as 0.57 lands in bin 57 of 100;
+    # int(p * n_bins) would put it in bin 56 (0.57 * 100 = 56.99999999999999).
+    edges = np.arange(n_bins + 1) / n_bins
+    bins = np.minimum(np.searchsorted(edges, p, side="right") - 1, n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)
     sum_p = np.bincount(bins, weights=p, minlength=n_bins)
     sum_y = np.bincount(bins, weights=y, minlength=n_bins)

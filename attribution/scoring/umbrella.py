@@ -50,17 +50,19 @@ class InsufficientCalibrationData(ValueError):
     """Too few benign calibration samples for the requested (alpha, delta) guarantee.
 
     ``required`` is the minimum number of benign calibration samples, ``given`` the number
-    that was available.
+    that was available; ``hint`` is appended to the message (e.g. how to get there).
     """
 
-    def __init__(self, required: int, given: int, alpha: float, delta: float) -> None:
+    def __init__(
+        self, required: int, given: int, alpha: float, delta: float, hint: str = ""
+    ) -> None:
         self.required = required
         self.given = given
         self.alpha = alpha
         self.delta = delta
         super().__init__(
             f"the false-positive gate needs at least {required} benign calibration samples "
-            f"for alpha={alpha:g}, delta={delta:g}, but {given} were given"
+            f"for alpha={alpha:g}, delta={delta:g}, but {given} were given" + hint
         )
 
 

@@ -204,3 +204,19 @@ def test_string_labels_use_sorted_order() -> None:
     model = MaliciousnessClassifier(alpha=0.05, random_state=0).fit(X, labels)
     assert list(model.classes_) == ["benign", "malicious"]
     assert set(model.predict(X)) <= {"benign", "malicious"}
+
+
+def test_decide_can_withhold_a_decision_for_thin_evidence(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, _ = fitted
+    rows = X[:3].copy()
+    rows[0] = np.nan  # nothing observed
+    rows[1, :6] = np.nan  # 2 of 8 observed
+    full = model.decide(np.nan_to_num(rows[2:3]))
+    decisions = model.decide(np.vstack([rows, np.nan_to_num(rows[2:3])]), min_observed=3)
+    assert list(decisions[:2]) == ["insufficient-evidence", "insufficient-evidence"]
+    assert decisions[3] == full[0]
+    assert set(model.decide(rows)) <= {"act", "no-act"}
+    with pytest.raises(ValueError, match="min_observed"):
+        model.decide(rows, min_observed=-1)

@@ -41,6 +41,11 @@ def test_reliability_bins_are_equal_width_and_close_on_the_right_at_one() -> Non
     assert np.isnan(data["mean_predicted"][2])
 
 
+def test_scores_on_a_bin_edge_fall_in_the_upper_bin() -> None:
+    data = reliability_diagram_data([1, 0, 1], [0.57, 0.29, 0.3], n_bins=100)
+    assert list(np.flatnonzero(data["counts"])) == [29, 30, 57]
+
+
 def test_expected_calibration_error_known_value() -> None:
     proba = np.array([0.0, 0.05, 0.1, 0.15, 0.95, 1.0])
     y = np.array([0, 0, 1, 0, 1, 1])
