@@ -267,3 +267,19 @@ def test_training_data_id_is_stable_across_containers() -> None:
     ).hexdigest()
     assert expected == by_hand
     assert expected == "ac60153b8868d7344fc931483fdc8da7675e1e53977c0a9e925ef3e54b8e28f3"
+
+
+def test_a_closed_gate_is_saved_and_stated_in_the_card(tmp_path: Path) -> None:
+    X, y = make_classification(n_samples=400, n_features=6, random_state=3)
+    with pytest.warns(UserWarning, match="gate is closed"):
+        model = MaliciousnessClassifier(on_insufficient="warn", random_state=0).fit(X, y)
+    directory = save_model(
+        model, tmp_path, "m", "1", feature_version=FEATURES, X_train=X, y_train=y
+    )
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["gate"]["gate_closed"] is True
+    assert manifest["gate"]["umbrella_rank"] is None
+    assert manifest["metrics"] == {}
+    assert "The gate is closed" in (directory / "MODEL_CARD.md").read_text()
+    loaded = load_model(directory, expected_feature_version=FEATURES)
+    assert set(loaded.decide(X)) == {"no-act"}
