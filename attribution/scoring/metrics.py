@@ -130,6 +130,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _write_png(fig: Any, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=100, bbox_inches="tight")
+    return out
+
+
 def write_reliability_diagram(
     path: str | Path, y_true: ArrayLike, proba: ArrayLike, n_bins: int = 10
 ) -> Path:
@@ -158,9 +165,7 @@ def write_reliability_diagram(
         ax_counts.set_yscale("symlog")
         ax_counts.set_xlabel("predicted probability of malicious")
         ax_counts.set_ylabel("samples")
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format="png", dpi=100, bbox_inches="tight")
+        out = _write_png(fig, path)
     finally:
         plt.close(fig)
     return out
@@ -193,9 +198,7 @@ def write_roc_curve(
         ax.set_ylabel("true-positive rate")
         ax.set_title("ROC curve")
         ax.legend(loc="lower right")
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format="png", dpi=100, bbox_inches="tight")
+        out = _write_png(fig, path)
     finally:
         plt.close(fig)
     return out
