@@ -1,0 +1,162 @@
+"""Label feeds: maltrail-style trails (malicious), plain allowlists and warninglists (benign).
+
+Trails
+    One indicator per line, ``#`` comments, as in maltrail's ``trails/static/<category>/
+    <family>.txt``. The family is the file name without extension and the category its
+    directory (``trails/static/malware/emotet.txt`` -> family ``emotet``, category
+    ``malware``), unless given. Besides domains, addresses and CIDR blocks, trail lines
+    may be ``host:port`` (the host is the identity) and ``host/path`` without a scheme
+    (the host is the identity, the line is kept as ``url``).
+Allowlists
+    One indicator per line; every identity is labelled ``benign`` with category
+    ``allowlist``.
+Warninglists
+    :func:`labels_from_warninglists` labels ``benign`` only the entries of lists whose
+    category is in :data:`BENIGN_LABEL_CATEGORIES` (top sites, public resolvers, CRL/OCSP
+    hosts). Cloud, CDN, dynamic DNS, parking and LOTS lists are *not* labels: attackers rent
+    and abuse exactly that infrastructure, so calling it benign would teach the classifier
+    the wrong thing. They stay what they are, misidentification controls matched by
+    :mod:`attribution.warninglists`. Substring and regex entries name no identity and are
+    skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePath
+
+from attribution.identities import Identity, InvalidIdentity, parse_indicator
+from attribution.intake.lists import parse_indicator_text, strip_comment
+from attribution.intake.records import IntakeResult, Label, LabelRecord, Rejection, split_lines
+from attribution.warninglists import category_for
+
+__all__ = [
+    "BENIGN_LABEL_CATEGORIES",
+    "labels_from_warninglists",
+    "parse_allowlist",
+    "parse_trails",
+    "trail_family",
+]
+
+BENIGN_LABEL_CATEGORIES = ("top-sites", "public-dns", "crl")
+
+
+def trail_family(path: str | PurePath) -> tuple[str, str | None]:
+    """(family, category) of a trail file from its name and directory."""
+    pure = PurePath(path)
+    category = pure.parent.name or None
+    return pure.stem.lower(), category.lower() if category else None
+
+
+def _trail_identity(text: str) -> tuple[Identity, str | None]:
+    try:
+        return parse_indicator_text(text)
+    except InvalidIdentity as first_error:
+        host, slash, _path = text.partition("/")
+        if slash:
+            try:
+                return _host_without_port(host), text
+            except InvalidIdentity:
+                raise first_error from None
+        if text.count(":") == 1:
+            try:
+                return _host_without_port(text), None
+            except InvalidIdentity:
+                raise first_error from None
+        raise
+
+
+def _host_without_port(text: str) -> Identity:
+    host, colon, port = text.partition(":")
+    if colon and not (port.isdigit() and int(port) <= 65535):
+        raise InvalidIdentity(text, "bad port")
+    return parse_indicator(host)
+
+
+def _label_lines(
+    data: bytes | str,
+    source_name: str,
+    label: Label,
+    family: str | None,
+    category: str | None,
+    trails: bool,
+) -> IntakeResult[LabelRecord]:
+    lines = split_lines(data, source_name)
+    result: IntakeResult[LabelRecord] = IntakeResult(rejections=lines.rejections)
+    for number, raw in lines.records:
+        text = strip_comment(raw)
+        if not text:
+            continue
+        try:
+            identity, url = _trail_identity(text) if trails else parse_indicator_text(text)
+        except InvalidIdentity as exc:
+            result.rejections.append(
+                Rejection.of(source_name, number, "indicator", text, exc.reason)
+            )
+            continue
+        result.records.append(
+            LabelRecord(identity, label, family, category, source_name, None, number, url)
+        )
+    result.rejections.sort(key=lambda rejection: rejection.line)
+    return result
+
+
+def parse_trails(
+    data: bytes | str,
+    source_name: str,
+    family: str | None = None,
+    category: str | None = None,
+) -> IntakeResult[LabelRecord]:
+    """Parse a maltrail-style trail file; family and category default from ``source_name``."""
+    default_family, default_category = trail_family(source_name)
+    return _label_lines(
+        data,
+        source_name,
+        "malicious",
+        family or default_family,
+        category or default_category,
+        trails=True,
+    )
+
+
+def parse_allowlist(data: bytes | str, source_name: str) -> IntakeResult[LabelRecord]:
+    """Parse a plain allowlist: every identity labelled benign, category ``allowlist``."""
+    return _label_lines(data, source_name, "benign", None, "allowlist", trails=False)
+
+
+def labels_from_warninglists(
+    directory: Path | str, categories: tuple[str, ...] = BENIGN_LABEL_CATEGORIES
+) -> IntakeResult[LabelRecord]:
+    """Benign labels from the warninglists of the given categories (see the module docstring)."""
+    root = Path(directory)
+    lists_dir = root / "lists" if (root / "lists").is_dir() else root
+    result: IntakeResult[LabelRecord] = IntakeResult()
+    for path in sorted(lists_dir.glob("*/list.json")):
+        list_name = path.parent.name
+        category = category_for(list_name)
+        if category not in categories:
+            continue
+        source = f"warninglist:{list_name}"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            entries = document["list"]
+            kind = document["type"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            result.rejections.append(
+                Rejection.of(source, 0, None, str(path), f"list not read ({exc})")
+            )
+            continue
+        if kind not in ("cidr", "hostname", "string"):
+            continue
+        for index, entry in enumerate(entries):
+            try:
+                identity = parse_indicator(str(entry).lstrip("."))
+            except InvalidIdentity as exc:
+                result.rejections.append(
+                    Rejection.of(source, 0, f"$.list[{index}]", entry, exc.reason)
+                )
+                continue
+            result.records.append(
+                LabelRecord(identity, "benign", list_name, category, source, None, 0)
+            )
+    return result
