@@ -8,6 +8,7 @@ feeds this estimator as a ``Pipeline`` step.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -52,8 +53,7 @@ def default_base_estimator(random_state: int | np.random.RandomState | None = No
     Shallow trees (at most 15 leaves, 20 samples per leaf), L2 leaf regularisation, a modest
     learning rate and a bounded number of boosting rounds keep the model from memorising
     individual servers (scikit-learn switches on early stopping by itself above 10,000
-    samples); NaN (missing evidence) is routed natively at each split
-    rather than imputed.
+    samples). NaN (missing evidence) is routed natively at each split rather than imputed.
     """
     return HistGradientBoostingClassifier(
         learning_rate=0.1,
@@ -100,7 +100,8 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
 
     ``predict`` is the gate decision, not the most probable class: it returns the malicious
     label (``classes_[1]``, i.e. 1) only where the calibrated probability is strictly above
-    ``threshold_``. ``decide`` returns the same decision as ``"act"`` / ``"no-act"``.
+    ``threshold_``. ``decide`` returns the same decision as ``"act"`` / ``"no-act"``, and can
+    withhold it (``"insufficient-evidence"``) for rows with too few observed features.
 
     Parameters
     ----------
@@ -127,7 +128,8 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         Names for the columns, used by :meth:`explain`. When ``fit`` receives a DataFrame, its
         column names (``feature_names_in_``) are used and must agree with this if both exist.
     random_state : int, RandomState or None, default=None
-        Controls the hold-out draw, the calibration folds and the default scorer.
+        Controls the hold-out draw, the calibration folds, the default scorer, and a given
+        ``estimator`` whose own ``random_state`` is ``None``.
 
     Attributes
     ----------
@@ -189,7 +191,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
     def _validate_params_values(self) -> None:
         for name in ("alpha", "delta", "calibration_fraction"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
+            if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError(
@@ -232,7 +234,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         n_holdout = _holdout_size(self.calibration_fraction, n_benign)
         if n_holdout < 0:
             raise ValueError(
-                f"the classifier needs at least 3 benign samples, got {n_benign} "
+                f"the classifier needs at least 2 benign samples, got {n_benign} "
                 f"(class {self.classes_[0]!r})"
             )
         holdout = rng.permutation(benign)[:n_holdout]
