@@ -1,0 +1,193 @@
+"""Which intake format a file is, from its content first and its path second.
+
+``--format`` (the ``fmt`` argument) always wins. Otherwise:
+
+- a directory holding ``lists/<name>/list.json`` (or ``<name>/list.json``) is
+  ``misp-warninglists``;
+- JSON content: a STIX bundle or STIX object is ``stix``; an object with ``report_id`` is
+  ``incident``; an object with ``objectClassName`` or an RDAP ``errorCode`` is ``rdap``
+  (for a JSON array the first element decides);
+- JSON Lines: the first object decides: ``rrname`` and ``rrtype`` -> ``passive-dns``,
+  ``report_id`` -> ``incident``, flow fields (``src_ip``/``dst_ip`` or an export alias)
+  -> ``flows``;
+- text with a comma-separated header: ``indicator`` or ``value`` -> ``csv``, flow fields
+  -> ``flows``;
+- other text is a list, told apart by the path only, since the lines look the same: a
+  path through a ``trails`` directory -> ``trails``; a file name containing ``allowlist``,
+  ``allow-list``, ``whitelist`` or ``benign`` -> ``allowlist``; anything else -> ``list``.
+
+A file that fits none of these raises :class:`UnknownFormat`, naming ``--format`` and the
+formats it accepts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from attribution.intake.feeds import (
+    labels_from_warninglists,
+    parse_allowlist,
+    parse_trails,
+    trail_family,
+)
+from attribution.intake.flows import parse_flows
+from attribution.intake.guard import FLOW_ALIASES
+from attribution.intake.incidents import parse_incident_reports
+from attribution.intake.lists import parse_csv, parse_list
+from attribution.intake.passive_dns import parse_passive_dns
+from attribution.intake.rdap_raw import parse_rdap
+from attribution.intake.records import IntakeResult
+from attribution.intake.stix import parse_stix
+
+__all__ = ["FORMATS", "UnknownFormat", "detect_format", "read_path"]
+
+FORMATS = (
+    "list",
+    "csv",
+    "stix",
+    "incident",
+    "flows",
+    "passive-dns",
+    "rdap",
+    "trails",
+    "allowlist",
+    "misp-warninglists",
+)
+_SNIFF_BYTES = 64 * 1024
+_ALLOWLIST_WORDS = ("allowlist", "allow-list", "allow_list", "whitelist", "benign")
+
+
+class UnknownFormat(ValueError):
+    """The format of an input could not be told; the message says how to force one."""
+
+
+def _is_warninglists_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        any((path / "lists").glob("*/list.json")) or any(path.glob("*/list.json"))
+    )
+
+
+def _is_flow_field(name: str) -> bool:
+    key = name.strip().lower()
+    return FLOW_ALIASES.get(key, key) in ("src_ip", "dst_ip")
+
+
+def _json_kind(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("type") == "bundle" or ("spec_version" in obj and "type" in obj):
+        return "stix"
+    if "report_id" in obj:
+        return "incident"
+    if "objectClassName" in obj or ("errorCode" in obj and "rdapConformance" in obj):
+        return "rdap"
+    if "rrname" in obj and "rrtype" in obj:
+        return "passive-dns"
+    if any(_is_flow_field(key) for key in obj):
+        return "flows"
+    return None
+
+
+def _text_list_kind(path: Path) -> str:
+    if "trails" in (part.lower() for part in path.parts[:-1]):
+        return "trails"
+    if any(word in path.name.lower() for word in _ALLOWLIST_WORDS):
+        return "allowlist"
+    return "list"
+
+
+def detect_format(path: Path | str, head: bytes | None = None) -> str:
+    """The intake format of ``path`` (see the module docstring)."""
+    path = Path(path)
+    if _is_warninglists_dir(path):
+        return "misp-warninglists"
+    if head is None:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        kind = _sniff_json(path, stripped)
+        if kind is not None:
+            return kind
+    else:
+        for line in stripped.splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if "," in line:
+                header = next(csv.reader([line]))
+                names = {cell.strip().lower() for cell in header}
+                if names & {"indicator", "value"}:
+                    return "csv"
+                if any(_is_flow_field(name) for name in names):
+                    return "flows"
+            break
+        if path.suffix.lower() not in (".json", ".jsonl", ".ndjson", ".csv"):
+            return _text_list_kind(path)
+    raise UnknownFormat(
+        f"{path}: cannot tell the intake format from the content; "
+        f"give --format, one of: {', '.join(FORMATS)}"
+    )
+
+
+def _sniff_json(path: Path, text: str) -> str | None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        document = None
+    if document is not None:
+        first = document[0] if isinstance(document, list) and document else document
+        return _json_kind(first)
+    # Not one complete document in the sniffed head: a large document, or JSON Lines.
+    first_line = text.split("\n", 1)[0]
+    try:
+        return _json_kind(json.loads(first_line))
+    except json.JSONDecodeError:
+        pass
+    # One large document cut by the sniff limit: decide by its first keys.
+    for marker, kind in (
+        ('"type": "bundle"', "stix"),
+        ('"type":"bundle"', "stix"),
+        ('"report_id"', "incident"),
+        ('"objectClassName"', "rdap"),
+    ):
+        if marker in text[:4096]:
+            return kind
+    return None
+
+
+_PARSERS: dict[str, Callable[[bytes, str], IntakeResult[Any]]] = {
+    "list": parse_list,
+    "csv": parse_csv,
+    "stix": parse_stix,
+    "incident": parse_incident_reports,
+    "flows": parse_flows,
+    "passive-dns": parse_passive_dns,
+    "rdap": parse_rdap,
+    "allowlist": parse_allowlist,
+}
+
+
+def read_path(
+    path: Path | str, fmt: str | None = None, source_name: str | None = None
+) -> IntakeResult[Any]:
+    """Read one file (or a warninglists directory) in the given or detected format.
+
+    ``source_name`` defaults to the file name and is what records and rejections carry.
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    kind = fmt or detect_format(path)
+    if kind == "misp-warninglists":
+        return labels_from_warninglists(path)
+    source = source_name or path.name
+    data = path.read_bytes()
+    if kind == "trails":
+        family, category = trail_family(path)
+        return parse_trails(data, source, family, category)
+    return _PARSERS[kind](data, source)
