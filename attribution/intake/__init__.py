@@ -7,7 +7,13 @@ source name and returning an :class:`~attribution.intake.records.IntakeResult`;
 communications pass the metadata-only guard (:mod:`attribution.intake.guard`).
 """
 
-from attribution.intake.detect import FORMATS, UnknownFormat, detect_format, read_path
+from attribution.intake.detect import (
+    FORMATS,
+    UnknownFormat,
+    detect_format,
+    parser_for,
+    read_path,
+)
 from attribution.intake.feeds import labels_from_warninglists, parse_allowlist, parse_trails
 from attribution.intake.flows import parse_flows
 from attribution.intake.incidents import parse_incident_reports
@@ -52,5 +58,6 @@ __all__ = [
     "parse_rdap",
     "parse_stix",
     "parse_trails",
+    "parser_for",
     "read_path",
 ]

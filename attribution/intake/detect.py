@@ -43,7 +43,7 @@ from attribution.intake.rdap_raw import parse_rdap
 from attribution.intake.records import IntakeResult
 from attribution.intake.stix import parse_stix
 
-__all__ = ["FORMATS", "UnknownFormat", "detect_format", "read_path"]
+__all__ = ["FORMATS", "UnknownFormat", "detect_format", "parser_for", "read_path"]
 
 FORMATS = (
     "list",
@@ -169,7 +169,21 @@ _PARSERS: dict[str, Callable[[bytes, str], IntakeResult[Any]]] = {
     "passive-dns": parse_passive_dns,
     "rdap": parse_rdap,
     "allowlist": parse_allowlist,
+    "trails": parse_trails,
 }
+
+
+def parser_for(fmt: str) -> Callable[[bytes, str], IntakeResult[Any]]:
+    """The ``parse_*(data, source_name)`` function of a file format.
+
+    For ``trails`` the family and category come from ``source_name`` (give the file's path
+    to get both). ``misp-warninglists`` is a directory, not a file: use :func:`read_path`.
+    """
+    if fmt == "misp-warninglists":
+        raise UnknownFormat("misp-warninglists is a directory format: read it with read_path")
+    if fmt not in _PARSERS:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    return _PARSERS[fmt]
 
 
 def read_path(

@@ -13,6 +13,7 @@ from attribution.intake import (
     parse_csv,
     parse_flows,
     parse_list,
+    parser_for,
     read_path,
 )
 
@@ -72,3 +73,11 @@ def test_read_path_trails_take_family_from_the_path() -> None:
         ("emotet", "malware", "malicious")
     }
     assert result.records[0].identity == Identity("domain", "evil.example")
+
+
+def test_parser_for_each_file_format() -> None:
+    assert parser_for("csv") is parse_csv
+    with pytest.raises(UnknownFormat, match="directory format"):
+        parser_for("misp-warninglists")
+    with pytest.raises(UnknownFormat, match="unknown format 'yaml'"):
+        parser_for("yaml")
