@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "attribution.cli.query_cmd",
     "attribution.cli.sandbox_cmd",
     "attribution.cli.enrich_cmd",
+    "attribution.cli.report_cmd",
+    "attribution.cli.audit_cmd",
 )
 
 

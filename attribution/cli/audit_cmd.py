@@ -1,0 +1,49 @@
+"""``attribution audit verify [--json] [--expect-head SEQ:HASH]`` and ``attribution audit head``."""
+
+from __future__ import annotations
+
+import argparse
+
+from attribution import audit
+from attribution.cli.common import EXIT_OK, EXIT_REFUSED, print_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "audit",
+        help="verify the hash-chained audit log, or print its head",
+        description="verify exits 0 when the chain is intact and 4 naming the first broken "
+        "entry otherwise. Record `audit head` elsewhere and pass it to --expect-head to also "
+        "detect entries removed from the end.",
+    )
+    parser.add_argument("action", choices=("verify", "head"))
+    parser.add_argument("--expect-head", default=None, metavar="SEQ:HASH")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = audit.audit_log_path()
+    if args.action == "head":
+        current = audit.head(path)
+        if args.json:
+            print_json(
+                {
+                    "path": str(path),
+                    "seq": current[0] if current else None,
+                    "hash": current[1] if current else None,
+                }
+            )
+        else:
+            print(f"{current[0]}:{current[1]}" if current else "empty")
+        return EXIT_OK
+    result = audit.verify(path, expect_head=args.expect_head)
+    if args.json:
+        print_json({"path": str(path), **result.as_dict()})
+    elif result.ok:
+        print(
+            f"{path}: {result.entries} entries, chain intact (head {result.head_seq}:{result.head_hash})"
+        )
+    else:
+        print(f"{path}: chain broken at line {result.line}: {result.reason}")
+    return EXIT_OK if result.ok else EXIT_REFUSED

@@ -1,0 +1,187 @@
+"""``attribution report TARGET [--format json|html|both] [--out DIR]`` and
+``attribution report verify FILE``: confidence reports for the approval body.
+
+The report is written as ``report-<kind>-<target>-<digest prefix>.json`` (and ``.html``) in
+``--out`` (default: the current directory); each generation is appended to the audit log.
+With ``ATTRIBUTION_SIGNING_KEY`` (a PEM Ed25519 private key) the report is signed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from attribution import audit
+from attribution.cli.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    CommandError,
+    connect,
+    print_json,
+)
+from attribution.reports.builder import DEFAULT_MAX_FACTS, ReportError, generate_report, write_json
+from attribution.reports.canonical import (
+    SIGNING_KEY_ENV,
+    load_public_key,
+    signing_key_from_env,
+    verify_document,
+)
+from attribution.reports.recommend import DEFAULT_COLLATERAL_THRESHOLD
+from attribution.settings import Settings, load_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write a confidence report on a domain or IP, or verify one (report verify FILE)",
+        description="`attribution report TARGET` writes the report; `attribution report verify "
+        "FILE` checks its digest and signature (exit 0 ok, 4 failed).",
+    )
+    parser.add_argument("target", metavar="TARGET", help="domain or IP address, or 'verify'")
+    parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="report to verify")
+    parser.add_argument("--format", dest="fmt", choices=("json", "html", "both"), default="both")
+    parser.add_argument("--out", type=Path, default=Path("."), help="output directory")
+    parser.add_argument("--by", default=None, help="user generating the report (audit log)")
+    parser.add_argument(
+        "--collateral-threshold",
+        type=int,
+        default=None,
+        help="co-hosted names not known to be malicious above which an IP is a collateral risk "
+        f"(default: [reports] collateral_threshold or {DEFAULT_COLLATERAL_THRESHOLD})",
+    )
+    parser.add_argument("--max-facts", type=int, default=None, help="evidence facts to include")
+    parser.add_argument(
+        "--public-key", type=Path, default=None, help="verify: require a signature by this key"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def report_settings(settings: Settings) -> dict[str, Any]:
+    """The ``[reports]`` table of the TOML file, with environment overrides."""
+    table = dict(settings.extra.get("reports") or {})
+    env = os.environ.get("ATTRIBUTION_COLLATERAL_THRESHOLD")
+    if env:
+        table["collateral_threshold"] = int(env)
+    return table
+
+
+def current_user() -> str:
+    return os.environ.get("ATTRIBUTION_USER") or getpass.getuser()
+
+
+def _file_stem(document: dict[str, Any]) -> str:
+    target = document["content"]["target"]
+    safe = re.sub(r"[^A-Za-z0-9.-]", "_", target["value"])
+    return f"report-{target['kind']}-{safe}-{document['digest'][:12]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == "verify" and args.file is not None:
+        return _verify(args)
+    if args.file is not None:
+        raise CommandError(
+            "unexpected FILE argument (did you mean `report verify FILE`?)", EXIT_USAGE
+        )
+    settings = load_settings()
+    table = report_settings(settings)
+    threshold = args.collateral_threshold
+    if threshold is None:
+        threshold = int(table.get("collateral_threshold", DEFAULT_COLLATERAL_THRESHOLD))
+    max_facts = args.max_facts or int(table.get("max_facts", DEFAULT_MAX_FACTS))
+    try:
+        key = signing_key_from_env()
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{SIGNING_KEY_ENV}: cannot load the signing key ({exc})") from exc
+    with connect() as graph:
+        try:
+            document = generate_report(
+                graph,
+                args.target,
+                settings,
+                signing_key=key,
+                collateral_threshold=threshold,
+                max_facts=max_facts,
+            )
+        except ReportError as exc:
+            raise CommandError(str(exc), EXIT_REJECTED) from exc
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = _file_stem(document)
+    written: list[str] = []
+    if args.fmt in ("json", "both"):
+        path = args.out / f"{stem}.json"
+        write_json(document, path)
+        written.append(str(path))
+    if args.fmt in ("html", "both"):
+        from attribution.reports.html import render_html
+
+        path = args.out / f"{stem}.html"
+        path.write_text(render_html(document), encoding="utf-8")
+        written.append(str(path))
+    content = document["content"]
+    audit.append(
+        args.by or current_user(),
+        "report.generate",
+        f"{content['target']['kind']}:{content['target']['value']}",
+        {
+            "digest": document["digest"],
+            "generated_at": document["generated_at"],
+            "recommendation": content["recommendation"]["outcome"],
+            "signed_by": (document["signature"] or {}).get("public_key_fingerprint"),
+            "files": [Path(p).name for p in written],
+        },
+    )
+    summary = {
+        "target": content["target"]["value"],
+        "digest": document["digest"],
+        "recommendation": content["recommendation"]["outcome"],
+        "files": written,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"{summary['target']}: {summary['recommendation']} (digest {document['digest']})")
+        for path_text in written:
+            print(f"  wrote {path_text}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CommandError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{path}: not a JSON report ({exc})", EXIT_REFUSED) from exc
+    trusted = None
+    if args.public_key is not None:
+        try:
+            trusted = load_public_key(args.public_key)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"{args.public_key}: cannot load the public key ({exc})") from exc
+    result = verify_document(document, trusted_key=trusted)
+    if args.json:
+        print_json(
+            {
+                "ok": result.ok,
+                "reason": result.reason,
+                "digest": result.digest,
+                "signed": result.signed,
+                "fingerprint": result.fingerprint,
+            }
+        )
+    elif result.ok:
+        print(f"{path}: ok: {result.reason} ({result.digest})")
+    if not result.ok:
+        if not args.json:
+            raise CommandError(f"{path}: verification failed: {result.reason}", EXIT_REFUSED)
+        return EXIT_REFUSED
+    return EXIT_OK

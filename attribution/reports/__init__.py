@@ -1,0 +1,26 @@
+"""Confidence reports: evidence gathered from the graph, a recommendation, canonical JSON with a
+digest and optional signature, and an HTML rendering of the same content.
+
+* :mod:`attribution.reports.builder` reads the graph and builds the report content;
+* :mod:`attribution.reports.recommend` holds the recommendation rules;
+* :mod:`attribution.reports.canonical` canonicalises, digests, signs and verifies;
+* :mod:`attribution.reports.html` and :mod:`attribution.reports.figures` render the page.
+"""
+
+from attribution.reports.builder import (
+    ReportError,
+    build_content,
+    generate_report,
+    validate_document,
+)
+from attribution.reports.canonical import content_digest, seal, verify_document
+
+__all__ = [
+    "ReportError",
+    "build_content",
+    "content_digest",
+    "generate_report",
+    "seal",
+    "validate_document",
+    "verify_document",
+]
