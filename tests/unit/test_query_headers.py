@@ -18,6 +18,7 @@ from attribution.queries import (
     load_queries,
     parse_assignments,
     parse_query,
+    render_grass,
 )
 
 GOOD = """\
@@ -255,3 +256,10 @@ def test_parse_assignments() -> None:
         parse_assignments(["a"])
     with pytest.raises(QueryParamError, match="given twice"):
         parse_assignments(["a=1", "a=2"])
+
+
+def test_browser_style_file_matches_the_schema() -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "queries" / "style.grass").read_text()
+    assert shipped == render_grass()
+    assert "node.Domain {\n  color: #E05A47;\n  border-color: #C74433;\n" in shipped
+    assert 'caption: "{address}";' in shipped
