@@ -21,16 +21,17 @@ The format is JSON Lines when the first non-blank line starts with ``{``, CSV ot
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from attribution.identities import Identity, InvalidIdentity, canonical_ip
 from attribution.intake.guard import FLOW_ALIASES, WITHHELD, check_fields
 from attribution.intake.records import (
+    FieldError,
     FlowRecord,
     IntakeResult,
     Rejection,
+    json_objects,
     parse_epoch,
     parse_time,
     split_lines,
@@ -111,16 +112,8 @@ class _Flow:
     bytes: int | None
 
 
-class _RowError(ValueError):
-    def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.value = value
-        self.reason = reason
-
-
 def _flow_from_fields(fields: dict[str, object]) -> _Flow:
-    """One flow from fields already named canonically; raises _RowError naming the field."""
+    """One flow from fields already named canonically; raises FieldError naming the field."""
 
     def get(name: str) -> object:
         value = fields.get(name)
@@ -129,18 +122,18 @@ def _flow_from_fields(fields: dict[str, object]) -> _Flow:
     def need(name: str) -> object:
         value = get(name)
         if value is None:
-            raise _RowError(name, "", f"{name} is required")
+            raise FieldError(name, "", f"{name} is required")
         return value
 
     addresses: dict[str, Identity] = {}
     for name in ("src_ip", "dst_ip"):
         value = need(name)
         if not isinstance(value, str):
-            raise _RowError(name, value, "an IP address must be text")
+            raise FieldError(name, value, "an IP address must be text")
         try:
             addresses[name] = Identity("ip", canonical_ip(value))
         except InvalidIdentity as exc:
-            raise _RowError(name, value, exc.reason) from None
+            raise FieldError(name, value, exc.reason) from None
     name = ""
     try:
         name = "src_port"
@@ -158,12 +151,12 @@ def _flow_from_fields(fields: dict[str, object]) -> _Flow:
         packets = _parse_count(get(name)) if get(name) is not None else None
         name = "bytes"
         size = _parse_count(get(name)) if get(name) is not None else None
-    except _RowError:
+    except FieldError:
         raise
     except ValueError as exc:
-        raise _RowError(name, get(name), str(exc)) from None
+        raise FieldError(name, get(name), str(exc)) from None
     if last_seen < first_seen:
-        raise _RowError("last_seen", fields.get("last_seen"), "last_seen is before first_seen")
+        raise FieldError("last_seen", fields.get("last_seen"), "last_seen is before first_seen")
     return _Flow(
         addresses["src_ip"],
         addresses["dst_ip"],
@@ -198,20 +191,9 @@ def _rows(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, dict[s
     rows: IntakeResult[tuple[int, dict[str, object]]] = IntakeResult(rejections=lines.rejections)
     content = [(n, text) for n, text in lines.records if text.strip()]
     if content and content[0][1].lstrip().startswith("{"):
-        for number, text in content:
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                rows.rejections.append(
-                    Rejection.of(source_name, number, None, text, f"not JSON ({exc.msg})")
-                )
-                continue
-            if not isinstance(value, dict):
-                rows.rejections.append(
-                    Rejection.of(source_name, number, None, text, "a flow must be a JSON object")
-                )
-                continue
-            rows.records.append((number, value))
+        objects = json_objects(content, source_name, "a flow")
+        rows.records.extend(objects.records)
+        rows.rejections.extend(objects.rejections)
         return rows
     header: list[str] | None = None
     for number, text in content:
@@ -252,7 +234,7 @@ def parse_flows(data: bytes | str, source_name: str) -> IntakeResult[FlowRecord]
             continue
         try:
             flow = _flow_from_fields(named)
-        except _RowError as exc:
+        except FieldError as exc:
             result.rejections.append(
                 Rejection.of(source_name, number, exc.field, exc.value, exc.reason)
             )

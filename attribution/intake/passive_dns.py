@@ -15,15 +15,16 @@ text can carry tunnelled content -- are rejected. One bad value rejects its line
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from attribution.identities import InvalidIdentity, canonical_domain, canonical_ip
 from attribution.intake.guard import WITHHELD, check_fields
 from attribution.intake.records import (
+    FieldError,
     IntakeResult,
     PassiveDnsRecord,
     Rejection,
+    json_objects,
     parse_epoch,
     split_lines,
 )
@@ -50,42 +51,34 @@ def canonical_rdata(rrtype: str, value: str) -> str:
     return canonical_domain(value)
 
 
-class _LineError(ValueError):
-    def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.value = value
-        self.reason = reason
-
-
 def _record(entry: dict[str, Any], source_name: str, line: int) -> PassiveDnsRecord:
     def need(name: str) -> Any:
         if entry.get(name) is None:
-            raise _LineError(name, "", f"{name} is required")
+            raise FieldError(name, "", f"{name} is required")
         return entry[name]
 
     rrname_text = need("rrname")
     if not isinstance(rrname_text, str):
-        raise _LineError("rrname", rrname_text, "rrname must be text")
+        raise FieldError("rrname", rrname_text, "rrname must be text")
     try:
         rrname = canonical_domain(rrname_text)
     except InvalidIdentity as exc:
-        raise _LineError("rrname", rrname_text, exc.reason) from None
+        raise FieldError("rrname", rrname_text, exc.reason) from None
     rrtype = str(need("rrtype")).strip().upper()
     if rrtype not in RRTYPES:
-        raise _LineError(
+        raise FieldError(
             "rrtype", need("rrtype"), f"record type not taken (taken: {', '.join(RRTYPES)})"
         )
     raw = need("rdata")
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise _LineError("rdata", raw, "rdata must be a string or a non-empty list of strings")
+        raise FieldError("rdata", raw, "rdata must be a string or a non-empty list of strings")
     rdata: list[str] = []
     for value in values:
         try:
             canonical = canonical_rdata(rrtype, value)
         except InvalidIdentity as exc:
-            raise _LineError("rdata", value, exc.reason) from None
+            raise FieldError("rdata", value, exc.reason) from None
         if canonical not in rdata:
             rdata.append(canonical)
     prefix = "" if entry.get("time_first") is not None else "zone_"
@@ -94,14 +87,14 @@ def _record(entry: dict[str, Any], source_name: str, line: int) -> PassiveDnsRec
         try:
             times.append(parse_epoch(need(name)))
         except ValueError as exc:
-            raise _LineError(name, entry.get(name), str(exc)) from None
+            raise FieldError(name, entry.get(name), str(exc)) from None
     if times[1] < times[0]:
-        raise _LineError(
+        raise FieldError(
             f"{prefix}time_last", entry[f"{prefix}time_last"], "time_last is before time_first"
         )
     count = entry.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise _LineError("count", count, "count must be a non-negative integer")
+        raise FieldError("count", count, "count must be a non-negative integer")
     return PassiveDnsRecord(
         rrname, rrtype, tuple(rdata), times[0], times[1], count, source_name, line
     )
@@ -111,21 +104,9 @@ def parse_passive_dns(data: bytes | str, source_name: str) -> IntakeResult[Passi
     """Parse passive DNS in the Common Output Format (see the module docstring)."""
     lines = split_lines(data, source_name)
     result: IntakeResult[PassiveDnsRecord] = IntakeResult(rejections=lines.rejections)
-    for number, text in lines.records:
-        if not text.strip():
-            continue
-        try:
-            entry = json.loads(text)
-        except json.JSONDecodeError as exc:
-            result.rejections.append(
-                Rejection.of(source_name, number, None, text, f"not JSON ({exc.msg})")
-            )
-            continue
-        if not isinstance(entry, dict):
-            result.rejections.append(
-                Rejection.of(source_name, number, None, text, "a line must be a JSON object")
-            )
-            continue
+    objects = json_objects(lines.records, source_name, "a passive DNS line")
+    result.rejections.extend(objects.rejections)
+    for number, entry in objects.records:
         violation = check_fields("passive-dns", entry)
         if violation is not None:
             result.rejections.append(
@@ -134,7 +115,7 @@ def parse_passive_dns(data: bytes | str, source_name: str) -> IntakeResult[Passi
             continue
         try:
             result.records.append(_record(entry, source_name, number))
-        except _LineError as exc:
+        except FieldError as exc:
             result.rejections.append(
                 Rejection.of(source_name, number, exc.field, exc.value, exc.reason)
             )

@@ -36,6 +36,7 @@ from attribution.identities import (
     canonical_domain,
 )
 from attribution.intake.records import (
+    FieldError,
     IntakeResult,
     RdapEntityRef,
     RdapRecord,
@@ -46,14 +47,6 @@ from attribution.intake.records import (
 __all__ = ["OBJECT_CLASSES", "parse_rdap"]
 
 OBJECT_CLASSES = ("ip network", "domain", "autnum", "entity")
-
-
-class _AnswerError(ValueError):
-    def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.value = value
-        self.reason = reason
 
 
 def _vcard_name(entity: dict[str, Any]) -> str | None:
@@ -92,9 +85,7 @@ def _network_cidrs(obj: dict[str, Any]) -> list[str]:
         try:
             cidrs.append(canonical_cidr(f"{prefix}/{item.get('length')}"))
         except InvalidIdentity as exc:
-            raise _AnswerError(
-                "cidr0_cidrs", f"{prefix}/{item.get('length')}", exc.reason
-            ) from None
+            raise FieldError("cidr0_cidrs", f"{prefix}/{item.get('length')}", exc.reason) from None
     if cidrs:
         return cidrs
     try:
@@ -102,11 +93,11 @@ def _network_cidrs(obj: dict[str, Any]) -> list[str]:
         end = ipaddress.ip_address(obj["endAddress"])
         return [str(net) for net in ipaddress.summarize_address_range(start, end)]
     except KeyError as exc:
-        raise _AnswerError(
+        raise FieldError(
             str(exc.args[0]), "", "ip network without cidr0_cidrs or address range"
         ) from None
     except (ValueError, TypeError) as exc:
-        raise _AnswerError(
+        raise FieldError(
             "startAddress", obj.get("startAddress"), f"bad address range ({exc})"
         ) from None
 
@@ -115,12 +106,12 @@ def _record(
     obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
 ) -> RdapRecord:
     if "errorCode" in obj:
-        raise _AnswerError(
+        raise FieldError(
             "errorCode", obj["errorCode"], f"RDAP error answer: {obj.get('title', '')}"
         )
     object_class = obj.get("objectClassName")
     if object_class not in OBJECT_CLASSES:
-        raise _AnswerError(
+        raise FieldError(
             "objectClassName",
             object_class,
             f"object class not taken (taken: {', '.join(OBJECT_CLASSES)})",
@@ -137,7 +128,7 @@ def _record(
         try:
             identity = Identity("domain", canonical_domain(str(name)))
         except InvalidIdentity as exc:
-            raise _AnswerError("ldhName", name, exc.reason) from None
+            raise FieldError("ldhName", name, exc.reason) from None
         for index, server in enumerate(obj.get("nameservers") or ()):
             server_name = server.get("ldhName") if isinstance(server, dict) else None
             try:
@@ -158,7 +149,7 @@ def _record(
             end = canonical_asn(obj.get("endAutnum", obj["startAutnum"]))
         except (KeyError, InvalidIdentity) as exc:
             reason = exc.reason if isinstance(exc, InvalidIdentity) else "startAutnum is required"
-            raise _AnswerError("startAutnum", obj.get("startAutnum"), reason) from None
+            raise FieldError("startAutnum", obj.get("startAutnum"), reason) from None
         asn_range = (start, end)
         identity = Identity("asn", start)
     events: list[tuple[str, datetime]] = []
@@ -209,7 +200,7 @@ def parse_rdap(data: bytes | str, source_name: str) -> IntakeResult[RdapRecord]:
             continue
         try:
             result.records.append(_record(obj, where, source_name, result.rejections))
-        except _AnswerError as exc:
+        except FieldError as exc:
             result.rejections.append(
                 Rejection.of(source_name, 0, f"{where}.{exc.field}", exc.value, exc.reason)
             )

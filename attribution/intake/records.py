@@ -12,9 +12,11 @@ Lines). For a single JSON document (a STIX bundle, an incident report, an RDAP a
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from attribution.identities import Identity
 
@@ -224,6 +226,16 @@ class LabelRecord:
 # Input helpers shared by the parsers.
 
 
+class FieldError(ValueError):
+    """A bad value in one field of a record; parsers turn it into a :class:`Rejection`."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
 def split_lines(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, str]]:
     """Number the lines of an input; over-long and non-UTF-8 lines become rejections.
 
@@ -290,3 +302,27 @@ def parse_epoch(value: object) -> datetime:
     if not 0 <= value <= 253402300799:  # up to 9999-12-31T23:59:59Z
         raise ValueError("epoch seconds out of range")
     return datetime.fromtimestamp(value, UTC)
+
+
+def json_objects(
+    lines: Iterable[tuple[int, str]], source_name: str, what: str
+) -> IntakeResult[tuple[int, dict[str, Any]]]:
+    """The JSON object on each numbered non-blank line; other lines become rejections."""
+    result: IntakeResult[tuple[int, dict[str, Any]]] = IntakeResult()
+    for number, text in lines:
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            result.rejections.append(
+                Rejection.of(source_name, number, None, text, f"not JSON ({exc.msg})")
+            )
+            continue
+        if not isinstance(value, dict):
+            result.rejections.append(
+                Rejection.of(source_name, number, None, text, f"{what} must be a JSON object")
+            )
+            continue
+        result.records.append((number, value))
+    return result
