@@ -51,9 +51,12 @@ from attribution.intake.records import (
     split_lines,
 )
 
-__all__ = ["SCHEMA_NAME", "incident_schema", "parse_incident_reports"]
+__all__ = ["MAX_REPORT_LINE_BYTES", "SCHEMA_NAME", "incident_schema", "parse_incident_reports"]
 
 SCHEMA_NAME = "incident-report.schema.json"
+# One report per JSON Lines line can list up to 10,000 indicators, so report lines get a
+# larger bound than the 4 KiB of indicator lists.
+MAX_REPORT_LINE_BYTES = 4 * 1024 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -96,11 +99,17 @@ def _path(base: str, parts: Iterator[str | int] | list[str | int]) -> str:
 def _documents(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, str, Any]]:
     """(line, base JSON path, report) for each report in the input."""
     result: IntakeResult[tuple[int, str, Any]] = IntakeResult()
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        result.rejections.append(
+            Rejection.of(source_name, 0, "$", "", f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        )
+        return result
     try:
         document = _loads(text.removeprefix("\ufeff"))
     except (json.JSONDecodeError, _DuplicateKey) as whole_error:
-        lines = split_lines(data, source_name)
+        lines = split_lines(text, source_name, MAX_REPORT_LINE_BYTES)
         result.rejections.extend(lines.rejections)
         content = [(n, line) for n, line in lines.records if line.strip()]
         if len(content) < 2:

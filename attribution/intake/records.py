@@ -236,7 +236,9 @@ class FieldError(ValueError):
         self.reason = reason
 
 
-def split_lines(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, str]]:
+def split_lines(
+    data: bytes | str, source_name: str, max_line_bytes: int = MAX_LINE_BYTES
+) -> IntakeResult[tuple[int, str]]:
     """Number the lines of an input; over-long and non-UTF-8 lines become rejections.
 
     A UTF-8 byte-order mark on the first line is dropped. Line endings are removed.
@@ -249,11 +251,11 @@ def split_lines(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, 
     if pieces and not pieces[-1]:
         pieces.pop()
     for number, piece in enumerate(pieces, start=1):
-        if len(piece) > MAX_LINE_BYTES:
+        if len(piece) > max_line_bytes:
             shown = piece[: MAX_SHOWN_VALUE * 4].decode("utf-8", "replace")
             result.rejections.append(
                 Rejection.of(
-                    source_name, number, None, shown, f"line longer than {MAX_LINE_BYTES} bytes"
+                    source_name, number, None, shown, f"line longer than {max_line_bytes} bytes"
                 )
             )
             continue

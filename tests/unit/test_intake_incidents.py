@@ -191,3 +191,28 @@ def test_duplicate_keys_and_broken_json_are_rejected() -> None:
     assert result.rejections == [
         Rejection("dup.json", 0, "$", text[:80], "not JSON (key 'report_id' given twice)")
     ]
+
+
+def test_long_report_lines_are_read_and_bad_utf8_is_rejected() -> None:
+    many = [
+        {
+            "type": "ipv4",
+            "value": f"192.0.2.{i}",
+            "role": "scanner",
+            "first_seen": "2026-03-01T00:00:00Z",
+            "last_seen": "2026-03-01T00:00:00Z",
+        }
+        for i in range(1, 201)
+    ]
+    line = json.dumps(_report(indicators=many))
+    assert len(line) > 4096
+    result = parse_incident_reports(
+        line + "\n" + json.dumps(_report(report_id="IR-2026-000002")), "l.jsonl"
+    )
+    assert result.rejections == []
+    assert [len(r.indicators) for r in result.records] == [200, 1]
+    assert [r.line for r in result.records] == [1, 2]
+    bad = parse_incident_reports(b'{"report_id": "\xff"}', "bad.json")
+    assert bad.rejections == [
+        Rejection("bad.json", 0, "$", "", "not UTF-8 (invalid start byte at byte 15)")
+    ]
