@@ -37,9 +37,9 @@ _ESTIMATORS = [
 
 @parametrize_with_checks(_ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_contract(estimator: Any, check: Callable[[Any], None]) -> None:
-    # One OpenMP thread: the checks fit hundreds of tiny models, where thread start-up and
-    # spin-waiting on a shared machine cost far more than the work.
-    with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
+    # One OpenMP/BLAS thread: the checks fit hundreds of tiny models, where thread start-up
+    # and spin-waiting on a shared machine cost far more than the work.
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", InsufficientCalibrationWarning)
         check(estimator)
 

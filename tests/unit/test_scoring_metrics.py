@@ -26,7 +26,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(autouse=True)
 def _single_openmp_thread() -> Iterator[None]:
-    with threadpool_limits(1, user_api="openmp"):
+    with threadpool_limits(1):
         yield
 
 

@@ -43,7 +43,7 @@ class _UnvettedLogisticRegression(LogisticRegression):
 
 @pytest.fixture(autouse=True)
 def _single_openmp_thread() -> Iterator[None]:
-    with threadpool_limits(1, user_api="openmp"):
+    with threadpool_limits(1):
         yield
 
 
@@ -53,7 +53,7 @@ def trained() -> tuple[MaliciousnessClassifier, np.ndarray, np.ndarray]:
         n_samples=1500, n_features=6, n_informative=4, weights=[0.6], random_state=2
     )
     X[np.random.default_rng(2).random(X.shape) < 0.1] = np.nan
-    with threadpool_limits(1, user_api="openmp"):
+    with threadpool_limits(1):
         model = MaliciousnessClassifier(alpha=0.05, feature_names=NAMES, random_state=0)
         model.fit(X[:1000], y[:1000])
     return model, X, y
