@@ -48,7 +48,7 @@ def test_expected_failure_is_real() -> None:
     """The listed check must actually fail, otherwise it should be removed from the list."""
     from sklearn.utils.estimator_checks import check_classifiers_train
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", InsufficientCalibrationWarning)
-        with pytest.raises(AssertionError):
+        with pytest.raises(AssertionError, match="Arrays are not equal"):
             check_classifiers_train("MaliciousnessClassifier", _ESTIMATORS[1])
