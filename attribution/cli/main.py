@@ -18,9 +18,11 @@ COMMAND_MODULES = (
     "attribution.cli.schema_cmd",
     "attribution.cli.ingest_cmd",
     "attribution.cli.query_cmd",
+    "attribution.cli.export_cmd",
     "attribution.cli.sandbox_cmd",
     "attribution.cli.enrich_cmd",
     "attribution.cli.report_cmd",
+    "attribution.cli.approval_cmd",
     "attribution.cli.audit_cmd",
 )
 

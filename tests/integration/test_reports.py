@@ -135,10 +135,10 @@ def write_manifest(models: Path) -> None:
     )
 
 
-@pytest.fixture
-def world(
+def make_world(
     graph: Graph, test_settings: Settings, tmp_path: Path
 ) -> tuple[Graph, Settings, WarninglistIndex]:
+    """The fixture graph, a model manifest and warninglists, with settings pointing at them."""
     build_world(graph)
     write_manifest(tmp_path / "models")
     lists_dir = write_lists(tmp_path / "warninglists")
@@ -149,6 +149,13 @@ def world(
         home=tmp_path / "home",
     )
     return graph, settings, load_warninglists(lists_dir)
+
+
+@pytest.fixture
+def world(
+    graph: Graph, test_settings: Settings, tmp_path: Path
+) -> tuple[Graph, Settings, WarninglistIndex]:
+    return make_world(graph, test_settings, tmp_path)
 
 
 def test_domain_report_content(world: tuple[Graph, Settings, WarninglistIndex]) -> None:
