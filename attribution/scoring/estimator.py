@@ -27,6 +27,7 @@ from attribution.scoring.umbrella import (
     InsufficientCalibrationData,
     min_calibration_size,
     umbrella_rank,
+    violation_probability,
 )
 
 __all__ = [
@@ -313,6 +314,31 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             "benign samples)"
         )
         return InsufficientCalibrationData(required, n_holdout, self.alpha, self.delta, hint)
+
+    def gate_summary(self) -> dict[str, Any]:
+        """The gate's parameters and guarantee as plain JSON-ready values, for reports.
+
+        ``violation_probability`` is the exact ``P(FPR > alpha)`` of the chosen rank (at most
+        ``delta``; ``None`` when the gate is closed).
+        """
+        check_is_fitted(self, "threshold_")
+        rank = self.umbrella_rank_
+        return {
+            "alpha": float(self.alpha),
+            "delta": float(self.delta),
+            "threshold": float(self.threshold_),
+            "rule": "act iff calibrated P(malicious) > threshold",
+            "umbrella_rank": rank,
+            "n_calibration_benign": int(self.n_calibration_benign_),
+            "min_calibration_benign": int(self.min_calibration_benign_),
+            "violation_probability": (
+                None
+                if rank is None
+                else float(violation_probability(self.n_calibration_benign_, rank, self.alpha))
+            ),
+            "gate_closed": bool(self.gate_closed_),
+            "calibration": self.calibration,
+        }
 
     def _resolve_feature_names(self) -> list[str]:
         from_data = getattr(self, "feature_names_in_", None)

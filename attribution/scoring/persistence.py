@@ -180,7 +180,8 @@ def _model_card(manifest: Mapping[str, Any]) -> str:
         else (
             f"The threshold is the {gate['umbrella_rank']}-th smallest calibrated score of "
             f"{gate['n_calibration_benign']} held-out benign samples "
-            f"(the rule needs at least {gate['min_calibration_benign']})."
+            f"(the rule needs at least {gate['min_calibration_benign']}); for this rank and "
+            f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
         )
     )
     return f"""# Model card: {manifest["name"]} {manifest["version"]}
@@ -299,16 +300,7 @@ def save_model(
                 "n_malicious": int(np.count_nonzero(y_arr == model.classes_[1])),
             },
             "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
-            "gate": {
-                "alpha": float(model.alpha),
-                "delta": float(model.delta),
-                "threshold": float(model.threshold_),
-                "umbrella_rank": model.umbrella_rank_,
-                "n_calibration_benign": int(model.n_calibration_benign_),
-                "min_calibration_benign": int(model.min_calibration_benign_),
-                "gate_closed": bool(model.gate_closed_),
-                "calibration": model.calibration,
-            },
+            "gate": model.gate_summary(),
             "metrics": {key: _json_number(value) for key, value in (metrics or {}).items()},
             "model_file": {"name": MODEL_FILE, "sha256": _sha256_file(model_path)},
             "trusted_types": needed,

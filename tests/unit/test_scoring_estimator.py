@@ -68,6 +68,26 @@ def test_fit_sets_gate_from_held_out_benign(
     assert model.feature_names_ == [f"x{i}" for i in range(8)]
 
 
+def test_gate_summary_reports_the_guarantee(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, _, _ = fitted
+    summary = model.gate_summary()
+    assert summary == {
+        "alpha": 0.01,
+        "delta": 0.05,
+        "threshold": model.threshold_,
+        "rule": "act iff calibrated P(malicious) > threshold",
+        "umbrella_rank": 361,
+        "n_calibration_benign": 361,
+        "min_calibration_benign": 299,
+        "violation_probability": pytest.approx(0.99**361),
+        "gate_closed": False,
+        "calibration": "isotonic",
+    }
+    assert summary["violation_probability"] <= 0.05
+
+
 def test_decide_predict_and_proba_agree(
     fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
 ) -> None:

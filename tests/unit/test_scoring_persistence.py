@@ -148,6 +148,7 @@ def test_model_card_states_the_guarantee_and_its_assumptions(saved: Path) -> Non
         "alpha = 0.05",
         "delta = 0.05",
         "exchangeable",
+        "P(false-positive rate > alpha) = 0.0",
         "## Metrics",
         "| roc_auc |",
         "## Limitations",
