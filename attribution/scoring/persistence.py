@@ -178,8 +178,8 @@ def _model_card(manifest: Mapping[str, Any]) -> str:
         "model never recommends action."
         if gate["gate_closed"]
         else (
-            f"The threshold is the {gate['umbrella_rank']}-th smallest calibrated score of "
-            f"{gate['n_calibration_benign']} held-out benign samples "
+            f"The threshold is the calibrated score of rank {gate['umbrella_rank']} (in "
+            f"ascending order) among {gate['n_calibration_benign']} held-out benign samples "
             f"(the rule needs at least {gate['min_calibration_benign']}); for this rank and "
             f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
         )
@@ -226,8 +226,9 @@ Assumptions behind the guarantee:
 
 - Probabilities are calibrated on the class balance of the training data; the share of
   malicious servers in deployment may differ, which shifts probabilities but not the gate.
-- Missing evidence (NaN) is handled by the trees, not imputed; a node with little evidence
-  gets a score driven by what is typical for missing values in training.
+- Missing evidence (NaN) is routed by the default tree scorer, not imputed; a node with little
+  evidence gets a score driven by what is typical for missing values in training; use
+  ``decide(X, min_observed=...)`` to withhold decisions on such nodes.
 - Feature explanations are one-feature-at-a-time occlusions, not causal statements.
 - Shared infrastructure (CDNs, cloud ranges, co-hosting) must be checked separately before
   any action: a malicious tenant does not make a shared address a target.
