@@ -1,0 +1,149 @@
+"""The hash-chained audit log: appends, concurrent appends, and every kind of tampering."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from attribution import audit
+
+
+def _fill(path: Path, count: int = 5) -> list[dict]:
+    return [
+        audit.append(
+            f"user{i}",
+            "label.change",
+            f"domain:d{i}.test",
+            {"verdict": "malicious"},
+            path=path,
+            time=f"2026-03-0{i + 1}T00:00:00Z",
+        )
+        for i in range(count)
+    ]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines(keepends=True)
+
+
+def test_entries_chain_and_verify(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    entries = _fill(log)
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0]["prev_hash"] == audit.GENESIS_HASH
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(entries))
+    assert entries[0]["hash"] == audit.entry_hash(entries[0])
+    assert audit.read_entries(log) == entries
+    result = audit.verify(log)
+    assert result.as_dict() == {
+        "ok": True,
+        "entries": 5,
+        "head_seq": 5,
+        "head_hash": entries[-1]["hash"],
+        "reason": None,
+        "line": None,
+        "seq": None,
+    }
+    assert audit.head(log) == (5, entries[-1]["hash"])
+    assert audit.verify(tmp_path / "missing.jsonl").ok
+
+
+def test_edited_entry_is_named(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    _fill(log)
+    lines = _lines(log)
+    lines[2] = lines[2].replace('"malicious"', '"benign"')
+    log.write_text("".join(lines))
+    result = audit.verify(log)
+    assert (result.ok, result.line, result.seq) == (False, 3, 3)
+    assert "was altered" in (result.reason or "")
+
+
+def test_edit_with_recomputed_hash_breaks_the_next_link(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    _fill(log)
+    lines = _lines(log)
+    entry = json.loads(lines[1])
+    entry["actor"] = "someone-else"
+    entry["hash"] = audit.entry_hash(entry)
+    lines[1] = json.dumps(entry) + "\n"
+    log.write_text("".join(lines))
+    result = audit.verify(log)
+    assert (result.ok, result.line, result.seq) == (False, 3, 3)
+    assert "does not link" in (result.reason or "")
+
+
+def test_deleted_entry_is_named(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    _fill(log)
+    lines = _lines(log)
+    del lines[1]
+    log.write_text("".join(lines))
+    result = audit.verify(log)
+    assert (result.ok, result.line, result.seq) == (False, 2, 3)
+    assert "expected seq 2" in (result.reason or "")
+
+
+def test_reordered_entries_are_named(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    _fill(log)
+    lines = _lines(log)
+    lines[3], lines[4] = lines[4], lines[3]
+    log.write_text("".join(lines))
+    result = audit.verify(log)
+    assert (result.ok, result.line, result.seq) == (False, 4, 5)
+
+
+def test_garbage_line_is_named(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    _fill(log, 2)
+    with log.open("a") as handle:
+        handle.write("not json\n")
+    result = audit.verify(log)
+    assert (result.ok, result.line, result.seq) == (False, 3, None)
+    with pytest.raises(ValueError, match="last line is not an audit entry"):
+        audit.append("x", "label.change", "s", path=log)
+
+
+def test_truncated_tail_is_detected_against_a_recorded_head(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    entries = _fill(log)
+    anchor = f"5:{entries[-1]['hash']}"
+    assert audit.verify(log, expect_head=anchor).ok
+    assert audit.verify(log, expect_head=entries[-1]["hash"]).ok
+    log.write_text("".join(_lines(log)[:3]))
+    assert audit.verify(log).ok  # a shorter chain is still a chain
+    result = audit.verify(log, expect_head=anchor)
+    assert not result.ok
+    assert "no longer in the log" in (result.reason or "")
+    assert (result.line, result.seq) == (4, 5)
+
+
+def _append_many(path: str, worker: int) -> None:
+    for i in range(25):
+        audit.append(f"w{worker}", "label.change", f"n{i}", {"i": i}, path=Path(path))
+
+
+def test_concurrent_processes_keep_one_chain(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_many, args=(str(log), w)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    result = audit.verify(log)
+    assert (result.ok, result.entries) == (True, 100)
+
+
+def test_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATTRIBUTION_AUDIT_LOG", str(tmp_path / "elsewhere.jsonl"))
+    assert audit.audit_log_path() == tmp_path / "elsewhere.jsonl"
+    monkeypatch.delenv("ATTRIBUTION_AUDIT_LOG")
+    monkeypatch.setenv("ATTRIBUTION_HOME", str(tmp_path / "home"))
+    assert audit.audit_log_path() == tmp_path / "home" / "audit.jsonl"
