@@ -363,6 +363,15 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
         gate = manifest["gate"]
     except KeyError as exc:
         raise ModelIntegrityError(f"manifest in {model_dir} lacks {exc.args[0]!r}") from exc
+    sections = {
+        "feature_set": feature_set,
+        "library_versions": recorded_libraries,
+        "model_file": model_file,
+        "gate": gate,
+    }
+    malformed = sorted(key for key, value in sections.items() if not isinstance(value, dict))
+    if malformed:
+        raise ModelIntegrityError(f"manifest in {model_dir} has malformed {', '.join(malformed)}")
 
     if feature_set.get("version") != expected_feature_version:
         raise FeatureVersionMismatch(
@@ -380,8 +389,12 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
             f"model in {model_dir} was saved with other library versions: " + "; ".join(differences)
         )
 
-    model_path = model_dir / str(model_file.get("name", MODEL_FILE))
-    if model_path.parent != model_dir or not model_path.is_file():
+    if model_file.get("name") != MODEL_FILE:
+        raise ModelIntegrityError(
+            f"manifest names model file {model_file.get('name')!r}, expected {MODEL_FILE!r}"
+        )
+    model_path = model_dir / MODEL_FILE
+    if not model_path.is_file():
         raise ModelIntegrityError(f"model file {model_path} is missing")
     if _sha256_file(model_path) != model_file.get("sha256"):
         raise ModelIntegrityError(f"{model_path} does not match the digest in its manifest")

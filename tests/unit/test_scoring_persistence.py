@@ -194,6 +194,9 @@ def test_library_version_mismatch_is_refused(saved: Path) -> None:
         ({"gate.alpha": 0.001}, "disagrees with the model on: alpha"),
         ({"feature_set.names": ["a", "b", "c", "d", "e", "f"]}, "feature names"),
         ({"model_file.sha256": "0" * 64}, "does not match the digest"),
+        ({"model_file.name": "../other.skops"}, "expected 'model.skops'"),
+        ({"gate": "trust me"}, "malformed gate"),
+        ({"feature_set": None}, "malformed feature_set"),
     ],
 )
 def test_tampered_manifest_is_refused(saved: Path, edit: dict[str, object], message: str) -> None:
