@@ -21,6 +21,9 @@ from attribution.intake.records import (
     IncidentReportRecord,
     IndicatorRecord,
     IntakeResult,
+    LabelRecord,
+    PassiveDnsRecord,
+    RdapRecord,
     Rejection,
 )
 from attribution.writer import GraphWriter, NodeRow, RelRow
@@ -238,10 +241,136 @@ def add_flow(rows: Rows, record: FlowRecord) -> None:
     )
 
 
+def add_passive_dns(rows: Rows, record: PassiveDnsRecord) -> None:
+    """A passive DNS aggregate: the sighting window becomes first/last seen of the fact."""
+    source = f"passive-dns:{record.source}"
+    first, last = record.time_first, record.time_last
+    name = Identity("domain", record.rrname)
+    rows.node(name, {}, source, first, last)
+    for value in record.rdata:
+        if record.rrtype in ("A", "AAAA"):
+            rows.node(Identity("ip", value), {}, source, first, last)
+            rows.rel(
+                "RESOLVES_TO", record.rrname, value, {"rtype": record.rrtype}, source, first, last
+            )
+        elif record.rrtype in ("CNAME", "NS", "MX"):
+            target = value.split()[-1] if record.rrtype == "MX" else value
+            rows.node(Identity("domain", target), {}, source, first, last)
+            rel = {"CNAME": "ALIAS_OF", "NS": "NAME_SERVER", "MX": "MAIL_SERVER"}[record.rrtype]
+            rows.rel(rel, record.rrname, target, {}, source, first, last)
+
+
+def _event(record: RdapRecord, action: str) -> datetime | None:
+    return next((at for name, at in record.events if name == action), None)
+
+
+def add_rdap(rows: Rows, record: RdapRecord) -> None:
+    """A raw RDAP answer: networks, domains' registration facts, AS numbers."""
+    source = f"rdap:{record.source}"
+    registered = _event(record, "registration")
+    changed = _event(record, "last changed")
+    if record.object_class == "ip network" and record.handle:
+        rows.nodes.append(
+            NodeRow(
+                "Network",
+                record.handle,
+                {
+                    "name": record.name,
+                    "cidrs": list(record.cidrs),
+                    "country": record.country,
+                    "registered": registered,
+                    "updated": changed,
+                },
+                source,
+                rows.now,
+                rows.now,
+                rows.now,
+            )
+        )
+        for entity in record.entities:
+            if "registrant" in entity.roles and entity.handle:
+                rows.nodes.append(
+                    NodeRow(
+                        "Organization",
+                        entity.handle,
+                        {"name": entity.name},
+                        source,
+                        rows.now,
+                        rows.now,
+                        rows.now,
+                    )
+                )
+                rows.rel("ALLOCATED_TO", record.handle, entity.handle, {}, source)
+    elif record.object_class == "domain" and record.identity is not None:
+        rows.node(
+            record.identity,
+            {
+                "created": registered,
+                "updated": changed,
+                "expires": _event(record, "expiration"),
+                "statuses": list(record.status),
+            },
+            source,
+        )
+        for server in record.nameservers:
+            rows.node(Identity("domain", server), {}, source)
+            rows.rel("NAME_SERVER", record.identity.value, server, {}, source)
+        for entity in record.entities:
+            if "registrar" in entity.roles and (entity.handle or entity.name):
+                key = entity.handle or str(entity.name).lower()
+                rows.nodes.append(
+                    NodeRow(
+                        "Registrar",
+                        key,
+                        {"name": entity.name},
+                        source,
+                        rows.now,
+                        rows.now,
+                        rows.now,
+                    )
+                )
+                rows.rel("REGISTERED_WITH", record.identity.value, key, {}, source)
+    elif record.object_class == "autnum" and record.asn_range is not None:
+        rows.node(
+            Identity("asn", record.asn_range[0]),
+            {"name": record.name, "country": record.country},
+            source,
+        )
+
+
+def add_label(rows: Rows, record: LabelRecord) -> None:
+    """A feed or allowlist verdict: (LabelSource)-[:LABELS_*]->(target)."""
+    kind = "feed" if record.label == "malicious" else "allowlist"
+    source_name = f"{kind}:{record.source}"
+    rows.nodes.append(
+        NodeRow(
+            "LabelSource", source_name, {"kind": kind}, source_name, rows.now, rows.now, rows.now
+        )
+    )
+    rows.node(record.identity, {}, source_name, record.time)
+    rel = {"domain": "LABELS_DOMAIN", "ip": "LABELS_IP"}.get(record.identity.kind)
+    if rel is None:
+        return  # CIDR and AS verdicts are kept on their nodes' sources only
+    rows.rel(
+        rel,
+        source_name,
+        record.identity.value,
+        {
+            "verdict": record.label,
+            "family": record.family or record.category,
+        },
+        source_name,
+        record.time,
+    )
+
+
 MAPPERS: dict[type, Callable[[Rows, Any], None]] = {
     IndicatorRecord: add_indicator,
     IncidentReportRecord: add_incident,
     FlowRecord: add_flow,
+    PassiveDnsRecord: add_passive_dns,
+    RdapRecord: add_rdap,
+    LabelRecord: add_label,
 }
 
 
@@ -281,14 +410,12 @@ def ingest_paths(
     progress: Callable[[str, int], None] | None = None,
 ) -> IngestSummary:
     """Parse and load each file; the bad lines of one file never stop its good lines."""
-    from attribution.intake.detect import detect_format, parser_for
+    from attribution.intake.detect import detect_format, read_path
 
     summary = IngestSummary()
     for path in paths:
-        data = path.read_bytes()
-        name = path.name
-        kind = fmt or detect_format(path, data)
-        result = parser_for(kind)(data, name)
+        kind = fmt or detect_format(path)
+        result = read_path(path, kind)
         written = load_records(graph, result.records)
         for key, value in written.items():
             summary.written[key] = summary.written.get(key, 0) + value

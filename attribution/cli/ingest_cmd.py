@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from attribution.cli.common import EXIT_OK, EXIT_REJECTED, CommandError, connect, print_json
+from attribution.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CommandError, connect, print_json
+from attribution.intake.detect import UnknownFormat
 from attribution.ingest import ingest_paths
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     for path in args.files:
-        if not path.is_file():
+        if not path.exists():
             raise CommandError(f"{path}: no such file")
     with connect() as graph:
 
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{name}: {count} records written", file=sys.stderr, flush=True)
 
-        summary = ingest_paths(graph, args.files, fmt=args.fmt, progress=progress)
+        try:
+            summary = ingest_paths(graph, args.files, fmt=args.fmt, progress=progress)
+        except UnknownFormat as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from exc
     if args.json:
         print_json(summary.as_dict())
     else:

@@ -33,7 +33,6 @@ def test_list_and_csv_land_with_their_bad_lines_named(
     assert summary["accepted"] == 10
     assert [(r["file"], r["line"]) for r in summary["rejected"]] == [
         ("mixed.txt", 5),
-        ("mixed.txt", 7),
         ("mixed.txt", 8),
         ("mixed.txt", 11),
         ("feed.csv", 4),
@@ -45,17 +44,22 @@ def test_list_and_csv_land_with_their_bad_lines_named(
     )
     assert indicators == [
         {"label": "AutonomousSystem", "key": 64500, "state": "pending", "tags": []},
+        {"label": "Domain", "key": "bad-host.example", "state": "pending", "tags": []},
         {"label": "Domain", "key": "evil.example", "state": "pending", "tags": ["c2", "emotet"]},
         {"label": "Domain", "key": "example.test", "state": "pending", "tags": []},
         {"label": "Domain", "key": "ok.example", "state": "pending", "tags": []},
-        {"label": "Domain", "key": "www.example.test", "state": "pending", "tags": []},
+        {"label": "Domain", "key": "www.example.co.jp", "state": "pending", "tags": []},
         {"label": "IPAddress", "key": "192.0.2.55", "state": "pending", "tags": []},
         {"label": "IPAddress", "key": "2001:db8::1", "state": "pending", "tags": []},
         {"label": "IPAddress", "key": "203.0.113.7", "state": "pending", "tags": ["scanner"]},
         {"label": "Prefix", "key": "198.51.100.0/24", "state": "pending", "tags": []},
     ]
     assert graph.read("MATCH (a)-[:SUBDOMAIN_OF]->(b) RETURN a.name AS a, b.name AS b") == [
-        {"a": "www.example.test", "b": "example.test"}
+        {"a": "www.example.co.jp", "b": "example.co.jp"}
+    ]
+    # An intel list may give a URL: its host is the indicator, the URL stays on it.
+    assert graph.read("MATCH (d:Domain {name: 'bad-host.example'}) RETURN d.urls AS u") == [
+        {"u": ["http://bad-host.example/path?q=1"]}
     ]
     sources = graph.read(
         "MATCH (d:Domain {name: 'evil.example'}) RETURN d.source AS s, d.first_seen.year AS y"
