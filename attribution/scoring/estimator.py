@@ -377,13 +377,12 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         p = self._malicious_proba(self._validated(X))
         return np.column_stack([1.0 - p, p])
 
-    def _act_mask(self, X: ArrayLike) -> np.ndarray:
-        p = self._malicious_proba(self._validated(X))
-        return np.asarray(p > self.threshold_)
+    def _act_mask(self, X_arr: np.ndarray) -> np.ndarray:
+        return np.asarray(self._malicious_proba(X_arr) > self.threshold_)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Gate decision as labels: ``classes_[1]`` where the score is above ``threshold_``."""
-        act = self._act_mask(X)
+        act = self._act_mask(self._validated(X))
         return np.asarray(self.classes_[act.astype(int)])
 
     def decide(self, X: ArrayLike, *, min_observed: int = 0) -> np.ndarray:
@@ -394,12 +393,14 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         on, nor cleared, on the strength of missing data alone. The default (0) returns only
         ``"act"`` / ``"no-act"``.
         """
-        if isinstance(min_observed, bool) or not isinstance(min_observed, int | np.integer):
-            raise ValueError(f"min_observed must be a non-negative integer, got {min_observed!r}")
-        if min_observed < 0:
+        if (
+            isinstance(min_observed, bool)
+            or not isinstance(min_observed, int | np.integer)
+            or min_observed < 0
+        ):
             raise ValueError(f"min_observed must be a non-negative integer, got {min_observed!r}")
         X_arr = self._validated(X)
-        decisions = np.where(self._malicious_proba(X_arr) > self.threshold_, ACT, NO_ACT)
+        decisions = np.where(self._act_mask(X_arr), ACT, NO_ACT)
         if min_observed:
             observed = np.count_nonzero(~np.isnan(X_arr), axis=1)
             decisions = np.where(observed < min_observed, INSUFFICIENT_EVIDENCE, decisions)
@@ -413,8 +414,9 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         median (a typical value). Positive values pushed the row towards malicious. A missing
         feature (NaN) gets the effect of the absence of evidence relative to a typical value.
         This is an exact, one-feature-at-a-time occlusion of the fitted model, not an additive
-        decomposition: contributions need not sum to ``p(x)`` when features interact, and two
-        features that only matter together can each show a small value.
+        decomposition: when features interact, contributions need not add up to ``p(x)`` minus
+        the score of the all-median row, and two features that only matter together can each
+        show a small value.
 
         Returns, per row, up to ``top`` ``(feature_name, contribution)`` pairs ordered by
         decreasing absolute contribution (ties by column order).
