@@ -1,0 +1,402 @@
+"""Labels in the graph: who says a domain or address is malicious or benign, and which word counts.
+
+A label is an observation like any other fact: ``(:LabelSource {name, kind})
+-[:LABELS_DOMAIN|LABELS_IP {verdict, family, by, reason}]->(target)`` written through
+:class:`~attribution.writer.GraphWriter`, with provenance (source, first_seen, last_seen,
+retrieved_at). Kinds of label source:
+
+``feed``
+    Malicious lists (one ``LabelSource`` per feed name, ``feed:<name>``); the family or
+    category the feed gives goes to ``family``. Feeds are the weakest word: they are partial
+    and sometimes wrong.
+``allowlist``
+    Benign lists (``allowlist:<file name>``).
+``incident``
+    A domain or address named in a *confirmed* incident report (``REPORTED_IN`` /
+    ``IP_REPORTED_IN`` to an ``IncidentReport`` with ``confirmed = true``) counts as malicious
+    evidence from source ``incident``. It is read from those relationships directly rather
+    than copied, so it follows the reports as they are confirmed.
+``analyst``
+    An analyst's verdict (``analyst:<user>``) with ``by`` and ``reason``; every change is
+    appended to the audit log when :mod:`attribution.audit` is available.
+
+Conflicts resolve by precedence, strongest first: analyst > incident > allowlist > feed.
+Within one kind the most recent observation (``last_seen``) wins; on equal times the source
+name decides, so the result never depends on the order the graph returns rows in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from attribution.db import Graph
+from attribution.identities import InvalidIdentity, parse_indicator
+from attribution.intake.lists import strip_comment
+from attribution.writer import GraphWriter, NodeRow, RelRow
+
+__all__ = [
+    "KINDS",
+    "PRECEDENCE",
+    "LabelEntry",
+    "LabelImport",
+    "LabelObservation",
+    "NodeKey",
+    "ResolvedLabel",
+    "TruthRow",
+    "import_label_file",
+    "label_rows",
+    "parse_label_file",
+    "read_label_observations",
+    "read_labels",
+    "read_truth",
+    "resolve_labels",
+    "set_analyst_label",
+]
+
+NodeKey = tuple[str, str]
+"""A scored node: (``"Domain"``, name) or (``"IPAddress"``, address)."""
+
+KINDS = ("feed", "allowlist", "incident", "analyst")
+PRECEDENCE: dict[str, int] = {"feed": 0, "allowlist": 1, "incident": 2, "analyst": 3}
+VERDICTS = ("malicious", "benign")
+_REL_FOR = {"Domain": "LABELS_DOMAIN", "IPAddress": "LABELS_IP"}
+
+
+@dataclass(frozen=True)
+class LabelObservation:
+    """One source's verdict on one node, as read from the graph."""
+
+    target: NodeKey
+    verdict: str
+    kind: str
+    source: str
+    at: int
+    """Epoch milliseconds of the observation (``last_seen``)."""
+    family: str | None = None
+    by: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedLabel:
+    """The verdict that counts for a node after precedence, and the observation behind it."""
+
+    verdict: str
+    kind: str
+    source: str
+    at: int
+    family: str | None = None
+
+    @property
+    def malicious(self) -> bool:
+        return self.verdict == "malicious"
+
+
+def _rank(obs: LabelObservation) -> tuple[int, int, str]:
+    return (PRECEDENCE[obs.kind], obs.at, obs.source)
+
+
+def resolve_labels(observations: Iterable[LabelObservation]) -> dict[NodeKey, ResolvedLabel]:
+    """One verdict per node: highest kind in :data:`PRECEDENCE`, then the latest, then by name."""
+    best: dict[NodeKey, LabelObservation] = {}
+    for obs in observations:
+        current = best.get(obs.target)
+        if current is None or _rank(obs) > _rank(current):
+            best[obs.target] = obs
+    return {
+        key: ResolvedLabel(o.verdict, o.kind, o.source, o.at, o.family)
+        for key, o in sorted(best.items())
+    }
+
+
+_READ_LABELS = """
+MATCH (s:LabelSource)-[r:LABELS_DOMAIN]->(d:Domain)
+RETURN 'Domain' AS label, d.name AS key, r.verdict AS verdict, s.kind AS kind, s.name AS source,
+       r.last_seen.epochMillis AS at, r.family AS family, r.by AS by, r.reason AS reason
+UNION ALL
+MATCH (s:LabelSource)-[r:LABELS_IP]->(i:IPAddress)
+RETURN 'IPAddress' AS label, i.address AS key, r.verdict AS verdict, s.kind AS kind,
+       s.name AS source, r.last_seen.epochMillis AS at, r.family AS family, r.by AS by,
+       r.reason AS reason
+UNION ALL
+MATCH (d:Domain)-[r:REPORTED_IN]->(rep:IncidentReport {confirmed: true})
+RETURN 'Domain' AS label, d.name AS key, 'malicious' AS verdict, 'incident' AS kind,
+       'incident' AS source,
+       coalesce(rep.reported_at, r.last_seen).epochMillis AS at, r.role AS family,
+       null AS by, rep.report_id AS reason
+UNION ALL
+MATCH (i:IPAddress)-[r:IP_REPORTED_IN]->(rep:IncidentReport {confirmed: true})
+RETURN 'IPAddress' AS label, i.address AS key, 'malicious' AS verdict, 'incident' AS kind,
+       'incident' AS source,
+       coalesce(rep.reported_at, r.last_seen).epochMillis AS at, r.role AS family,
+       null AS by, rep.report_id AS reason
+"""
+
+
+def read_label_observations(graph: Graph) -> list[LabelObservation]:
+    """Every label observation in the graph, incident reports included (read-only)."""
+    rows = graph.read(_READ_LABELS, metadata={"query": "labels.read"})
+    out = []
+    for row in rows:
+        if row["verdict"] not in VERDICTS or row["kind"] not in PRECEDENCE:
+            continue  # a label written by something else, in a vocabulary we do not know
+        out.append(
+            LabelObservation(
+                target=(row["label"], row["key"]),
+                verdict=row["verdict"],
+                kind=row["kind"],
+                source=row["source"],
+                at=int(row["at"] or 0),
+                family=row["family"],
+                by=row["by"],
+                reason=row["reason"],
+            )
+        )
+    return out
+
+
+def read_labels(graph: Graph) -> dict[NodeKey, ResolvedLabel]:
+    """The resolved verdict of every labelled node."""
+    return resolve_labels(read_label_observations(graph))
+
+
+# --------------------------------------------------------------------------- label files
+
+
+@dataclass(frozen=True)
+class LabelEntry:
+    """One line of a label file: the target, its verdict, and the family/feed it names."""
+
+    target: NodeKey
+    verdict: str
+    family: str | None = None
+    feed: str | None = None
+    line: int = 0
+
+
+@dataclass
+class LabelImport:
+    """What an import did: entries written per source and lines refused, with reasons."""
+
+    path: str
+    kind: str
+    written: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "written": self.written,
+            "sources": dict(sorted(self.sources.items())),
+            "rejected": list(self.rejected),
+        }
+
+
+def _target(value: str) -> NodeKey:
+    identity = parse_indicator(value)
+    if identity.kind == "domain":
+        return ("Domain", str(identity.value))
+    if identity.kind == "ip":
+        return ("IPAddress", str(identity.value))
+    raise InvalidIdentity(value, f"a {identity.kind} cannot be labelled; give a domain or address")
+
+
+def parse_label_file(text: str, kind: str) -> tuple[list[LabelEntry], list[str]]:
+    """Entries of a feed or allowlist, and the refused lines (``line N: why``).
+
+    Two layouts: CSV whose header names a ``value`` (or ``indicator``) column, with optional
+    ``family`` (or ``category``) and ``source`` columns, as the sandbox generator's
+    ``labels/feed-malicious.csv``; or one indicator per line with ``#`` comments (the
+    maltrail trail-file and allowlist layout), where text after the first whitespace is
+    ignored. A feed labels malicious, an allowlist benign.
+    """
+    if kind not in ("feed", "allowlist"):
+        raise ValueError(f"label files are feeds or allowlists, not {kind!r}")
+    verdict = "malicious" if kind == "feed" else "benign"
+    lines = text.splitlines()
+    first = next((line for line in lines if strip_comment(line)), "")
+    header = [h.strip().lower() for h in first.split(",")] if "," in first else []
+    entries: list[LabelEntry] = []
+    rejected: list[str] = []
+    if "value" in header or "indicator" in header:
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames is None:
+            return entries, rejected
+        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+        for number, row in enumerate(reader, start=2):
+            value = (row.get("value") or row.get("indicator") or "").strip()
+            if not value or value.startswith("#"):
+                continue
+            try:
+                target = _target(value)
+            except InvalidIdentity as exc:
+                rejected.append(f"line {number}: {exc}")
+                continue
+            family = (row.get("family") or row.get("category") or "").strip() or None
+            feed = (row.get("source") or "").strip() or None
+            entries.append(LabelEntry(target, verdict, family, feed, number))
+        return entries, rejected
+    for number, line in enumerate(lines, start=1):
+        content = strip_comment(line)
+        if not content:
+            continue
+        value = content.split()[0]
+        try:
+            entries.append(LabelEntry(_target(value), verdict, None, None, number))
+        except InvalidIdentity as exc:
+            rejected.append(f"line {number}: {exc}")
+    return entries, rejected
+
+
+def label_rows(
+    entries: Iterable[LabelEntry],
+    kind: str,
+    default_source: str,
+    provenance: str,
+    at: datetime,
+    *,
+    by: str | None = None,
+    reason: str | None = None,
+) -> tuple[list[NodeRow], list[RelRow]]:
+    """Writer rows for label entries: one ``LabelSource`` per source name and one label each.
+
+    The source name is ``<kind>:<entry's feed>`` when the line names one, else
+    ``default_source``.
+    """
+    nodes: dict[str, NodeRow] = {}
+    rels: list[RelRow] = []
+    for entry in entries:
+        source = f"{kind}:{entry.feed}" if entry.feed else default_source
+        if source not in nodes:
+            nodes[source] = NodeRow("LabelSource", source, {"kind": kind}, provenance, at, at, at)
+        label, key = entry.target
+        props: dict[str, Any] = {"verdict": entry.verdict, "family": entry.family}
+        if by is not None:
+            props["by"] = by
+        if reason is not None:
+            props["reason"] = reason
+        rels.append(RelRow(_REL_FOR[label], source, key, props, provenance, at, at, at))
+    return list(nodes.values()), rels
+
+
+def import_label_file(
+    graph: Graph,
+    path: Path,
+    kind: str,
+    *,
+    source: str | None = None,
+    at: datetime | None = None,
+) -> LabelImport:
+    """Write a feed (malicious) or allowlist (benign) file as labels; good lines survive bad ones.
+
+    ``source`` names the label source (default ``<kind>:<file name>``); ``at`` is the
+    observation time (default now).
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    entries, rejected = parse_label_file(text, kind)
+    when = at or datetime.now(UTC)
+    default_source = source or f"{kind}:{Path(path).name}"
+    nodes, rels = label_rows(entries, kind, default_source, f"label:{Path(path).name}", when)
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
+    summary = LabelImport(str(path), kind, written=len(rels), rejected=rejected)
+    for rel in rels:
+        summary.sources[rel.start] = summary.sources.get(rel.start, 0) + 1
+    return summary
+
+
+def _audit(actor: str, action: str, subject: str, details: Mapping[str, Any]) -> bool:
+    """Append to the audit chain when the audit module is installed; True when written."""
+    try:
+        from attribution import audit
+    except ImportError:
+        return False
+    audit.append(actor, action, subject, dict(details))
+    return True
+
+
+def set_analyst_label(
+    graph: Graph,
+    target: str,
+    verdict: str,
+    *,
+    by: str,
+    reason: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Record an analyst's verdict on a domain or address, and audit the change.
+
+    Returns what was written: the target, verdict, source, and the resolved verdict before
+    and after (precedence may still let an older analyst verdict by someone else stand if it
+    is newer, but a new verdict is always the newest).
+    """
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be malicious or benign, not {verdict!r}")
+    if not by.strip():
+        raise ValueError("an analyst verdict needs the analyst's name (--by)")
+    if not reason.strip():
+        raise ValueError("an analyst verdict needs a reason (--reason)")
+    node = _target(target)
+    before = read_labels_for(graph, [node]).get(node)
+    when = at or datetime.now(UTC)
+    source = f"analyst:{by}"
+    nodes, rels = label_rows(
+        [LabelEntry(node, verdict)], "analyst", source, "analyst", when, by=by, reason=reason
+    )
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
+    after = read_labels_for(graph, [node]).get(node)
+    record: dict[str, Any] = {
+        "target": node[1],
+        "label": node[0],
+        "verdict": verdict,
+        "source": source,
+        "reason": reason,
+        "previous": before.verdict if before else None,
+        "previous_source": before.source if before else None,
+        "resolved": after.verdict if after else None,
+    }
+    record["audited"] = _audit(by, "label.set", node[1], record)
+    return record
+
+
+def read_labels_for(graph: Graph, targets: Iterable[NodeKey]) -> dict[NodeKey, ResolvedLabel]:
+    """Resolved verdicts of a few nodes."""
+    wanted = set(targets)
+    return resolve_labels(o for o in read_label_observations(graph) if o.target in wanted)
+
+
+# --------------------------------------------------------------------------- ground truth
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    """A ground-truth row of an evaluation world (``labels/truth.csv``)."""
+
+    malicious: bool
+    category: str
+    family: str | None
+
+
+def read_truth(path: Path) -> dict[NodeKey, TruthRow]:
+    """Read ``value,kind,label,category,family`` rows; evaluation only, never written."""
+    out: dict[NodeKey, TruthRow] = {}
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                target = _target(row["value"])
+            except (InvalidIdentity, KeyError, TypeError) as exc:
+                raise ValueError(f"{path} line {number}: {exc}") from exc
+            label = (row.get("label") or "").strip()
+            if label not in VERDICTS:
+                raise ValueError(f"{path} line {number}: label must be malicious or benign")
+            out[target] = TruthRow(
+                label == "malicious", (row.get("category") or "").strip(), row.get("family") or None
+            )
+    return out
