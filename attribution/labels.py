@@ -52,6 +52,7 @@ __all__ = [
     "import_label_file",
     "label_rows",
     "parse_label_file",
+    "parse_target",
     "read_label_observations",
     "read_labels",
     "read_truth",
@@ -200,7 +201,7 @@ class LabelImport:
         }
 
 
-def _target(value: str) -> NodeKey:
+def parse_target(value: str) -> NodeKey:
     identity = parse_indicator(value)
     if identity.kind == "domain":
         return ("Domain", str(identity.value))
@@ -236,7 +237,7 @@ def parse_label_file(text: str, kind: str) -> tuple[list[LabelEntry], list[str]]
             if not value or value.startswith("#"):
                 continue
             try:
-                target = _target(value)
+                target = parse_target(value)
             except InvalidIdentity as exc:
                 rejected.append(f"line {number}: {exc}")
                 continue
@@ -250,7 +251,7 @@ def parse_label_file(text: str, kind: str) -> tuple[list[LabelEntry], list[str]]
             continue
         value = content.split()[0]
         try:
-            entries.append(LabelEntry(_target(value), verdict, None, None, number))
+            entries.append(LabelEntry(parse_target(value), verdict, None, None, number))
         except InvalidIdentity as exc:
             rejected.append(f"line {number}: {exc}")
     return entries, rejected
@@ -343,7 +344,7 @@ def set_analyst_label(
         raise ValueError("an analyst verdict needs the analyst's name (--by)")
     if not reason.strip():
         raise ValueError("an analyst verdict needs a reason (--reason)")
-    node = _target(target)
+    node = parse_target(target)
     before = read_labels_for(graph, [node]).get(node)
     when = at or datetime.now(UTC)
     source = f"analyst:{by}"
@@ -390,7 +391,7 @@ def read_truth(path: Path) -> dict[NodeKey, TruthRow]:
     with Path(path).open(encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle), start=2):
             try:
-                target = _target(row["value"])
+                target = parse_target(row["value"])
             except (InvalidIdentity, KeyError, TypeError) as exc:
                 raise ValueError(f"{path} line {number}: {exc}") from exc
             label = (row.get("label") or "").strip()

@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "attribution.cli.export_cmd",
     "attribution.cli.sandbox_cmd",
     "attribution.cli.enrich_cmd",
+    "attribution.cli.label_cmd",
+    "attribution.cli.train_cmd",
     "attribution.cli.report_cmd",
     "attribution.cli.approval_cmd",
     "attribution.cli.audit_cmd",

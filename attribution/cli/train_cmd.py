@@ -1,0 +1,200 @@
+"""``attribution train``, ``attribution score`` and ``attribution evaluate``.
+
+``train [--name maliciousness] [--alpha 0.01] [--delta 0.05] [--folds 5] [--truth FILE] [--json]``
+    Features and labels from the graph (targets from ``--truth`` for evaluation worlds),
+    cross-validated metrics, then the final classifier saved as the next version under
+    ``models/<name>/``. Exit code 4 when there are too few benign samples for the gate.
+``score [--model PATH|latest] [--changed-since-last-run] [--min-evidence N] [--json]``
+    Writes score, decision, model_version, scored_at and reasons on every Domain and
+    IPAddress (or those changed since the last run with the same model).
+``evaluate [--truth FILE] [--splits 20] [--json] [--out DIR]``
+    Held-out metrics over repeated random splits, with baselines; PNG plots into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from attribution.cli.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CommandError,
+    connect,
+    print_json,
+)
+from attribution.settings import load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default="maliciousness", help="model name (default %(default)s)")
+    parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
+    parser.add_argument(
+        "--min-evidence",
+        type=int,
+        default=None,
+        help="fewer observed facts than this means insufficient evidence (default 3)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable result")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = sub.add_parser("train", help="train and save the next version of the classifier")
+    _common(train)
+    train.add_argument("--alpha", type=float, default=0.01, help="tolerated FPR (default 0.01)")
+    train.add_argument("--delta", type=float, default=0.05, help="P(FPR > alpha) bound (0.05)")
+    train.add_argument("--truth", type=Path, help="ground-truth CSV for the targets (evaluation)")
+    train.set_defaults(func=run_train)
+
+    score = sub.add_parser("score", help="score every domain and address in the graph")
+    _common(score)
+    score.add_argument("--model", default="latest", help="model version directory, or latest")
+    score.add_argument(
+        "--changed-since-last-run",
+        action="store_true",
+        help="only nodes with facts or labels newer than the last run of this model",
+    )
+    score.set_defaults(func=run_score)
+
+    evaluate = sub.add_parser("evaluate", help="held-out metrics over repeated random splits")
+    _common(evaluate)
+    evaluate.add_argument("--alpha", type=float, default=0.01)
+    evaluate.add_argument("--delta", type=float, default=0.05)
+    evaluate.add_argument("--truth", type=Path, help="ground-truth CSV for the targets")
+    evaluate.add_argument("--splits", type=int, default=20, help="random splits (default 20)")
+    evaluate.add_argument("--out", type=Path, help="directory for evaluation.json and PNG plots")
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _quiet() -> None:
+    # Feature queries name properties that sparse graphs may lack; the notices are noise.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    if args.json:
+        return None
+    return lambda step: print(f"{args.command}: {step}", file=sys.stderr, flush=True)
+
+
+def _min_evidence(args: argparse.Namespace) -> int:
+    from attribution.training import DEFAULT_MIN_EVIDENCE
+
+    value = DEFAULT_MIN_EVIDENCE if args.min_evidence is None else int(args.min_evidence)
+    if value < 0:
+        raise CommandError("--min-evidence must be 0 or more", EXIT_USAGE)
+    return value
+
+
+def _check_truth(path: Path | None) -> None:
+    if path is not None and not path.is_file():
+        raise CommandError(f"{path}: no such file")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from attribution.scoring.umbrella import InsufficientCalibrationData
+    from attribution.training import train_model
+
+    _quiet()
+    _check_truth(args.truth)
+    with connect() as graph:
+        try:
+            result = train_model(
+                graph,
+                models_dir=load_settings().models_dir,
+                name=args.name,
+                alpha=args.alpha,
+                delta=args.delta,
+                n_folds=args.folds,
+                truth=args.truth,
+                seed=args.seed,
+                min_evidence=_min_evidence(args),
+                progress=_progress(args),
+            )
+        except InsufficientCalibrationData as exc:
+            raise CommandError(str(exc), EXIT_REFUSED) from exc
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_REFUSED) from exc
+    if args.json:
+        print_json(result)
+    else:
+        m = result["metrics"]
+        print(
+            f"{result['name']} {result['version']} saved to {result['path']}: "
+            f"{result['n_samples']} samples ({result['n_malicious']} malicious), "
+            f"threshold {result['threshold']:.4f}; cross-validated ROC AUC {m['cv_roc_auc']:.3f}, "
+            f"TPR at gate {m['cv_gate_tpr']:.3f}, FPR at gate {m['cv_gate_fpr']:.4f}"
+        )
+    return EXIT_OK
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from attribution.scoring.persistence import ModelLoadError
+    from attribution.training import score_graph
+
+    _quiet()
+    with connect() as graph:
+        try:
+            result = score_graph(
+                graph,
+                models_dir=load_settings().models_dir,
+                model=args.model,
+                name=args.name,
+                changed_since_last_run=args.changed_since_last_run,
+                min_evidence=_min_evidence(args),
+                n_folds=args.folds,
+                seed=args.seed,
+                progress=_progress(args),
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from exc
+        except ModelLoadError as exc:
+            raise CommandError(str(exc), EXIT_REFUSED) from exc
+    if args.json:
+        print_json(result)
+    else:
+        d = result["decisions"]
+        print(
+            f"{result['written']} nodes scored with {result['model_version']}: "
+            f"{d['act']} act, {d['no-act']} no-act, {d['insufficient-evidence']} insufficient evidence"
+        )
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from attribution.training import evaluate_model
+
+    _quiet()
+    _check_truth(args.truth)
+    with connect() as graph:
+        try:
+            result = evaluate_model(
+                graph,
+                truth=args.truth,
+                n_splits=args.splits,
+                alpha=args.alpha,
+                delta=args.delta,
+                n_folds=args.folds,
+                seed=args.seed,
+                min_evidence=_min_evidence(args),
+                out_dir=args.out,
+                progress=_progress(args),
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_REFUSED) from exc
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"ROC AUC {result['roc_auc']:.3f}, PR AUC {result['pr_auc']:.3f}, "
+            f"ECE {result['ece']:.4f}, Brier {result['brier']:.4f}; at the gate TPR "
+            f"{result['tpr_at_gate']:.3f}, FPR {result['empirical_fpr_at_gate']:.4f} "
+            f"(alpha {result['alpha']}); FPR <= alpha in "
+            f"{result['fraction_splits_fpr_within_alpha']:.0%} of {result['n_splits']} splits"
+        )
+    return EXIT_OK
