@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from attribution.cli.common import (
     EXIT_OK,
@@ -124,7 +125,7 @@ def _show(args: argparse.Namespace) -> int:
     with connect() as graph:
         observations = [o for o in read_label_observations(graph) if o.target == node]
     resolved = resolve_labels(observations).get(node)
-    payload = {
+    payload: dict[str, Any] = {
         "target": node[1],
         "label": node[0],
         "resolved": None
