@@ -9,8 +9,10 @@
 // returns: domain, addresses, asns, min_ttl, score, decision
 // false_positives: CDNs, global load balancers and large mail or cloud platforms rotate many
 //   addresses across ASes with low TTLs for legitimate reasons; check warninglists first.
-// revision: 1
-MATCH (d:Domain)-[r:RESOLVES_TO]->(ip:IPAddress)
+// revision: 2
+MATCH (d:Domain)
+WHERE COUNT { (d)-[:RESOLVES_TO]->(:IPAddress) } >= $min_addresses
+MATCH (d)-[r:RESOLVES_TO]->(ip:IPAddress)
 WHERE r.last_seen >= $since
 OPTIONAL MATCH (ip)-[:IN_PREFIX]->(:Prefix)-[:ANNOUNCED_BY]->(as:AutonomousSystem)
 WITH d, count(DISTINCT ip) AS addresses, count(DISTINCT as) AS asns, min(r.min_ttl) AS min_ttl
