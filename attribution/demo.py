@@ -9,6 +9,7 @@ Neo4j (or ``NEO4J_URI``) and writes its files under ``demo-out/``.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from attribution.settings import REPO_ROOT
 
 OUT = REPO_ROOT / "demo-out"
+# The demo's reviewer; a deployment names its reviewers in attribution.toml ([roles] reviewers).
+DEMO_ENV = {**os.environ, "ATTRIBUTION_REVIEWERS": os.environ.get("ATTRIBUTION_REVIEWERS", "reviewer-tanaka")}
 
 
 class DemoFailed(RuntimeError):
@@ -27,9 +30,11 @@ class DemoFailed(RuntimeError):
 def step(title: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     """Run one ``attribution`` command, echoing it, and fail loudly on an unexpected exit."""
     command = [sys.executable, "-m", "attribution.cli.main", *args]
-    print(f"\n== {title}\n$ attribution {shlex.join(args)}", flush=True)
+    if title:
+        print(f"\n== {title}", flush=True)
+    print(f"$ attribution {shlex.join(args)}", flush=True)
     began = time.monotonic()
-    result = subprocess.run(command, text=True, stdout=subprocess.PIPE, check=False)
+    result = subprocess.run(command, text=True, stdout=subprocess.PIPE, check=False, env=DEMO_ENV)
     print(result.stdout, end="", flush=True)
     if result.returncode not in ok:
         raise DemoFailed(f"`attribution {shlex.join(args)}` exited {result.returncode}")
@@ -41,37 +46,195 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=600, help="domains in the generated world")
+    parser.add_argument("--size", type=int, default=1500, help="domains in the generated world")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)
     world = OUT / "world"
+    reports = OUT / "reports"
     try:
-        step(
-            "Start the local Neo4j server (resolved from Maven Central on first use)",
-            "neo4j",
-            "start",
-        )
-        step(
-            "Apply the constraints and indexes declared in attribution/schema.py", "schema", "apply"
-        )
-        sample = REPO_ROOT / "docs" / "examples" / "indicators.csv"
-        step(
-            "Ingest a sample indicator list; its bad lines are named and the rest lands",
-            "ingest",
-            str(sample),
-            ok=(0, 1),
-        )
+        run_demo(world, reports, args.size, args.seed)
     except DemoFailed as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
-    del world
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "attribution.cli.main", "sandbox", "down"],
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
     print(
         "\nBrowse the graph: open http://127.0.0.1:7474/browser/ (user neo4j, password in "
         "~/.cache/attribution/neo4j/password) and run for example\n"
-        "  MATCH (d:Domain)-[r]->(x) RETURN d, r, x LIMIT 100"
+        "  MATCH (d:Domain {decision: 'act'})-[r]-(x) RETURN d, r, x LIMIT 200\n"
+        "or any query of the library: attribution query show <id> prints it with its :param lines."
     )
     return 0
+
+
+def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
+    step(
+        "Start the local Neo4j server (resolved from Maven Central on first use)", "neo4j", "start"
+    )
+    step("Apply the constraints and indexes declared in attribution/schema.py", "schema", "apply")
+    step(
+        "Ingest a sample indicator list; its bad line is named and the rest lands",
+        "ingest",
+        str(REPO_ROOT / "docs" / "examples" / "indicators.csv"),
+        ok=(1,),
+    )
+    step(
+        "Generate a synthetic world: benign CDN/cloud/shared hosting, campaigns, fast flux, DGA, look-alikes",
+        "sandbox",
+        "generate",
+        "--out",
+        str(world),
+        "--seed",
+        str(seed),
+        "--size",
+        str(size),
+    )
+    step(
+        "Serve it over real protocols on 127.0.0.1: nsd (DNS, Team Cymru zones), RDAP over HTTP, port-43 WHOIS",
+        "sandbox",
+        "up",
+        str(world),
+    )
+    incidents = sorted(str(p) for p in (world / "incidents").glob("*.json"))
+    step(
+        "Ingest the pipeline's indicators and the operators' incident reports",
+        "ingest",
+        str(world / "indicators.txt"),
+        *incidents,
+        ok=(0, 1),
+    )
+    step(
+        "Enrich every pending indicator through the sandbox (DNS, ASN, IP RDAP, registration)",
+        "enrich",
+        "--sandbox",
+        "--max-depth",
+        "1",
+    )
+    step(
+        "Import the partial malicious feed and the benign allowlist as labels",
+        "label",
+        "import",
+        str(world / "labels" / "feed-malicious.csv"),
+        "--kind",
+        "feed",
+    )
+    step("", "label", "import", str(world / "labels" / "allowlist.txt"), "--kind", "allowlist")
+    step(
+        "Train the calibrated classifier; its gate bounds the false-positive rate",
+        "train",
+        "--json",
+    )
+    step("Score every domain and address; thin evidence gets insufficient-evidence", "score")
+    step(
+        "Evaluate against the world's ground truth, with two naive baselines beside it",
+        "evaluate",
+        "--truth",
+        str(world / "labels" / "truth.csv"),
+        "--out",
+        str(OUT / "evaluation"),
+    )
+    step(
+        "Analyst queries: reports by sector, fast-flux candidates, high scores not yet reviewed",
+        "query",
+        "run",
+        "reports-by-sector",
+    )
+    step("", "query", "run", "dns-fast-flux-candidates")
+    top = step("", "query", "run", "review-high-score-unreviewed", "--json")
+    targets = _targets(top.stdout)
+    for target in targets[:3]:
+        step(
+            f"Confidence report for {target}",
+            "report",
+            target,
+            "--format",
+            "both",
+            "--out",
+            str(reports),
+        )
+    if targets:
+        first = targets[0]
+        report = reports / f"{first}.json"
+        step("Verify the report's digest", "report", "verify", str(report))
+        request = step(
+            "Ask the independent reviewer for approval",
+            "approval",
+            "request",
+            first,
+            "--report",
+            str(report),
+            "--by",
+            "analyst-sato",
+            "--json",
+            ok=(0, 4),
+        )
+        request_id = _field(request.stdout, "request_id")
+        if request_id:
+            step(
+                "The requester may not decide (separation of duties)",
+                "approval",
+                "decide",
+                request_id,
+                "--by",
+                "analyst-sato",
+                "--approve",
+                "--reason",
+                "self-approval",
+                "--report",
+                str(report),
+                ok=(4,),
+            )
+            step(
+                "The reviewer decides on the digest of the report",
+                "approval",
+                "decide",
+                request_id,
+                "--by",
+                "reviewer-tanaka",
+                "--deny",
+                "--reason",
+                "collateral not yet assessed by the operator",
+                "--report",
+                str(report),
+            )
+    step("Verify the hash-chained audit log", "audit", "verify")
+    step(
+        "Share the act decisions with partners as STIX 2.1",
+        "export",
+        "stix",
+        "--out",
+        str(OUT / "act.stix.json"),
+    )
+
+
+def _targets(stdout: str) -> list[str]:
+    import json
+
+    try:
+        rows = json.loads(stdout)
+    except ValueError:
+        return []
+    rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
+    return [
+        str(r.get("target") or r.get("name") or r.get("address"))
+        for r in rows
+        if isinstance(r, dict)
+    ]
+
+
+def _field(stdout: str, name: str) -> str | None:
+    import json
+
+    try:
+        value = json.loads(stdout)
+    except ValueError:
+        return None
+    return str(value[name]) if isinstance(value, dict) and name in value else None
 
 
 if __name__ == "__main__":
