@@ -12,37 +12,45 @@ import sys
 
 from attribution.cli.common import EXIT_USAGE, CommandError
 
-# Each module exposes register(subparsers); the order is the order of `--help`.
-COMMAND_MODULES = (
-    "attribution.cli.neo4j_cmd",
-    "attribution.cli.schema_cmd",
-    "attribution.cli.ingest_cmd",
-    "attribution.cli.query_cmd",
-    "attribution.cli.export_cmd",
-    "attribution.cli.sandbox_cmd",
-    "attribution.cli.enrich_cmd",
-    "attribution.cli.label_cmd",
-    "attribution.cli.train_cmd",
-    "attribution.cli.report_cmd",
-    "attribution.cli.approval_cmd",
-    "attribution.cli.audit_cmd",
-)
+# Each module exposes register(subparsers); the order is the order of `--help`. Only the
+# module of the command being run is imported, so a quick command does not pay for the
+# scientific stack that training or reporting needs.
+COMMAND_MODULES = {
+    "neo4j": "attribution.cli.neo4j_cmd",
+    "schema": "attribution.cli.schema_cmd",
+    "ingest": "attribution.cli.ingest_cmd",
+    "query": "attribution.cli.query_cmd",
+    "export": "attribution.cli.export_cmd",
+    "sandbox": "attribution.cli.sandbox_cmd",
+    "enrich": "attribution.cli.enrich_cmd",
+    "label": "attribution.cli.label_cmd",
+    "train": "attribution.cli.train_cmd",
+    "score": "attribution.cli.train_cmd",
+    "evaluate": "attribution.cli.train_cmd",
+    "report": "attribution.cli.report_cmd",
+    "approval": "attribution.cli.approval_cmd",
+    "audit": "attribution.cli.audit_cmd",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attribution",
         description="Attribute malicious infrastructure from communication metadata, with a bounded "
         "false-positive rate.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    if command in COMMAND_MODULES:
+        importlib.import_module(COMMAND_MODULES[command]).register(sub)
+    else:
+        for name in dict.fromkeys(COMMAND_MODULES.values()):
+            importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -28,7 +28,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, cast
 
-import jsonschema
 
 from attribution.identities import (
     Identity,
@@ -67,7 +66,11 @@ def incident_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
+def _validator() -> Any:
+    # Imported here: with its format extras installed, jsonschema costs seconds to import,
+    # which every command that merely can read incident reports should not pay.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(incident_schema())
 
 
