@@ -42,6 +42,9 @@ def open_driver(settings: Settings | None = None) -> Driver:
         max_transaction_retry_time=RETRY_WINDOW_S,
         connection_timeout=15.0,
         user_agent="attribution/0.1",
+        # The service's statements name properties that appear only once data arrives; the
+        # server's "property key does not exist" hints would drown real output.
+        notifications_min_severity="OFF",
     )
 
 

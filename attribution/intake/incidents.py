@@ -28,7 +28,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, cast
 
-
 from attribution.identities import (
     Identity,
     InvalidIdentity,
