@@ -17,6 +17,10 @@ Deciding
     comma-separated), and never the user who asked. The report given must verify, concern the
     request's target, be the report the request named, and be no older than the maximum age
     (``[approvals] report_max_age_days``, or ``ATTRIBUTION_REPORT_MAX_AGE_DAYS``; default 7).
+    With ``[approvals] require_signed_reports`` (``ATTRIBUTION_REQUIRE_SIGNED_REPORTS=1``) an
+    unsigned report is refused, and with ``[approvals] trusted_report_keys``
+    (``ATTRIBUTION_TRUSTED_REPORT_KEYS``, comma-separated fingerprints) only reports signed by
+    one of those keys count. Both apply to requests as well.
     Only an open request is decided: ``approve`` and ``deny`` close it for good, ``return``
     sends it back to the requester (status ``returned``).
 
@@ -78,6 +82,10 @@ class WorkflowPolicy:
 
     reviewers: frozenset[str]
     max_age: timedelta = timedelta(days=DEFAULT_MAX_AGE_DAYS)
+    require_signature: bool = False
+    """Refuse unsigned reports (whose generation time no signature protects)."""
+    trusted_keys: frozenset[str] = frozenset()
+    """Fingerprints of the keys reports must be signed with; empty accepts any valid key."""
 
 
 def policy_from_settings(settings: Settings) -> WorkflowPolicy:
@@ -93,7 +101,22 @@ def policy_from_settings(settings: Settings) -> WorkflowPolicy:
         env.get("ATTRIBUTION_REPORT_MAX_AGE_DAYS")
         or approvals.get("report_max_age_days", DEFAULT_MAX_AGE_DAYS)
     )
-    return WorkflowPolicy(frozenset(n for n in reviewers if n), timedelta(days=days))
+    require = env.get("ATTRIBUTION_REQUIRE_SIGNED_REPORTS")
+    require_signature = (
+        require.strip().lower() in {"1", "true", "yes"}
+        if require is not None
+        else bool(approvals.get("require_signed_reports", False))
+    )
+    if env.get("ATTRIBUTION_TRUSTED_REPORT_KEYS") is not None:
+        trusted = env["ATTRIBUTION_TRUSTED_REPORT_KEYS"].split(",")
+    else:
+        trusted = [str(k) for k in approvals.get("trusted_report_keys", [])]
+    return WorkflowPolicy(
+        frozenset(n for n in reviewers if n),
+        timedelta(days=days),
+        require_signature=require_signature or bool(trusted),
+        trusted_keys=frozenset(k.strip().lower() for k in trusted if k.strip()),
+    )
 
 
 def _iso(value: datetime) -> str:
@@ -107,6 +130,10 @@ def _check_report(
     result = verify_document(document)
     if not result.ok or result.digest is None:
         raise WorkflowRefusal(f"the report fails verification: {result.reason}")
+    if policy.require_signature and not result.signed:
+        raise WorkflowRefusal("the report is not signed, and signed reports are required")
+    if policy.trusted_keys and result.fingerprint not in policy.trusted_keys:
+        raise WorkflowRefusal(f"the report is signed by an untrusted key {result.fingerprint}")
     target = document["content"].get("target") or {}
     if (target.get("kind"), target.get("value")) != (kind, value):
         raise WorkflowRefusal(

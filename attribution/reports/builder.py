@@ -12,7 +12,9 @@ What goes in, and why:
 * the evidence chain: every relationship within two hops of the target and the properties of
   every node it reaches, each with its sources, first_seen, last_seen and retrieved_at (the
   operational enrichment bookkeeping, such as leases, is left out). Capped at ``max_facts``
-  facts, target-nearest first; the total is always stated;
+  facts, target-nearest first; the total is always stated, and ``truncated`` is set when
+  facts were left out (including when the neighbourhood exceeded the read cap, in which case
+  ``total`` is a lower bound);
 * the incident reports that name the target;
 * the score with the model's alpha, delta and benign calibration size from its manifest;
 * counter-evidence: warninglist hits, registration age, benign-labelled neighbours and
@@ -377,6 +379,8 @@ def build_content(
     facts = sorted(rel_facts + node_facts, key=_sort_key)
     total = len(facts)
     shown = facts[:max_facts]
+    # At the read cap the neighbourhood is larger than what was read: say so.
+    truncated = total > len(shown) or len(rows) >= _QUERY_CAP
 
     labels_on_target = sorted(
         (
@@ -545,7 +549,7 @@ def build_content(
         "evidence": {
             "total": total,
             "shown": len(shown),
-            "truncated": total > len(shown),
+            "truncated": truncated,
             "facts": shown,
         },
         "labels": labels_on_target,

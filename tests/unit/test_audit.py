@@ -147,3 +147,26 @@ def test_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("ATTRIBUTION_AUDIT_LOG")
     monkeypatch.setenv("ATTRIBUTION_HOME", str(tmp_path / "home"))
     assert audit.audit_log_path() == tmp_path / "home" / "audit.jsonl"
+
+
+def test_audit_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attribution.cli.main import main
+
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("ATTRIBUTION_AUDIT_LOG", str(log))
+    entries = _fill(log, 3)
+    assert main(["audit", "head"]) == 0
+    anchor = capsys.readouterr().out.strip()
+    assert anchor == f"3:{entries[-1]['hash']}"
+    assert main(["audit", "verify", "--expect-head", anchor]) == 0
+    assert "3 entries, chain intact" in capsys.readouterr().out
+    lines = _lines(log)
+    log.write_text(lines[0] + lines[2])
+    assert main(["audit", "verify", "--json"]) == 4
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["line"], report["seq"]) == (False, 2, 3)
+    log.write_text(lines[0] + lines[1])
+    assert main(["audit", "verify", "--expect-head", anchor]) == 4
+    assert "chain broken at line 3: the recorded head" in capsys.readouterr().out
