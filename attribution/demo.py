@@ -32,7 +32,8 @@ def step(title: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.Compl
     command = [sys.executable, "-m", "attribution.cli.main", *args]
     if title:
         print(f"\n== {title}", flush=True)
-    print(f"$ attribution {shlex.join(args)}", flush=True)
+    shown = shlex.join(args)
+    print(f"$ attribution {shown if len(shown) < 400 else shown[:400] + ' ...'}", flush=True)
     began = time.monotonic()
     result = subprocess.run(command, text=True, stdout=subprocess.PIPE, check=False, env=DEMO_ENV)
     print(result.stdout, end="", flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from attribution.cli.common import EXIT_USAGE, CommandError
@@ -49,6 +50,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The driver retries transient failures (deadlocks between concurrent writers) by itself;
+    # its per-retry warnings are not the user's business.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
