@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from neo4j import ManagedTransaction
+from neo4j import ManagedTransaction, Transaction
 
 from attribution.db import Graph
 from attribution.identities import Identity
@@ -161,33 +161,55 @@ def claim(
     lease: timedelta = DEFAULT_LEASE,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     now: datetime | None = None,
+    not_after: datetime | None = None,
 ) -> Claim:
-    """Lease up to ``limit`` claimable nodes to ``owner`` in one write transaction."""
+    """Lease up to ``limit`` claimable nodes to ``owner`` in one write transaction.
+
+    A finished node is stale when its run ended more than ``stale_after`` ago, and, when
+    ``not_after`` is given, before that moment too: a worker passes the start of its current
+    pass over the queue, so it never re-claims a node it finished in the same pass (with
+    ``stale_after`` zero it would otherwise enrich the same nodes forever).
+    """
     moment = now or datetime.now(UTC)
-    params: dict[str, Any] = {
-        "now": moment,
-        "stale": moment - stale_after,
+    stale = moment - stale_after
+    if not_after is not None:
+        stale = min(stale, not_after)
+    return graph.write(lambda tx: claim_in(tx, claim_params(owner, limit, lease, stale, moment)))
+
+
+def claim_params(
+    owner: str, limit: int, lease: timedelta, stale: datetime, now: datetime
+) -> dict[str, Any]:
+    """The parameters of the claim statements."""
+    return {
+        "now": now,
+        "stale": stale,
         "limit": limit,
         "owner": owner,
-        "expires": moment + lease,
+        "expires": now + lease,
     }
 
-    def work(tx: ManagedTransaction) -> Claim:
-        ids = [r["id"] for r in tx.run(_CANDIDATES, params)]
-        if not ids:
-            return Claim([], 0)
-        rows = tx.run(_LEASE, {**params, "ids": ids}).data()
-        items = [
-            ClaimedItem(
-                r["id"],
-                Identity("domain" if r["kind"] == "domain" else "ip", r["value"]),
-                int(r["depth"]),
-            )
-            for r in rows
-        ]
-        return Claim(items, len(ids))
 
-    return graph.write(work)
+def claim_in(tx: ManagedTransaction | Transaction, params: dict[str, Any]) -> Claim:
+    """The two statements of a claim, inside the caller's transaction.
+
+    The first finds candidates and write-locks them; the second re-reads each one under its
+    lock and leases only those still claimable, so a transaction that waited for another
+    claim's locks sees that claim's leases and skips those nodes.
+    """
+    ids = [r["id"] for r in tx.run(_CANDIDATES, params)]
+    if not ids:
+        return Claim([], 0)
+    rows = tx.run(_LEASE, {**params, "ids": ids}).data()
+    items = [
+        ClaimedItem(
+            r["id"],
+            Identity("domain" if r["kind"] == "domain" else "ip", r["value"]),
+            int(r["depth"]),
+        )
+        for r in rows
+    ]
+    return Claim(items, len(ids))
 
 
 def finish(
@@ -328,6 +350,7 @@ class Worker:
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserved = 0
+        self._pass_started = datetime.now(UTC)
         self._writer = GraphWriter(graph)
 
     # -- control -------------------------------------------------------------------------
@@ -408,6 +431,7 @@ class Worker:
                 want,
                 lease=options.lease,
                 stale_after=options.stale_after,
+                not_after=self._pass_started,
             )
             self._reserved -= want - len(got.items)
             if not got.items:
@@ -417,6 +441,7 @@ class Worker:
                     return
                 if await self._wait_stop(options.poll_seconds):
                     return
+                self._pass_started = datetime.now(UTC)  # a new pass over the queue
                 continue
             self.summary.claimed.extend(i.key for i in got.items)
             try:
