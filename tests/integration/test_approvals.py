@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_reports import GENERATED, make_world
+from test_reports import GENERATED, cli, make_world
 
 from attribution import audit
 from attribution.approvals import (
@@ -277,17 +275,6 @@ def test_return_then_request_again_with_a_new_report(world: World, log: Path) ->
     assert statuses == sorted([("returned", report["digest"]), ("approved", renewed["digest"])])
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -> None:
     _, settings, _ = world
     report = generate_report(world[0], "c2.bad.test", settings, warninglists=world[2])
@@ -299,10 +286,10 @@ def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -
         "ATTRIBUTION_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
         "ATTRIBUTION_WARNINGLISTS_DIR": str(settings.warninglists_dir),
     }
-    made = _cli(env, "approval", "request", "c2.bad.test", "--report", str(path), "--by", "alice")
+    made = cli(env, "approval", "request", "c2.bad.test", "--report", str(path), "--by", "alice")
     assert made.returncode == 0, made.stderr
     request_id = made.stdout.strip()
-    refused = _cli(
+    refused = cli(
         env,
         "approval",
         "decide",
@@ -319,7 +306,7 @@ def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -
     assert refused.stderr == (
         "attribution approval: refused: alice does not have the reviewer role\n"
     )
-    done = _cli(
+    done = cli(
         env,
         "approval",
         "decide",
@@ -335,7 +322,7 @@ def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "approved"
-    again = _cli(
+    again = cli(
         env,
         "approval",
         "decide",
@@ -350,9 +337,9 @@ def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -
     )
     assert again.returncode == 4
     assert f"request {request_id} is approved, not open" in again.stderr
-    shown = json.loads(_cli(env, "approval", "show", request_id, "--json").stdout)
+    shown = json.loads(cli(env, "approval", "show", request_id, "--json").stdout)
     assert [d["outcome"] for d in shown["decisions"]] == ["approve"]
-    assert _cli(env, "approval", "show", "req-nope").returncode == 1
+    assert cli(env, "approval", "show", "req-nope").returncode == 1
     actions = [e["action"] for e in audit.read_entries(tmp_path / "audit.jsonl")]
     assert actions == ["approval.request", "approval.decide"]
 

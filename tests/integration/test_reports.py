@@ -10,12 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from attribution.db import Graph
-from attribution.reports.builder import ReportError, build_content, generate_report
+from attribution.reports.builder import (
+    ReportError,
+    build_content,
+    generate_report,
+    validate_document,
+)
 from attribution.reports.canonical import verify_document
 from attribution.settings import Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
@@ -313,6 +319,25 @@ def test_report_is_reproducible_valid_and_signed(
     assert first["digest"] == second["digest"]
     assert first["generated_at"] == "2026-03-12T09:30:00Z"
     assert verify_document(first).ok
+    validate_document(first)
+    validate_document(second)
+    for path, value in [
+        (("content", "recommendation", "outcome"), "act-now"),
+        (("content", "score", "probability"), 1.5),
+        (("digest",), "abc"),
+        (("content", "evidence", "facts", 0, "first_seen"), "yesterday"),
+    ]:
+        broken = json.loads(json.dumps(first))
+        holder = broken
+        for step in path[:-1]:
+            holder = holder[step]
+        holder[path[-1]] = value
+        with pytest.raises(jsonschema.ValidationError):
+            validate_document(broken)
+    extra = json.loads(json.dumps(first))
+    extra["content"]["comment"] = "added later"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_document(extra)
     assert verify_document(first, trusted_key=key.public_key()).ok
     other = Ed25519PrivateKey.generate().public_key()
     assert "not by the trusted key" in verify_document(first, trusted_key=other).reason
@@ -326,7 +351,8 @@ def test_report_is_reproducible_valid_and_signed(
     )
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `attribution` command as a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "attribution.cli.main", *args],
         env=env,
@@ -359,18 +385,18 @@ def test_report_cli_writes_verifies_and_audits(
         "ATTRIBUTION_SIGNING_KEY": str(key_path),
     }
     out = tmp_path / "out"
-    done = _cli(env, "report", "203.0.113.5", "--out", str(out), "--json", "--by", "alice")
+    done = cli(env, "report", "203.0.113.5", "--out", str(out), "--json", "--by", "alice")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["recommendation"] == "eligible-for-approval"
     json_path, html_path = (Path(p) for p in summary["files"])
     assert json_path.name == f"report-ip-203.0.113.5-{summary['digest'][:12]}.json"
     assert 'id="collateral"' in html_path.read_text()
-    assert _cli(env, "report", "verify", str(json_path)).returncode == 0
+    assert cli(env, "report", "verify", str(json_path)).returncode == 0
     raw = json_path.read_bytes()
     position = raw.index(b'"203.0.113.0/24"') + 2
     json_path.write_bytes(raw[:position] + b"4" + raw[position + 1 :])
-    failed = _cli(env, "report", "verify", str(json_path))
+    failed = cli(env, "report", "verify", str(json_path))
     assert failed.returncode == 4
     assert "digest mismatch" in failed.stderr
     entries = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
@@ -378,4 +404,4 @@ def test_report_cli_writes_verifies_and_audits(
         ("alice", "report.generate", "ip:203.0.113.5")
     ]
     assert entries[0]["details"]["digest"] == summary["digest"]
-    assert _cli(env, "report", "AS64500").returncode == 1
+    assert cli(env, "report", "AS64500").returncode == 1

@@ -110,3 +110,13 @@ def test_signature_binds_digest_and_time(tmp_path: Path) -> None:
     assert "not by the trusted key" in verify_document(forged, trusted_key=key.public_key()).reason
     unsigned = seal(CONTENT, WHEN)
     assert verify_document(unsigned, require_signature=True).reason == "the report is not signed"
+
+
+def test_report_schema_is_valid_draft_2020_12() -> None:
+    import jsonschema
+
+    from attribution.reports.builder import report_schema
+
+    schema = report_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
