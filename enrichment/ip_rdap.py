@@ -13,11 +13,13 @@ the range it describes: any address inside a fresh cached range costs no request
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 import datetime as dt
 import ipaddress
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -179,8 +181,50 @@ class IpRdapCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[int, list[_Entry]] = {4: [], 6: []}
+        self._inflight: dict[str, asyncio.Event] = {}
         self.hits = 0
         self.misses = 0
+
+    @staticmethod
+    def _neighbourhood(address: str) -> str:
+        """Addresses that most likely share one registration: the same /16 or IPv6 /32."""
+        ip = ipaddress.ip_address(address)
+        return str(ipaddress.ip_network(f"{ip}/{16 if ip.version == 4 else 32}", strict=False))
+
+    @contextlib.asynccontextmanager
+    async def single_flight(self, address: str) -> AsyncIterator[IpNetwork | None]:
+        """Wait for lookups of nearby addresses already in flight before asking the registry.
+
+        Concurrent lookups of addresses in one network would otherwise all miss and all send
+        the same request. Yields the cached network when a finished lookup covered
+        ``address`` (the miss already counted becomes a hit), else None: the caller then makes
+        the request while holding the neighbourhood, and :meth:`put` s what it got.
+        """
+        key = self._neighbourhood(address)
+        while (busy := self._inflight.get(key)) is not None:
+            await busy.wait()
+            found = self._peek(address)
+            if found is not None:
+                self.misses -= 1
+                self.hits += 1
+                yield found
+                return
+        event = asyncio.Event()
+        self._inflight[key] = event
+        try:
+            yield None
+        finally:
+            del self._inflight[key]
+            event.set()
+
+    def _peek(self, address: str) -> IpNetwork | None:
+        ip = ipaddress.ip_address(address)
+        value = int(ip)
+        now = self._clock()
+        candidates = [
+            e for e in self._entries[ip.version] if e.first <= value <= e.last and e.expires > now
+        ]
+        return min(candidates, key=lambda e: e.last - e.first).network if candidates else None
 
     def get(self, address: str) -> IpNetwork | None:
         """The freshest smallest cached network containing ``address``, or None (a miss)."""
@@ -240,6 +284,13 @@ async def fetch_ip_network(address: str, clients: EnrichmentClients) -> SourceRe
     cached = clients.ip_rdap_cache.get(subject)
     if cached is not None:
         return SourceResult(SOURCE, subject, Outcome.OK, (cached,), attempts=0)
+    async with clients.ip_rdap_cache.single_flight(subject) as covered:
+        if covered is not None:
+            return SourceResult(SOURCE, subject, Outcome.OK, (covered,), attempts=0)
+        return await _fetch_ip_network(subject, clients)
+
+
+async def _fetch_ip_network(subject: str, clients: EnrichmentClients) -> SourceResult:
     try:
         bases = await clients.bootstrap.address_service_urls(subject)
         if not bases:
