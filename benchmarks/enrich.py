@@ -1,0 +1,156 @@
+"""Enrichment throughput against the sandbox, next to the raw DNS ceiling of the same server.
+
+    python -m benchmarks.enrich [--size 5000] [--concurrency 64] [--batch 200]
+
+Generates a world, serves it with the sandbox, writes every name and address of its ground
+truth as a pending indicator into the ``bench`` Neo4j instance, and measures in one run:
+
+(a) the raw DNS ceiling: dnspython asyncio A queries per second against the same nsd, with the
+    same number of queries in flight as the pipeline is allowed;
+(b) the full pipeline (every source, graph writes included, discovery off): DNS queries per
+    second (counted by the request gate) and indicators per second;
+(c) IP RDAP requests made (the range cache's misses) against the number of distinct networks
+    the addresses fell into.
+
+The last line is one JSON object with ``raw_dns_qps``, ``pipeline_dns_qps``,
+``ratio_vs_raw_dns``, ``indicators_per_s``, ``rdap_requests`` and ``distinct_networks``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from attribution.identities import InvalidIdentity, parse_indicator
+from attribution.ingest import Rows
+from attribution.worker import Worker, WorkerOptions
+from attribution.writer import GraphWriter, apply_schema
+from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
+from enrichment.clients import make_resolver
+from enrichment.config import EnrichmentConfig
+from enrichment.sandbox.generate import generate_world
+from enrichment.sandbox.manager import Sandbox
+
+
+def truth_values(data_dir: Path) -> list[str]:
+    """Every domain and address of the world's ground truth."""
+    with (data_dir / "labels" / "truth.csv").open(encoding="utf-8") as handle:
+        return [row["value"] for row in csv.DictReader(handle)]
+
+
+async def raw_dns_qps(config: EnrichmentConfig, names: list[str], concurrency: int) -> float:
+    """A queries per second with ``concurrency`` in flight, answers or not (NXDOMAIN counts)."""
+    resolver: dns.asyncresolver.Resolver = make_resolver(config)
+    bound = asyncio.Semaphore(concurrency)
+
+    async def one(name: str) -> None:
+        async with bound:
+            try:
+                await resolver.resolve(name + ".", "A", search=False)
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.exception.Timeout):
+                pass
+            except dns.resolver.NoNameservers:
+                pass
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in names))
+    return len(names) / (time.perf_counter() - began)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.enrich")
+    parser.add_argument("--size", type=int, default=5000, help="domains in the world")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
+    parser.add_argument("--batch", type=int, default=200, help="indicators per claim")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-enrich-") as tmp:
+        root = Path(tmp)
+        data_dir = root / "world"
+        began = time.perf_counter()
+        generate_world(data_dir, seed=args.seed, size=args.size)
+        print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        sandbox = Sandbox(root / "state")
+        endpoints = sandbox.up(data_dir)
+        graph = bench_graph()
+        try:
+            config = replace(
+                EnrichmentConfig.from_sandbox(endpoints), max_concurrency=args.concurrency
+            )
+            wipe(graph)
+            apply_schema(graph)
+            rows = Rows(datetime.now(UTC))
+            values: list[str] = []
+            for value in truth_values(data_dir):
+                try:
+                    identity = parse_indicator(value)
+                except InvalidIdentity:
+                    continue
+                values.append(str(identity.value))
+                rows.node(
+                    identity,
+                    {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
+                    "ingest:benchmark",
+                )
+            GraphWriter(graph).load(rows.nodes, rows.rels)
+            names = [v for v in values if not v[0].isdigit() and ":" not in v]
+            print(f"{len(values)} indicators ({len(names)} names) pending", file=sys.stderr)
+
+            # (a) Enough queries for a stable rate: every name, repeated up to 5,000.
+            queries = (names * (5000 // max(len(names), 1) + 1))[: max(5000, len(names))]
+            raw = asyncio.run(raw_dns_qps(config, queries, args.concurrency))
+            print(f"raw DNS: {raw:.0f} queries/s", file=sys.stderr)
+
+            # (b) and (c): the pipeline.
+            options = WorkerOptions(worker_id="bench", batch=args.batch, max_depth=0)
+            summary = Worker(graph, config, options).run()
+            figures = summary.as_dict()
+            pipeline_qps = summary.dns_queries / summary.seconds
+            distinct = graph.read(
+                "MATCH (:IPAddress {indicator: true})-[:IN_NETWORK]->(n:Network) "
+                "RETURN count(DISTINCT n) AS n"
+            )[0]["n"]
+        finally:
+            graph.close()
+            sandbox.down()
+    result: dict[str, Any] = {
+        "benchmark": "enrich",
+        "size": args.size,
+        "indicators": len(values),
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "raw_dns_qps": round(raw, 1),
+        "raw_dns_queries": len(queries),
+        "pipeline_dns_qps": round(pipeline_qps, 1),
+        "pipeline_dns_queries": summary.dns_queries,
+        "ratio_vs_raw_dns": round(pipeline_qps / raw, 3),
+        "indicators_per_s": round(len(summary.claimed) / summary.seconds, 1),
+        "pipeline_seconds": round(summary.seconds, 2),
+        "done": figures["done"],
+        "failed": figures["failed"],
+        "sources": figures["sources"],
+        "rdap_requests": summary.rdap_cache_misses,
+        "rdap_cache_hits": summary.rdap_cache_hits,
+        "distinct_networks": distinct,
+        "rdap_requests_per_network": round(summary.rdap_cache_misses / max(distinct, 1), 3),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
