@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -180,7 +181,7 @@ def request_approval(
     policy: WorkflowPolicy,
     *,
     now: datetime | None = None,
-    audit_path: Any = None,
+    audit_path: Path | None = None,
 ) -> dict[str, Any]:
     """Open a request for action against ``target`` on the basis of ``report``."""
     now = now or datetime.now(UTC)
@@ -249,7 +250,7 @@ def decide(
     policy: WorkflowPolicy,
     *,
     now: datetime | None = None,
-    audit_path: Any = None,
+    audit_path: Path | None = None,
 ) -> dict[str, Any]:
     """Record a reviewer's decision (approve, deny or return) on an open request."""
     now = now or datetime.now(UTC)

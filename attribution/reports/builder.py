@@ -30,6 +30,7 @@ so it does not change the digest from one run to the next.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -240,8 +241,9 @@ def _model_block(
     if not name or not version or not path.is_file():
         return None, f"no model manifest at models/{name}/{version}/manifest.json"
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = path.read_bytes()
+        manifest = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"model manifest models/{name}/{version}/manifest.json unreadable ({exc})"
     return {
         "name": name,
@@ -258,12 +260,17 @@ def _model_block(
             ),
         ),
         "threshold": _manifest_value(manifest, ("threshold", "gate_threshold", "threshold_")),
+        # The manifest pins the model file's digest, so this one value pins the model.
+        "manifest_sha256": hashlib.sha256(raw).hexdigest(),
     }, None
 
 
 def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    """A value from the manifest's top level or one nested object (gate, metrics, ...)."""
-    scopes: list[Mapping[str, Any]] = [manifest]
+    """A value from the manifest's ``gate`` object (as :mod:`attribution.scoring.persistence`
+    writes it), else its top level, else any other nested object."""
+    gate = manifest.get("gate")
+    scopes: list[Mapping[str, Any]] = [gate] if isinstance(gate, Mapping) else []
+    scopes.append(manifest)
     scopes += [v for _, v in sorted(manifest.items()) if isinstance(v, Mapping)]
     for scope in scopes:
         for name in names:

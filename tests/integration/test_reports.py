@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -132,11 +133,21 @@ def build_world(graph: Graph) -> None:
 
 
 def write_manifest(models: Path) -> None:
+    """A manifest laid out as attribution.scoring.persistence writes it (the gate block)."""
     folder = models / "maliciousness" / "1"
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(
         json.dumps(
-            {"alpha": 0.01, "delta": 0.05, "gate": {"threshold": 0.9, "n_calibration_benign": 299}}
+            {
+                "name": "maliciousness",
+                "version": "1",
+                "gate": {
+                    "alpha": 0.01,
+                    "delta": 0.05,
+                    "threshold": 0.9,
+                    "n_calibration_benign": 299,
+                },
+            }
         )
     )
 
@@ -174,7 +185,9 @@ def test_domain_report_content(world: tuple[Graph, Settings, WarninglistIndex]) 
         "ip_version": None,
     }
     assert content["score"]["probability"] == 0.97
+    manifest = settings.models_dir / "maliciousness" / "1" / "manifest.json"
     assert content["score"]["model"] == {
+        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
         "name": "maliciousness",
         "version": "1",
         "alpha": 0.01,
