@@ -1,5 +1,5 @@
 """``attribution report TARGET [--format json|html|both] [--out DIR]`` and
-``attribution report verify FILE``: confidence reports for the approval body.
+``attribution report verify FILE [--html PATH]``: confidence reports for the approval body.
 
 The report is written as ``report-<kind>-<target>-<digest prefix>.json`` (and ``.html``) in
 ``--out`` (default: the current directory); each generation is appended to the audit log.
@@ -59,6 +59,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--max-facts", type=int, default=None, help="evidence facts to include")
     parser.add_argument(
         "--public-key", type=Path, default=None, help="verify: require a signature by this key"
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="verify: after a successful check, write the HTML rendering of the report here",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
@@ -184,4 +191,8 @@ def _verify(args: argparse.Namespace) -> int:
         if not args.json:
             raise CommandError(f"{path}: verification failed: {result.reason}", EXIT_REFUSED)
         return EXIT_REFUSED
+    if args.html is not None:
+        from attribution.reports.html import render_html
+
+        args.html.write_text(render_html(document), encoding="utf-8")
     return EXIT_OK

@@ -359,6 +359,59 @@ def _label_entry(fact: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ip_collateral(graph: Graph, address: str, target_hits: list[dict[str, str]]) -> dict[str, Any]:
+    """Who else acting on the address would hit: its tenants and the ranges it lies in."""
+    tenants = _cohosted(graph, address)
+    reported = [t["name"] for t in tenants if t["reports"]]
+    benign = [
+        t["name"]
+        for t in tenants
+        if any(lab["verdict"] == "benign" or lab["kind"] == "allowlist" for lab in t["labels"])
+    ]
+    malicious = {
+        t["name"]
+        for t in tenants
+        if t["reports"] or any(lab["verdict"] == "malicious" for lab in t["labels"])
+    }
+    return {
+        "cohosted_names": len(tenants),
+        "cohosted_examples": [t["name"] for t in tenants[:MAX_EXAMPLES]],
+        "cohosted_not_known_malicious": len(tenants) - len(malicious),
+        "shared_ranges": [h for h in target_hits if h["category"] in COLLATERAL_RANGE_CATEGORIES],
+        "reported_tenants": reported[:MAX_EXAMPLES],
+        "reported_tenants_count": len(reported),
+        "benign_tenants": benign[:MAX_EXAMPLES],
+        "benign_tenants_count": len(benign),
+    }
+
+
+def _domain_collateral(
+    graph: Graph,
+    name: str,
+    registrable: str | None,
+    target_hits: list[dict[str, str]],
+    index: WarninglistIndex | None,
+) -> dict[str, Any]:
+    """The addresses the name shares with others, and whether it lives on a shared platform."""
+    shared = [
+        {
+            "address": row["address"],
+            "other_names": row["other_names"],
+            "range_categories": (
+                sorted({h.category for h in index.match_ip(row["address"])}) if index else []
+            ),
+        }
+        for row in _shared_ips(graph, name)
+    ]
+    platform_hits = [h for h in target_hits if h["category"] in SHARED_PLATFORM_CATEGORIES]
+    return {
+        "shared_ips": shared,
+        "registrable_domain": registrable,
+        "shared_platform": bool(platform_hits),
+        "shared_platform_hits": platform_hits,
+    }
+
+
 def build_content(
     graph: Graph,
     target: str,
@@ -476,51 +529,11 @@ def build_content(
         "benign_neighbours": benign_neighbours,
     }
 
-    collateral: dict[str, Any]
-    if kind == "ip":
-        tenants = _cohosted(graph, value)
-        reported = [t["name"] for t in tenants if t["reports"]]
-        benign = [
-            t["name"]
-            for t in tenants
-            if any(lab["verdict"] == "benign" or lab["kind"] == "allowlist" for lab in t["labels"])
-        ]
-        malicious = {
-            t["name"]
-            for t in tenants
-            if t["reports"] or any(lab["verdict"] == "malicious" for lab in t["labels"])
-        }
-        range_hits = [h for h in target_hits if h["category"] in COLLATERAL_RANGE_CATEGORIES]
-        collateral = {
-            "cohosted_names": len(tenants),
-            "cohosted_examples": [t["name"] for t in tenants[:MAX_EXAMPLES]],
-            "cohosted_not_known_malicious": len(tenants) - len(malicious),
-            "shared_ranges": range_hits,
-            "reported_tenants": reported[:MAX_EXAMPLES],
-            "reported_tenants_count": len(reported),
-            "benign_tenants": benign[:MAX_EXAMPLES],
-            "benign_tenants_count": len(benign),
-        }
-    else:
-        shared = []
-        for row in _shared_ips(graph, value):
-            categories = (
-                sorted({h.category for h in index.match_ip(row["address"])}) if index else []
-            )
-            shared.append(
-                {
-                    "address": row["address"],
-                    "other_names": row["other_names"],
-                    "range_categories": categories,
-                }
-            )
-        platform_hits = [h for h in target_hits if h["category"] in SHARED_PLATFORM_CATEGORIES]
-        collateral = {
-            "shared_ips": shared,
-            "registrable_domain": registrable,
-            "shared_platform": bool(platform_hits),
-            "shared_platform_hits": platform_hits,
-        }
+    collateral = (
+        _ip_collateral(graph, value, target_hits)
+        if kind == "ip"
+        else _domain_collateral(graph, value, registrable, target_hits, index)
+    )
 
     inputs = RecommendationInputs(
         kind=kind,

@@ -405,7 +405,10 @@ def test_report_cli_writes_verifies_and_audits(
     json_path, html_path = (Path(p) for p in summary["files"])
     assert json_path.name == f"report-ip-203.0.113.5-{summary['digest'][:12]}.json"
     assert 'id="collateral"' in html_path.read_text()
-    assert cli(env, "report", "verify", str(json_path)).returncode == 0
+    rerendered = tmp_path / "again.html"
+    checked = cli(env, "report", "verify", str(json_path), "--html", str(rerendered))
+    assert checked.returncode == 0, checked.stderr
+    assert 'id="digest"' in rerendered.read_text()
     raw = json_path.read_bytes()
     position = raw.index(b'"203.0.113.0/24"') + 2
     json_path.write_bytes(raw[:position] + b"4" + raw[position + 1 :])
