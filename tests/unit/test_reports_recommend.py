@@ -16,7 +16,13 @@ from attribution.reports.recommend import (
     recommend,
 )
 
-SCORES: list[tuple[float | None, str | None]] = [(None, None), (0.2, "insufficient-evidence"), (0.4, "no-act"), (0.97, "act"), (0.9, "?")]
+SCORES: list[tuple[float | None, str | None]] = [
+    (None, None),
+    (0.2, "insufficient-evidence"),
+    (0.4, "no-act"),
+    (0.97, "act"),
+    (0.9, "?"),
+]
 BENIGN: list[dict[str, Any]] = [
     {},
     {"benign_labels": ["analyst:bob"]},
