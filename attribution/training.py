@@ -176,6 +176,22 @@ def _classifier(alpha: float, delta: float, seed: int, **kwargs: Any) -> Malicio
     )
 
 
+def trainable(X: np.ndarray) -> np.ndarray:
+    """``X`` with columns that are missing in every row set to 0.
+
+    The gradient-boosted trees cannot bin a column without a single value (scikit-learn
+    raises). A column that is constant in training is never split on, so the value put there
+    changes nothing the model learns, and at scoring time the column's real values are ignored
+    the same way. Any other NaN is left alone.
+    """
+    blank = np.isnan(X).all(axis=0)
+    if not blank.any():
+        return X
+    out = X.copy()
+    out[:, blank] = 0.0
+    return out
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -204,7 +220,9 @@ def cross_validated_metrics(
     per_fold = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(X, y)):
-        model = _classifier(alpha, delta, seed + k, on_insufficient="warn").fit(X[train], y[train])
+        model = _classifier(alpha, delta, seed + k, on_insufficient="warn").fit(
+            trainable(X[train]), y[train]
+        )
         proba = model.predict_proba(X[test])[:, 1]
         per_fold.append(evaluate_scores(y[test], proba, float(model.threshold_)))
     keys = ("roc_auc", "pr_auc", "brier", "ece", "gate_tpr", "gate_fpr")
@@ -242,6 +260,7 @@ def train_model(
     metrics = cross_validated_metrics(X, y, alpha=alpha, delta=delta, n_folds=n_folds, seed=seed)
     if progress:
         progress("cross-validation")
+    X = trainable(X)
     model = _classifier(alpha, delta, seed).fit(X, y)
     version = _next_version(models_dir, name)
     path = save_model(
@@ -534,7 +553,7 @@ def evaluate_model(
     seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_splits)
     first: tuple[np.ndarray, np.ndarray, float] | None = None
     for s, (train, test) in zip(seeds, splitter.split(X, y), strict=True):
-        model = _classifier(alpha, delta, int(s)).fit(X[train], y[train])
+        model = _classifier(alpha, delta, int(s)).fit(trainable(X[train]), y[train])
         proba = model.predict_proba(X[test])[:, 1]
         m = evaluate_scores(y[test], proba, float(model.threshold_))
         within.append(m["gate_fpr"] <= alpha)
@@ -544,7 +563,7 @@ def evaluate_model(
         look_test = lookalike[test]
         ours_act = proba > model.threshold_
         acc.add("ours_fpr_lookalike", _fpr(ours_act, look_test))
-        base = default_base_estimator(random_state=int(s)).fit(X[train], y[train])
+        base = default_base_estimator(random_state=int(s)).fit(trainable(X[train]), y[train])
         base_act = base.predict_proba(X[test])[:, 1] >= 0.5
         acc.add("base_fpr", _fpr(base_act, benign_test))
         acc.add("base_tpr", float(base_act[~benign_test].mean()))

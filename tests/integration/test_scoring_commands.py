@@ -1,0 +1,196 @@
+"""The label, train and score commands, run as subprocesses against the test server."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from attribution.db import Graph
+from attribution.writer import GraphWriter, NodeRow, RelRow
+
+SEEN = datetime(2024, 6, 1, tzinfo=UTC)
+N_BENIGN, N_MALICIOUS = 160, 60
+
+
+def _node(label: str, key: object, **props: object) -> NodeRow:
+    return NodeRow(label, key, dict(props), "test", SEEN, SEEN, SEEN)
+
+
+def _rel(kind: str, start: object, end: object, **props: object) -> RelRow:
+    return RelRow(kind, start, end, dict(props), "test", SEEN, SEEN, SEEN)
+
+
+def build_world(graph: Graph, tmp: Path) -> tuple[Path, Path]:
+    """Benign names on long-lived registrations and a shared host; malicious ones young,
+    private, on low TTLs in a bad AS. Returns the feed and allowlist files."""
+    nodes: list[NodeRow] = []
+    rels: list[RelRow] = []
+    words = ["maple", "harbor", "river", "garden", "silver", "forest", "ocean", "meadow"]
+    benign = [f"{words[i % 8]}{words[(i // 8) % 8]}{i}.com" for i in range(N_BENIGN)]
+    malicious = [f"x{(i * 7919) % 100003:05d}qz{i}.xyz" for i in range(N_MALICIOUS)]
+    for i, name in enumerate(benign):
+        nodes.append(
+            _node(
+                "Domain",
+                name,
+                registrable=name,
+                created=datetime(2010 + i % 8, 1, 1, tzinfo=UTC),
+                expires=datetime(2030, 1, 1, tzinfo=UTC),
+                updated=datetime(2020, 1, 1, tzinfo=UTC),
+                privacy_proxy=False,
+            )
+        )
+        address = f"203.0.113.{1 + i % 20}"
+        rels += [
+            _rel("RESOLVES_TO", name, address, rtype="A", ttl=3600, min_ttl=3600),
+            _rel("NAME_SERVER", name, "ns1.goodhost.net"),
+            _rel("IN_PREFIX", address, "203.0.113.0/24"),
+            _rel("REGISTERED_WITH", name, "good-registrar"),
+        ]
+    for i, name in enumerate(malicious):
+        nodes.append(
+            _node(
+                "Domain",
+                name,
+                registrable=name,
+                created=datetime(2024, 5, 20 + i % 10, tzinfo=UTC),
+                expires=datetime(2025, 5, 20, tzinfo=UTC),
+                updated=datetime(2024, 5, 29, tzinfo=UTC),
+                privacy_proxy=True,
+            )
+        )
+        address = f"198.51.100.{1 + i % 30}"
+        rels += [
+            _rel("RESOLVES_TO", name, address, rtype="A", ttl=60, min_ttl=60),
+            _rel("NAME_SERVER", name, f"ns{i % 3}.fluxdns.biz"),
+            _rel("IN_PREFIX", address, "198.51.100.0/24"),
+            _rel("REGISTERED_WITH", name, "bad-registrar"),
+        ]
+    rels += [
+        _rel("ANNOUNCED_BY", "203.0.113.0/24", 64500),
+        _rel("ANNOUNCED_BY", "198.51.100.0/24", 64666),
+    ]
+    nodes.append(_node("Domain", "nothing-known.org"))
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
+    feed = tmp / "feed.csv"
+    feed.write_text("value,family,source\n" + "".join(f"{n},flux,vendor\n" for n in malicious))
+    allow = tmp / "allow.txt"
+    allow.write_text("".join(f"{n}\n" for n in benign))
+    return feed, allow
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "attribution.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_label_command(graph: Graph, neo4j_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**neo4j_env, "ATTRIBUTION_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    feed = tmp_path / "trail.txt"
+    feed.write_text("# trail\nbad.example.com  # c2\n192.0.2.7\nnot_a_name\n")
+    done = _cli(env, "label", "import", str(feed), "--kind", "feed", "--json")
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)["imports"][0]
+    assert (summary["written"], summary["sources"]) == (2, {"feed:trail.txt": 2})
+    assert len(summary["rejected"]) == 1 and summary["rejected"][0].startswith("line 4:")
+
+    done = _cli(
+        env, "label", "bad.example.com", "benign", "--by", "alice", "--reason", "sinkholed",
+        "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert {k: record[k] for k in ("target", "verdict", "source", "previous", "resolved")} == {
+        "target": "bad.example.com",
+        "verdict": "benign",
+        "source": "analyst:alice",
+        "previous": "malicious",
+        "resolved": "benign",
+    }
+    rows = graph.read(
+        "MATCH (s:LabelSource)-[r:LABELS_DOMAIN]->(:Domain {name: 'bad.example.com'}) "
+        "RETURN s.name AS s, s.kind AS kind, r.verdict AS v, r.by AS by, r.reason AS reason "
+        "ORDER BY s"
+    )
+    assert rows == [
+        {
+            "s": "analyst:alice",
+            "kind": "analyst",
+            "v": "benign",
+            "by": "alice",
+            "reason": "sinkholed",
+        },
+        {"s": "feed:trail.txt", "kind": "feed", "v": "malicious", "by": None, "reason": None},
+    ]
+    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 1
+    bad = _cli(env, "label", "bad.example.com", "evil", "--by", "a", "--reason", "r")
+    assert bad.returncode == 2
+
+
+def test_train_then_score_round_trip(
+    graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(models)}
+    feed, allow = build_world(graph, tmp_path)
+    assert _cli(env, "label", "import", str(feed), "--kind", "feed").returncode == 0
+    assert _cli(env, "label", "import", str(allow), "--kind", "allowlist").returncode == 0
+
+    done = _cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--folds", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    trained = json.loads(done.stdout)
+    assert (trained["version"], trained["n_benign"], trained["n_malicious"]) == ("v1", 160, 60)
+    assert trained["target_source"] == "graph-labels"
+    assert (models / "maliciousness" / "v1" / "manifest.json").is_file()
+    again = json.loads(_cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--json").stdout)
+    assert again["version"] == "v2" and (models / "maliciousness" / "v1").is_dir()
+
+    done = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"), "--json")
+    assert done.returncode == 0, done.stderr
+    scored = json.loads(done.stdout)
+    assert scored["model_version"] == "maliciousness/v1"
+    assert scored["written"] == scored["nodes"] == N_BENIGN + N_MALICIOUS + 1 + 50 + 4
+    rows = graph.read(
+        "MATCH (d:Domain) RETURN d.name AS name, d.score AS score, d.decision AS decision, "
+        "d.model_version AS version, d.reasons AS reasons, toString(d.scored_at) AS at"
+    )
+    by_name = {r["name"]: r for r in rows}
+    lonely = by_name["nothing-known.org"]
+    assert (lonely["score"], lonely["decision"], lonely["reasons"]) == (
+        None,
+        "insufficient-evidence",
+        ["evidence=0<3"],
+    )
+    assert {r["version"] for r in rows} == {"maliciousness/v1"}
+    assert len({r["at"] for r in rows}) == 1
+    reason = re.compile(r"^[a-z_0-9]+=[+-]\d+\.\d\d$")
+    benign_rows = [by_name[n] for n in by_name if n.endswith(".com") and not n.startswith("ns")]
+    assert all(r["decision"] == "no-act" and r["score"] < 0.5 for r in benign_rows)
+    bad_rows = [by_name[n] for n in by_name if n.endswith(".xyz")]
+    assert all(r["decision"] == "act" for r in bad_rows)
+    assert all(
+        len(r["reasons"]) == 3 and all(reason.match(x) for x in r["reasons"]) for r in bad_rows
+    )
+
+    # Nothing changed since: nothing is selected; a new fact selects its node.
+    done = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"),
+                "--changed-since-last-run", "--json")  # fmt: skip
+    assert json.loads(done.stdout)["selected"] == 0
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    GraphWriter(graph).load(
+        rels=[RelRow("RESOLVES_TO", "nothing-known.org", "192.0.2.9", {}, "t", later, later, later)]
+    )
+    done = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"),
+                "--changed-since-last-run", "--json")  # fmt: skip
+    changed = json.loads(done.stdout)
+    assert changed["selected"] == 2  # the name and its new address
