@@ -1,0 +1,157 @@
+"""Feature extraction plus scoring throughput, against reading the same nodes' properties alone.
+
+Usage: ``python -m benchmarks.score [--nodes N]`` (default 200,000). Builds a graph of N
+Domain and IPAddress nodes (two domains per address) with typical facts (address records,
+name servers, registrations, prefixes and ASes, 5 % feed and 5 % allowlist labels) through the
+writer on the benchmark instance, trains a small model on it, then times:
+
+* the baseline: one read of every Domain's and IPAddress's own properties;
+* feature extraction (graph export, features, cross-fitted label features) plus scoring
+  (probabilities, gate decisions and explanations) of every node, without the write-back;
+* the full ``score`` run with the write-back, reported beside it.
+
+The last line is one JSON object with ``nodes_per_s``, ``ratio_vs_read_only`` (how many times
+longer than the read-only baseline) and ``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from attribution.features import build_features
+from attribution.labels import LabelEntry, label_rows, read_labels
+from attribution.training import score_graph, train_model
+from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
+from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
+
+SEEN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def build_rows(n_nodes: int, seed: int = 1) -> tuple[list[NodeRow], list[RelRow], list[LabelEntry]]:
+    """Rows for ``n_nodes`` scored nodes: two thirds domains, one third addresses."""
+    rng = random.Random(seed)
+    n_ip = max(1, n_nodes // 3)
+    n_dom = n_nodes - n_ip
+    nodes: list[NodeRow] = []
+    rels: list[RelRow] = []
+    entries: list[LabelEntry] = []
+
+    def rel(kind: str, a: object, b: object, **props: object) -> None:
+        rels.append(RelRow(kind, a, b, dict(props), "bench", SEEN, SEEN, SEEN))
+
+    addresses = [f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}" for i in range(n_ip)]
+    for i, address in enumerate(addresses):
+        prefix = address.rsplit(".", 1)[0] + ".0/24"
+        rel("IN_PREFIX", address, prefix)
+        rel("ANNOUNCED_BY", prefix, 64500 + (i // 256) % 200)
+    for i in range(n_dom):
+        bad = rng.random() < 0.2
+        name = f"{'x' if bad else 'site'}{rng.getrandbits(40):010x}{i}.{'xyz' if bad else 'com'}"
+        age = rng.randint(1, 60) if bad else rng.randint(365, 7000)
+        created = SEEN - timedelta(days=age)
+        nodes.append(
+            NodeRow(
+                "Domain",
+                name,
+                {
+                    "registrable": name,
+                    "created": created,
+                    "expires": created + timedelta(days=365 if bad else 3650),
+                    "privacy_proxy": bad,
+                },
+                "bench",
+                SEEN,
+                SEEN,
+                SEEN,
+            )
+        )
+        for _ in range(rng.randint(1, 3)):
+            ttl = 60 if bad else 3600
+            rel("RESOLVES_TO", name, rng.choice(addresses), rtype="A", ttl=ttl, min_ttl=ttl)
+        rel("NAME_SERVER", name, f"ns{rng.randrange(100)}.{'flux' if bad else 'dns'}host.net")
+        rel("REGISTERED_WITH", name, f"registrar-{rng.randrange(20 if not bad else 3)}")
+        draw = rng.random()
+        if bad and draw < 0.25:
+            entries.append(LabelEntry(("Domain", name), "malicious"))
+        elif not bad and draw < 0.1:
+            entries.append(LabelEntry(("Domain", name), "benign"))
+    return nodes, rels, entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    graph = bench_graph()
+    try:
+        wipe(graph)
+        apply_schema(graph)
+        nodes, rels, entries = build_rows(args.nodes)
+        began = time.perf_counter()
+        GraphWriter(graph).load(nodes=nodes, rels=rels)
+        feed = [e for e in entries if e.verdict == "malicious"]
+        allow = [e for e in entries if e.verdict == "benign"]
+        for group, kind in ((feed, "feed"), (allow, "allowlist")):
+            label_nodes, label_rels = label_rows(group, kind, f"{kind}:bench", "bench", SEEN)
+            GraphWriter(graph).load(nodes=label_nodes, rels=label_rels)
+        print(f"graph built in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            models = Path(tmp)
+            train_model(graph, models_dir=models, alpha=0.05, delta=0.05, n_folds=3)
+            from attribution.scoring.persistence import load_model
+            from attribution.training import resolve_model_dir
+
+            model = load_model(
+                resolve_model_dir(models, "latest"), expected_feature_version="graph-features-1"
+            )
+
+            t0 = time.perf_counter()
+            domains = graph.read("MATCH (d:Domain) RETURN properties(d) AS p")
+            ips = graph.read("MATCH (i:IPAddress) RETURN properties(i) AS p")
+            read_s = time.perf_counter() - t0
+            n = len(domains) + len(ips)
+
+            t0 = time.perf_counter()
+            labels = read_labels(graph)
+            features = build_features(graph, labels, n_folds=5, warninglists=None)
+            extract_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            model.predict_proba(features.X)
+            model.decide(features.X)
+            model.explain(features.X, top=3)
+            predict_s = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            scored = score_graph(graph, models_dir=models)
+            full_s = time.perf_counter() - t0
+        total = extract_s + predict_s
+        emit(
+            {
+                "benchmark": "score",
+                "nodes": n,
+                "read_only_s": round(read_s, 3),
+                "extract_s": round(extract_s, 3),
+                "predict_explain_s": round(predict_s, 3),
+                "score_with_writeback_s": round(full_s, 3),
+                "written": scored["written"],
+                "nodes_per_s": round(n / total, 1),
+                "read_only_nodes_per_s": round(n / read_s, 1),
+                "ratio_vs_read_only": round(total / read_s, 2),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    finally:
+        graph.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
