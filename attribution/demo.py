@@ -9,6 +9,7 @@ Neo4j (or ``NEO4J_URI``) and writes its files under ``demo-out/``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -20,7 +21,10 @@ from attribution.settings import REPO_ROOT
 
 OUT = REPO_ROOT / "demo-out"
 # The demo's reviewer; a deployment names its reviewers in attribution.toml ([roles] reviewers).
-DEMO_ENV = {**os.environ, "ATTRIBUTION_REVIEWERS": os.environ.get("ATTRIBUTION_REVIEWERS", "reviewer-tanaka")}
+DEMO_ENV = {
+    **os.environ,
+    "ATTRIBUTION_REVIEWERS": os.environ.get("ATTRIBUTION_REVIEWERS", "reviewer-tanaka"),
+}
 
 
 class DemoFailed(RuntimeError):
@@ -147,9 +151,9 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     )
     step("", "query", "run", "dns-fast-flux-candidates")
     top = step("", "query", "run", "review-high-score-unreviewed", "--json")
-    targets = _targets(top.stdout)
-    for target in targets[:3]:
-        step(
+    eligible: tuple[str, str] | None = None
+    for target in _targets(top.stdout)[:5]:
+        made = step(
             f"Confidence report for {target}",
             "report",
             target,
@@ -157,52 +161,56 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
             "both",
             "--out",
             str(reports),
+            "--json",
         )
-    if targets:
-        first = targets[0]
-        report = reports / f"{first}.json"
-        step("Verify the report's digest", "report", "verify", str(report))
+        summary = json.loads(made.stdout)
+        print(f"   recommendation: {summary['recommendation']}")
+        json_file = next(f for f in summary["files"] if f.endswith(".json"))
+        if eligible is None and summary["recommendation"] == "eligible-for-approval":
+            eligible = (target, json_file)
+    if eligible is not None:
+        target, report = eligible
+        step("Verify the report's digest", "report", "verify", report)
         request = step(
             "Ask the independent reviewer for approval",
             "approval",
             "request",
-            first,
+            target,
             "--report",
-            str(report),
+            report,
             "--by",
             "analyst-sato",
             "--json",
-            ok=(0, 4),
         )
-        request_id = _field(request.stdout, "request_id")
-        if request_id:
-            step(
-                "The requester may not decide (separation of duties)",
-                "approval",
-                "decide",
-                request_id,
-                "--by",
-                "analyst-sato",
-                "--approve",
-                "--reason",
-                "self-approval",
-                "--report",
-                str(report),
-                ok=(4,),
-            )
-            step(
-                "The reviewer decides on the digest of the report",
-                "approval",
-                "decide",
-                request_id,
-                "--by",
-                "reviewer-tanaka",
-                "--deny",
-                "--reason",
-                "collateral not yet assessed by the operator",
-                "--report",
-                str(report),
-            )
+        request_id = json.loads(request.stdout)["request_id"]
+        step(
+            "The requester may not decide (separation of duties)",
+            "approval",
+            "decide",
+            request_id,
+            "--by",
+            "analyst-sato",
+            "--approve",
+            "--reason",
+            "self-approval",
+            "--report",
+            report,
+            ok=(4,),
+        )
+        step(
+            "The reviewer decides, naming the digest of the report",
+            "approval",
+            "decide",
+            request_id,
+            "--by",
+            "reviewer-tanaka",
+            "--approve",
+            "--reason",
+            "evidence chain and collateral reviewed",
+            "--report",
+            report,
+        )
+        step("", "approval", "show", request_id)
     step("Verify the hash-chained audit log", "audit", "verify")
     step(
         "Share the act decisions with partners as STIX 2.1",
@@ -213,29 +221,19 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     )
 
 
+def _corpus(world: Path) -> Path:
+    """The values of the world's ground truth as a plain indicator list."""
+    import csv
+
+    out = OUT / "corpus.txt"
+    with (world / "labels" / "truth.csv").open(encoding="utf-8", newline="") as handle:
+        values = [row["value"] for row in csv.DictReader(handle)]
+    out.write_text("\n".join(values) + "\n", encoding="utf-8")
+    return out
+
+
 def _targets(stdout: str) -> list[str]:
-    import json
-
-    try:
-        rows = json.loads(stdout)
-    except ValueError:
-        return []
-    rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
-    return [
-        str(r.get("target") or r.get("name") or r.get("address"))
-        for r in rows
-        if isinstance(r, dict)
-    ]
-
-
-def _field(stdout: str, name: str) -> str | None:
-    import json
-
-    try:
-        value = json.loads(stdout)
-    except ValueError:
-        return None
-    return str(value[name]) if isinstance(value, dict) and name in value else None
+    return [str(row["target"]) for row in json.loads(stdout)["rows"]]
 
 
 if __name__ == "__main__":
