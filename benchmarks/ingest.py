@@ -5,7 +5,7 @@
 (a) the project's writer loading N domain-resolves-to-IP observations with provenance;
 (b) one MERGE transaction per observation, on a sample of M rows (rows/s is stable by then);
 (c) the server's ceiling: ``UNWIND ... CREATE`` of the same N rows into an empty database with
-    the same constraints and indexes, no MERGE.
+    the same constraints and indexes, no MERGE, over as many concurrent transactions as the writer.
 The last line is one JSON object with the rates and their ratios.
 """
 
@@ -15,6 +15,7 @@ import argparse
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--per-row-sample", type=int, default=3_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument(
+        "--streams", type=int, default=2, help="concurrent write transactions of the writer"
+    )
     args = parser.parse_args(argv)
 
     graph = bench_graph()
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     wipe(graph)
     apply_schema(graph)
     nodes, rels = writer_rows(obs)
-    writer = GraphWriter(graph, batch_size=args.batch)
+    writer = GraphWriter(graph, batch_size=args.batch, streams=args.streams)
     began = time.perf_counter()
     done = 0
 
@@ -157,10 +161,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         for i, (name, ip, ttl, seen) in enumerate(obs)
     ]
+    # The same number of concurrent transactions as the writer uses: CREATE has nothing to lock.
+    parts = [rows[i :: args.streams] for i in range(args.streams)]
+
+    def create_stream(part: list[dict[str, object]]) -> None:
+        for start in range(0, len(part), args.batch):
+            chunk = part[start : start + args.batch]
+            graph.write(lambda tx, c=chunk: tx.run(CREATE_CEILING, rows=c).consume())
+
     began = time.perf_counter()
-    for start in range(0, len(rows), args.batch):
-        chunk = rows[start : start + args.batch]
-        graph.write(lambda tx, c=chunk: tx.run(CREATE_CEILING, rows=c).consume())
+    with ThreadPoolExecutor(max_workers=args.streams) as pool:
+        for future in [pool.submit(create_stream, part) for part in parts]:
+            future.result()
     ceiling_s = time.perf_counter() - began
     ceiling_rate = args.rows / ceiling_s
     print(f"(c) CREATE ceiling: {ceiling_rate:,.0f} observations/s", flush=True)
@@ -170,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     emit(
         {
             "rows": args.rows,
+            "streams": args.streams,
             "writer_rows_per_s": round(writer_rate, 1),
             "per_row_rows_per_s": round(per_row_rate, 1),
             "create_ceiling_rows_per_s": round(ceiling_rate, 1),
