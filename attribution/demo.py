@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
+    examples = REPO_ROOT / "docs" / "examples"
+    truth = world / "labels" / "truth.csv"
     step(
         "Start the local Neo4j server (resolved from Maven Central on first use)", "neo4j", "start"
     )
@@ -85,8 +87,14 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     step(
         "Ingest a sample indicator list; its bad line is named and the rest lands",
         "ingest",
-        str(REPO_ROOT / "docs" / "examples" / "indicators.csv"),
+        str(examples / "indicators.csv"),
         ok=(1,),
+    )
+    step(
+        "Ingest a partner's STIX 2.1 bundle (a URL enters as its host) and flow metadata (aggregated contacts)",
+        "ingest",
+        str(examples / "partner-bundle.json"),
+        str(examples / "flows.csv"),
     )
     step(
         "Generate a synthetic world: benign CDN/cloud/shared hosting, campaigns, fast flux, DGA, look-alikes",
@@ -111,14 +119,22 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "ingest",
         str(world / "indicators.txt"),
         *incidents,
-        ok=(0, 1),
     )
     step(
-        "Enrich every pending indicator through the sandbox (DNS, ASN, IP RDAP, registration)",
+        "Ingest every name and address of the world as the training corpus (a deployment uses its labelled history)",
+        "ingest",
+        "--format",
+        "list",
+        str(_corpus(world)),
+    )
+    step(
+        "Enrich every pending indicator through the sandbox (DNS, ASN, IP RDAP, registration); the sample "
+        "list's names exist in no zone of the world, so they end failed with the reason recorded (exit 1)",
         "enrich",
         "--sandbox",
         "--max-depth",
         "1",
+        ok=(0, 1),
     )
     step(
         "Import the partial malicious feed and the benign allowlist as labels",
@@ -130,16 +146,19 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     )
     step("", "label", "import", str(world / "labels" / "allowlist.txt"), "--kind", "allowlist")
     step(
-        "Train the calibrated classifier; its gate bounds the false-positive rate",
+        "Train the calibrated classifier on the world's ground truth; its gate bounds the false-positive rate",
         "train",
-        "--json",
+        "--truth",
+        str(truth),
     )
     step("Score every domain and address; thin evidence gets insufficient-evidence", "score")
     step(
-        "Evaluate against the world's ground truth, with two naive baselines beside it",
+        "Evaluate on held-out splits of the ground truth, with two naive baselines beside it",
         "evaluate",
         "--truth",
-        str(world / "labels" / "truth.csv"),
+        str(truth),
+        "--splits",
+        "5",
         "--out",
         str(OUT / "evaluation"),
     )

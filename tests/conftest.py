@@ -116,8 +116,7 @@ def neo4j_env(test_settings: Settings) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    server_fixtures = {"graph", "neo4j_env", "session_graph", "test_settings"}
     for item in items:
-        if "graph" in getattr(item, "fixturenames", ()) or "neo4j_env" in getattr(
-            item, "fixturenames", ()
-        ):
+        if server_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
