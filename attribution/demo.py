@@ -24,6 +24,8 @@ OUT = REPO_ROOT / "demo-out"
 DEMO_ENV = {
     **os.environ,
     "ATTRIBUTION_REVIEWERS": os.environ.get("ATTRIBUTION_REVIEWERS", "reviewer-tanaka"),
+    # Its models go to demo-out/models, so the repository's models/ keeps only deliberate releases.
+    "ATTRIBUTION_MODELS_DIR": os.environ.get("ATTRIBUTION_MODELS_DIR", str(OUT / "models")),
 }
 
 
