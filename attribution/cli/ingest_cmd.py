@@ -6,9 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from attribution.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CommandError, connect, print_json
-from attribution.intake.detect import UnknownFormat
+from attribution.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    CommandError,
+    connect,
+    print_json,
+)
 from attribution.ingest import ingest_paths
+from attribution.intake.detect import UnknownFormat
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
