@@ -7,6 +7,7 @@ named ``bench`` on its own ports, or use ``NEO4J_URI`` when it is set (that data
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import statistics
 import sys
@@ -23,6 +24,9 @@ BENCH_HTTP_PORT = 7475
 
 def bench_graph() -> Graph:
     """Connect to the benchmark instance, starting it when needed."""
+    # Deadlocks between concurrent writers are retried by the driver; its per-retry warnings
+    # would bury the figures.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     settings = load_settings()
     if not settings.neo4j.external:
         neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
