@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 RDAP_KINDS = ("ip", "autnum", "domain", "entity")
 RDAP_SUFFIXES = (".json", ".input")
@@ -83,6 +84,40 @@ class WhoisFault:
     def matches(self, target: str) -> bool:
         """Whether this fault applies to a query target (case-insensitive)."""
         return self.query.lower() == target.lower()
+
+
+class _Fault(Protocol):
+    @property
+    def times(self) -> int | None: ...
+
+    def matches(self, target: str, /) -> bool: ...
+
+
+F = TypeVar("F", bound=_Fault)
+
+
+class FaultBudget(Generic[F]):
+    """Hands out the first fault matching a request, counting each against its ``times``.
+
+    Shared by the RDAP and WHOIS servers; thread-safe, since both serve requests in threads.
+    """
+
+    def __init__(self, faults: tuple[F, ...]) -> None:
+        self.faults = faults
+        self._hits: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, target: str) -> F | None:
+        for i, fault in enumerate(self.faults):
+            if not fault.matches(target):
+                continue
+            with self._lock:
+                used = self._hits.get(i, 0)
+                if fault.times is not None and used >= fault.times:
+                    continue
+                self._hits[i] = used + 1
+            return fault
+        return None
 
 
 @dataclass(frozen=True)

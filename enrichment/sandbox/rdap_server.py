@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from enrichment.sandbox.layout import DataDir, RdapFault, RdapRecord, normalise_domain
+from enrichment.sandbox.layout import DataDir, FaultBudget, RdapFault, RdapRecord, normalise_domain
 
 RDAP_CONTENT_TYPE = "application/rdap+json"
 BOOTSTRAP_FILES = ("dns.json", "ipv4.json", "ipv6.json", "asn.json")
@@ -153,9 +152,7 @@ class RdapServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], data: DataDir) -> None:
         super().__init__(address, RdapHandler)
         self.index = RdapIndex(data)
-        self.faults = data.faults.rdap
-        self._hits: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self.faults = FaultBudget(data.faults.rdap)
 
     @property
     def base_url(self) -> str:
@@ -165,16 +162,7 @@ class RdapServer(ThreadingHTTPServer):
 
     def take_fault(self, path: str) -> RdapFault | None:
         """The fault for this request, counting it against a fault's `times` budget."""
-        for i, fault in enumerate(self.faults):
-            if not fault.matches(path):
-                continue
-            with self._lock:
-                used = self._hits.get(i, 0)
-                if fault.times is not None and used >= fault.times:
-                    continue
-                self._hits[i] = used + 1
-            return fault
-        return None
+        return self.faults.take(path)
 
 
 class RdapHandler(BaseHTTPRequestHandler):

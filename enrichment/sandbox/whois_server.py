@@ -12,7 +12,6 @@ import ipaddress
 import socket
 import socketserver
 import struct
-import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from enrichment.sandbox.layout import (
     CYMRU_V4_ZONE,
     CYMRU_V6_ZONE,
     DataDir,
+    FaultBudget,
     IPAddress,
     LayoutError,
     WhoisFault,
@@ -313,22 +313,11 @@ class WhoisServer(socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], data: DataDir) -> None:
         super().__init__(address, WhoisHandler)
         self.answers = WhoisAnswers(data)
-        self.faults = data.faults.whois
-        self._hits: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self.faults = FaultBudget(data.faults.whois)
 
     def take_fault(self, target: str) -> WhoisFault | None:
-        """The fault for this query target, counting it against a fault's `times` budget."""
-        for i, fault in enumerate(self.faults):
-            if not fault.matches(target):
-                continue
-            with self._lock:
-                used = self._hits.get(i, 0)
-                if fault.times is not None and used >= fault.times:
-                    continue
-                self._hits[i] = used + 1
-            return fault
-        return None
+        """The fault for this request, counting it against a fault's `times` budget."""
+        return self.faults.take(target)
 
 
 class WhoisHandler(socketserver.BaseRequestHandler):
