@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
     parser.add_argument("--batch", type=int, default=200, help="indicators per claim")
+    parser.add_argument(
+        "--lanes", type=int, default=2, help="claim-enrich-write loops in the worker"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-enrich-") as tmp:
@@ -115,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"raw DNS: {raw:.0f} queries/s", file=sys.stderr)
 
             # (b) and (c): the pipeline.
-            options = WorkerOptions(worker_id="bench", batch=args.batch, max_depth=0)
+            options = WorkerOptions(
+                worker_id="bench", batch=args.batch, max_depth=0, lanes=args.lanes
+            )
             summary = Worker(graph, config, options).run()
             figures = summary.as_dict()
             pipeline_qps = summary.dns_queries / summary.seconds

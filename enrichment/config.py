@@ -199,7 +199,8 @@ class EnrichmentConfig:
             retry=RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.5, jitter=0.5),
             rate_limits=MappingProxyType({}),
             default_rate_limit=RateLimit(500.0, 50),
-            dns_rate_limit=RateLimit(1000.0, 100),
+            # A loopback server publishes no limit; the bucket only guards against runaway loops.
+            dns_rate_limit=RateLimit(20000.0, 2000),
             # Registrar links in recorded answers point at the internet, outside the sandbox.
             follow_registrar_rdap=False,
             unrouted_networks=tuple(
