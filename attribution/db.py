@@ -87,8 +87,13 @@ class Graph:
             session.run(cypher, dict(params or {})).consume()
 
     def wipe(self) -> None:
-        """Delete every node and relationship, in bounded transactions."""
-        self.run_autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        """Delete every node and relationship, in bounded transactions.
+
+        Relationships go first: a DETACH DELETE of a hub node (an AS with many thousands of
+        relationships) would otherwise hold them all in one transaction's memory.
+        """
+        self.run_autocommit("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS")
+        self.run_autocommit("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")
 
     def read(
         self,
