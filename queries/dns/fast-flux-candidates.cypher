@@ -6,10 +6,11 @@
 // params: min_asns: int = 2 — spread over at least this many origin ASes
 // params: max_ttl: int = 300 — smallest TTL seen at most this (seconds)
 // params: since: datetime = 1970-01-01T00:00:00Z — only resolutions last seen at or after this
+// params: limit: int = 1000 — at most this many rows, the widest spread first
 // returns: domain, addresses, asns, min_ttl, score, decision
 // false_positives: CDNs, global load balancers and large mail or cloud platforms rotate many
 //   addresses across ASes with low TTLs for legitimate reasons; check warninglists first.
-// revision: 2
+// revision: 3
 MATCH (d:Domain)
 WHERE COUNT { (d)-[:RESOLVES_TO]->(:IPAddress) } >= $min_addresses
 MATCH (d)-[r:RESOLVES_TO]->(ip:IPAddress)
@@ -19,3 +20,4 @@ WITH d, count(DISTINCT ip) AS addresses, count(DISTINCT as) AS asns, min(r.min_t
 WHERE addresses >= $min_addresses AND asns >= $min_asns AND min_ttl <= $max_ttl
 RETURN d.name AS domain, addresses, asns, min_ttl, d.score AS score, d.decision AS decision
 ORDER BY asns DESC, addresses DESC, domain
+LIMIT $limit
