@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _quiet() -> None:
-    # Label queries name optional properties; the server's "unknown property" notices are noise.
-    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
-
-
 def run(args: argparse.Namespace) -> int:
-    _quiet()
     if args.target == "import":
         return _import(args)
     if args.target == "show":

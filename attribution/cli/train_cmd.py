@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,11 +70,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate.set_defaults(func=run_evaluate)
 
 
-def _quiet() -> None:
-    # Feature queries name properties that sparse graphs may lack; the notices are noise.
-    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
-
-
 def _progress(args: argparse.Namespace) -> Any:
     if args.json:
         return None
@@ -100,7 +94,6 @@ def run_train(args: argparse.Namespace) -> int:
     from attribution.scoring.umbrella import InsufficientCalibrationData
     from attribution.training import train_model
 
-    _quiet()
     _check_truth(args.truth)
     with connect() as graph:
         try:
@@ -137,7 +130,6 @@ def run_score(args: argparse.Namespace) -> int:
     from attribution.scoring.persistence import ModelLoadError
     from attribution.training import score_graph
 
-    _quiet()
     with connect() as graph:
         try:
             result = score_graph(
@@ -169,7 +161,6 @@ def run_score(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from attribution.training import evaluate_model
 
-    _quiet()
     _check_truth(args.truth)
     with connect() as graph:
         try:
