@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from clirun import run_attribution
 
 from attribution.db import Graph
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_list_and_csv_land_with_their_bad_lines_named(
     graph: Graph, neo4j_env: dict[str, str]
 ) -> None:
-    result = run_cli(
-        ["ingest", "--json", str(DATA / "mixed.txt"), str(DATA / "feed.csv")], neo4j_env
+    result = run_attribution(
+        neo4j_env, "ingest", "--json", str(DATA / "mixed.txt"), str(DATA / "feed.csv")
     )
     assert result.returncode == 1, result.stderr
     summary = json.loads(result.stdout)
@@ -72,13 +62,13 @@ def test_a_clean_file_exits_zero_and_reingest_changes_no_counts(
 ) -> None:
     clean = DATA / "feed.csv"
     for _ in range(2):
-        result = run_cli(["ingest", "--json", "--format", "csv", str(clean)], neo4j_env)
+        result = run_attribution(neo4j_env, "ingest", "--json", "--format", "csv", str(clean))
         assert result.returncode == 1  # feed.csv has one bad line
     counts = graph.read("MATCH (n) RETURN count(n) AS n, sum(n.sightings) AS s")
     assert counts == [{"n": 3, "s": 6}]
 
 
 def test_missing_file_is_an_environment_error(neo4j_env: dict[str, str], tmp_path: Path) -> None:
-    result = run_cli(["ingest", str(tmp_path / "absent.txt")], neo4j_env)
+    result = run_attribution(neo4j_env, "ingest", str(tmp_path / "absent.txt"))
     assert result.returncode == 3
     assert "absent.txt: no such file" in result.stderr

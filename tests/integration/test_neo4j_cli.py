@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
+from clirun import run_attribution
+
 from attribution.neo4j_server import LocalNeo4j
 from attribution.settings import Settings
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -39,7 +29,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_status_of_a_server_that_never_started_is_down_and_downloads_nothing(
     tmp_path: Path,
 ) -> None:
-    result = run_cli(["neo4j", "status", "--json"], clean_env(tmp_path))
+    result = run_attribution(clean_env(tmp_path), "neo4j", "status", "--json")
     assert result.returncode == 3
     status = json.loads(result.stdout)
     assert (status["running"], status["pid"], status["external"]) == (False, None, False)
@@ -48,19 +38,19 @@ def test_status_of_a_server_that_never_started_is_down_and_downloads_nothing(
 
 
 def test_stop_when_nothing_runs_says_so(tmp_path: Path) -> None:
-    result = run_cli(["neo4j", "stop"], clean_env(tmp_path))
+    result = run_attribution(clean_env(tmp_path), "neo4j", "stop")
     assert (result.returncode, result.stdout.strip()) == (0, "not running")
 
 
 def test_an_external_server_is_used_and_nothing_is_started(tmp_path: Path) -> None:
     env = clean_env(tmp_path, NEO4J_URI="bolt://127.0.0.1:7999")
-    start = run_cli(["neo4j", "start"], env)
+    start = run_attribution(env, "neo4j", "start")
     assert start.returncode == 0
     assert (
         "NEO4J_URI is set (bolt://127.0.0.1:7999): that server is used; nothing to start."
         in start.stdout
     )
-    status = json.loads(run_cli(["neo4j", "status", "--json"], env).stdout)
+    status = json.loads(run_attribution(env, "neo4j", "status", "--json").stdout)
     assert (status["external"], status["bolt_uri"]) == (True, "bolt://127.0.0.1:7999")
     assert not (tmp_path / "home").exists()
 
@@ -69,7 +59,7 @@ def test_missing_java_is_one_line_naming_the_package(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     env = clean_env(tmp_path, PATH=str(bin_dir))
-    result = run_cli(["neo4j", "start"], env)
+    result = run_attribution(env, "neo4j", "start")
     assert result.returncode == 3
     assert result.stderr.strip().splitlines() == [
         "attribution neo4j: java not found on PATH: install openjdk-17-jre-headless "

@@ -7,12 +7,12 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run_attribution
 from fixture_graph import (
     CREATED,
     DIGEST,
@@ -495,14 +495,7 @@ def test_timeout_stops_a_long_query(graph: Graph) -> None:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", "query", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_attribution(env, "query", *args, cwd=REPO, timeout=120)
 
 
 def test_cli_list_json(neo4j_env: dict[str, str]) -> None:

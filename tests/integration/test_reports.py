@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from clirun import run_attribution
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -366,14 +366,7 @@ def test_report_is_reproducible_valid_and_signed(
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the `attribution` command as a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_attribution(env, *args, timeout=300)
 
 
 def test_report_cli_writes_verifies_and_audits(

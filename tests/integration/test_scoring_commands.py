@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from clirun import run_attribution
 
 from attribution.db import Graph
 from attribution.writer import GraphWriter, NodeRow, RelRow
@@ -84,14 +85,7 @@ def build_world(graph: Graph, tmp: Path) -> tuple[Path, Path]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attribution.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_attribution(env, *args, timeout=600)
 
 
 def test_label_command(graph: Graph, neo4j_env: dict[str, str], tmp_path: Path) -> None:
