@@ -32,6 +32,7 @@ from attribution.scoring.persistence import (
 )
 from attribution.scoring.umbrella import (
     InsufficientCalibrationData,
+    allowed_false_positives,
     min_calibration_size,
     umbrella_rank,
     umbrella_threshold,
@@ -52,6 +53,7 @@ __all__ = [
     "ModelLoadError",
     "ModelVersionExists",
     "UntrustedModelTypes",
+    "allowed_false_positives",
     "default_base_estimator",
     "evaluate_scores",
     "expected_calibration_error",
