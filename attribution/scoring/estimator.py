@@ -110,6 +110,13 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         Largest tolerated false-positive rate (share of benign servers acted upon).
     delta : float, default=0.05
         Largest tolerated probability that the false-positive rate exceeds ``alpha``.
+    batch_size : int or None, default=None
+        Which false-positive rate the guarantee is about. ``None``: the population rate, the
+        share of all benign servers the gate would act upon (the classic umbrella rule). An
+        integer ``m``: the share acted upon among ``m`` benign servers scored together, which
+        also covers the sampling noise of a finite batch; the gate is then a little stricter
+        and needs a few more calibration samples (see :mod:`attribution.scoring.umbrella`).
+        Use it when the rate that matters is the one observed on a run of known size.
     estimator : classifier or None, default=None
         Unfitted scorer with ``predict_proba``; ``None`` uses
         :func:`default_base_estimator`. It is cloned, never modified.
@@ -165,6 +172,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         self,
         alpha: float = 0.01,
         delta: float = 0.05,
+        batch_size: int | None = None,
         estimator: Any = None,
         calibration: Literal["isotonic", "sigmoid"] = "isotonic",
         calibration_fraction: float = 0.3,
@@ -175,6 +183,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.alpha = alpha
         self.delta = delta
+        self.batch_size = batch_size
         self.estimator = estimator
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
@@ -194,6 +203,14 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, numbers.Integral)
+            or self.batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer or None, got {self.batch_size!r}"
+            )
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError(
                 f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}"
@@ -242,7 +259,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         train_mask = np.ones(y_idx.size, dtype=bool)
         train_mask[holdout] = False
 
-        self.min_calibration_benign_ = min_calibration_size(self.alpha, self.delta)
+        self.min_calibration_benign_ = min_calibration_size(self.alpha, self.delta, self.batch_size)
         shortfall = (
             self._insufficient(n_holdout, n_benign)
             if n_holdout < self.min_calibration_benign_
@@ -284,7 +301,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         self.n_calibration_benign_ = int(n_holdout)
         self.calibration_scores_ = self._malicious_proba(X_arr[holdout])
         if shortfall is None:
-            k = umbrella_rank(n_holdout, self.alpha, self.delta)
+            k = umbrella_rank(n_holdout, self.alpha, self.delta, self.batch_size)
             self.umbrella_rank_: int | None = k
             self.threshold_ = float(np.sort(self.calibration_scores_)[k - 1])
             self.gate_closed_ = False
@@ -313,19 +330,23 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             f"samples; with this fraction the training data needs at least {needed_benign} "
             "benign samples)"
         )
-        return InsufficientCalibrationData(required, n_holdout, self.alpha, self.delta, hint)
+        return InsufficientCalibrationData(
+            required, n_holdout, self.alpha, self.delta, hint, batch_size=self.batch_size
+        )
 
     def gate_summary(self) -> dict[str, Any]:
         """The gate's parameters and guarantee as plain JSON-ready values, for reports.
 
         ``violation_probability`` is the exact ``P(FPR > alpha)`` of the chosen rank (at most
-        ``delta``; ``None`` when the gate is closed).
+        ``delta``; ``None`` when the gate is closed); with ``batch_size`` it is about the share
+        of a batch of that many benign servers.
         """
         check_is_fitted(self, "threshold_")
         rank = self.umbrella_rank_
         return {
             "alpha": float(self.alpha),
             "delta": float(self.delta),
+            "batch_size": None if self.batch_size is None else int(self.batch_size),
             "threshold": float(self.threshold_),
             "rule": "act iff calibrated P(malicious) > threshold",
             "umbrella_rank": rank,
@@ -334,7 +355,11 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             "violation_probability": (
                 None
                 if rank is None
-                else float(violation_probability(self.n_calibration_benign_, rank, self.alpha))
+                else float(
+                    violation_probability(
+                        self.n_calibration_benign_, rank, self.alpha, self.batch_size
+                    )
+                )
             ),
             "gate_closed": bool(self.gate_closed_),
             "calibration": self.calibration,

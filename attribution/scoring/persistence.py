@@ -184,6 +184,13 @@ def _model_card(manifest: Mapping[str, Any]) -> str:
             f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
         )
     )
+    batch = gate.get("batch_size")
+    rate_meant = (
+        "the false-positive rate (the share of benign servers the model would act on)"
+        if batch is None
+        else f"the false-positive rate among {batch} benign servers scored together (the share "
+        "of them the model would act on, sampling noise of a finite batch included)"
+    )
     return f"""# Model card: {manifest["name"]} {manifest["version"]}
 
 Created {manifest["created_at"]}. Feature set `{manifest["feature_set"]["version"]}`
@@ -202,8 +209,7 @@ as the sole basis for any action against a server.
 
 Act only when the calibrated probability of malicious is strictly greater than
 {gate["threshold"]:.6g}. This threshold was set by the Neyman–Pearson umbrella rule so that
-the probability that the false-positive rate (the share of benign servers the model would act
-on) exceeds alpha = {gate["alpha"]:g} is at most delta = {gate["delta"]:g}.
+the probability that {rate_meant} exceeds alpha = {gate["alpha"]:g} is at most delta = {gate["delta"]:g}.
 {gate_state}
 
 Assumptions behind the guarantee:
@@ -415,6 +421,7 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
     recorded = {
         "alpha": gate.get("alpha"),
         "delta": gate.get("delta"),
+        "batch_size": gate.get("batch_size"),
         "threshold": gate.get("threshold"),
         "n_calibration_benign": gate.get("n_calibration_benign"),
         "feature names": feature_set.get("names"),
@@ -422,6 +429,7 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
     actual = {
         "alpha": float(model.alpha),
         "delta": float(model.delta),
+        "batch_size": getattr(model, "batch_size", None),
         "threshold": float(model.threshold_),
         "n_calibration_benign": int(model.n_calibration_benign_),
         "feature names": list(model.feature_names_),

@@ -76,6 +76,7 @@ def test_gate_summary_reports_the_guarantee(
     assert summary == {
         "alpha": 0.01,
         "delta": 0.05,
+        "batch_size": None,
         "threshold": model.threshold_,
         "rule": "act iff calibrated P(malicious) > threshold",
         "umbrella_rank": 361,
@@ -86,6 +87,43 @@ def test_gate_summary_reports_the_guarantee(
         "calibration": "isotonic",
     }
     assert summary["violation_probability"] <= 0.05
+
+
+def test_batch_guarantee_raises_the_rank_and_reports_the_batch() -> None:
+    X, y = _dataset()
+    with threadpool_limits(1):
+        model = MaliciousnessClassifier(random_state=0, batch_size=300).fit(X, y)
+    assert int((y == 0).sum()) == 1800
+    assert model.n_calibration_benign_ == 540
+    # The population rule would use rank 539 of 540, which exceeds alpha on a batch of 300
+    # benign servers with probability 0.0576 > delta; the batch rule moves up to the maximum.
+    assert umbrella_rank(540, 0.01, 0.05) == 539
+    assert violation_probability(540, 539, 0.01, batch_size=300) == pytest.approx(0.0576, abs=1e-4)
+    assert model.umbrella_rank_ == 540
+    assert model.min_calibration_benign_ == 333
+    assert model.threshold_ == np.max(model.calibration_scores_)
+    summary = model.gate_summary()
+    assert summary["batch_size"] == 300
+    assert summary["violation_probability"] == pytest.approx(
+        violation_probability(540, 540, 0.01, batch_size=300)
+    )
+    assert summary["violation_probability"] <= 0.05
+
+
+def test_batch_guarantee_states_its_larger_requirement() -> None:
+    X, y = _dataset()
+    # 1,203 benign rows hold out 361, enough for the population rule (299) but not for
+    # batches of 50, where 951 are needed.
+    model = MaliciousnessClassifier(random_state=0, batch_size=50)
+    with pytest.raises(InsufficientCalibrationData, match=r"at least 951 .* over batches of 50"):
+        model.fit(X[:2000], y[:2000])
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "100"])
+def test_batch_size_must_be_a_positive_integer(bad: object) -> None:
+    X, y = _dataset(600)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        MaliciousnessClassifier(batch_size=bad).fit(X, y)  # type: ignore[arg-type]
 
 
 def test_decide_predict_and_proba_agree(
