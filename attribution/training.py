@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -59,6 +59,7 @@ from attribution.labels import (
 from attribution.scoring.estimator import MaliciousnessClassifier, default_base_estimator
 from attribution.scoring.metrics import (
     evaluate_scores,
+    gate_rates,
     write_reliability_diagram,
     write_roc_curve,
 )
@@ -238,13 +239,18 @@ def train_model(
     name: str = "maliciousness",
     alpha: float = 0.01,
     delta: float = 0.05,
+    batch_size: int | None = None,
     n_folds: int = 5,
     truth: Path | None = None,
     seed: int = 0,
     min_evidence: int = DEFAULT_MIN_EVIDENCE,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Fit, cross-validate and save the next model version; return what was saved."""
+    """Fit, cross-validate and save the next model version; return what was saved.
+
+    ``batch_size`` selects the batch guarantee of the gate (see
+    :class:`~attribution.scoring.MaliciousnessClassifier`); ``None`` is the population one.
+    """
     from attribution.scoring.persistence import save_model
 
     data = build_dataset(
@@ -261,7 +267,7 @@ def train_model(
     if progress:
         progress("cross-validation")
     X = trainable(X)
-    model = _classifier(alpha, delta, seed).fit(X, y)
+    model = _classifier(alpha, delta, seed, batch_size=batch_size).fit(X, y)
     version = _next_version(models_dir, name)
     path = save_model(
         model,
@@ -287,6 +293,7 @@ def train_model(
         "n_calibration_benign": int(model.n_calibration_benign_),
         "alpha": alpha,
         "delta": delta,
+        "batch_size": batch_size,
         "metrics": metrics,
     }
 
@@ -513,6 +520,16 @@ class _Accumulator:
         return float(np.mean(v)) if v else None
 
 
+def _proportion_ci(successes: int, trials: int) -> list[float] | None:
+    """Exact (Clopper–Pearson) 95% interval for a share of splits: 20 splits are few."""
+    from scipy.stats import binomtest
+
+    if trials == 0:
+        return None
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="exact")
+    return [float(interval.low), float(interval.high)]
+
+
 def evaluate_model(
     graph: Graph,
     *,
@@ -524,10 +541,27 @@ def evaluate_model(
     seed: int = 0,
     min_evidence: int = DEFAULT_MIN_EVIDENCE,
     out_dir: Path | None = None,
+    guarantee: Literal["batch", "population"] = "batch",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Held-out figures over ``n_splits`` random stratified splits, with two baselines."""
+    """Held-out figures over ``n_splits`` random stratified splits, with two baselines.
+
+    What each split measures is the share of the test split's benign nodes that the gate acts
+    upon: a batch of ``m`` benign servers, ``m`` fixed by the class counts and ``test_size``
+    (never by scores). The gate is therefore fitted with ``batch_size=m``, the guarantee about
+    exactly that share (:mod:`attribution.scoring.umbrella`), and ``expected_fraction_...``
+    states what the guarantee predicts for it. The population rule (``batch_size=None``),
+    whose threshold comes from the same calibration scores of the same fitted model, is
+    reported beside it under ``population_gate``. ``guarantee="population"`` evaluates the
+    population rule as the gate (the batch rule needs more calibration samples, which a small
+    world may not have); the expected share of splits within alpha is then that rank's
+    beta-binomial figure for the split's batch, which may be below ``1 - delta``.
+    """
+    if guarantee not in ("batch", "population"):
+        raise ValueError(f"guarantee must be 'batch' or 'population', got {guarantee!r}")
     from sklearn.model_selection import StratifiedShuffleSplit
+
+    from attribution.scoring.umbrella import umbrella_threshold, violation_probability
 
     data = build_dataset(
         graph, truth=truth, n_folds=n_folds, seed=seed, min_evidence=min_evidence,
@@ -549,14 +583,30 @@ def evaluate_model(
 
     acc = _Accumulator()
     within = []
+    population_within = []
+    guaranteed = []
     splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=0.3, random_state=seed)
     seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_splits)
     first: tuple[np.ndarray, np.ndarray, float] | None = None
     for s, (train, test) in zip(seeds, splitter.split(X, y), strict=True):
-        model = _classifier(alpha, delta, int(s)).fit(trainable(X[train]), y[train])
+        batch = int(np.count_nonzero(y[test] == 0))
+        model = _classifier(
+            alpha, delta, int(s), batch_size=batch if guarantee == "batch" else None
+        )
+        model.fit(trainable(X[train]), y[train])
         proba = model.predict_proba(X[test])[:, 1]
         m = evaluate_scores(y[test], proba, float(model.threshold_))
         within.append(m["gate_fpr"] <= alpha)
+        # Fitting raised if calibration was short, so the gate is open and has a rank.
+        n_cal, rank = model.n_calibration_benign_, int(model.umbrella_rank_ or 0)
+        guaranteed.append(1.0 - float(violation_probability(n_cal, rank, alpha, batch)))
+        population = umbrella_threshold(model.calibration_scores_, alpha, delta)
+        pm = gate_rates(y[test], proba, population)
+        population_within.append(pm["fpr"] <= alpha)
+        acc.add("population_fpr", pm["fpr"])
+        acc.add("population_tpr", pm["tpr"])
+        acc.add("population_threshold", population)
+        acc.add("batch_size", batch)
         for key in ("roc_auc", "pr_auc", "brier", "ece", "gate_tpr", "gate_fpr", "threshold"):
             acc.add(key, m[key])
         benign_test = y[test] == 0
@@ -577,6 +627,7 @@ def evaluate_model(
         if progress:
             progress(f"split {len(within)}/{n_splits}")
     fprs = acc.values.get("gate_fpr", [])
+    population_fprs = acc.values.get("population_fpr", [])
     result: dict[str, Any] = {
         "alpha": alpha,
         "delta": delta,
@@ -594,6 +645,24 @@ def evaluate_model(
         "empirical_fpr_at_gate": acc.mean("gate_fpr"),
         "max_fpr_at_gate": float(max(fprs)) if fprs else None,
         "fraction_splits_fpr_within_alpha": float(np.mean(within)) if within else None,
+        "splits_fpr_within_alpha": int(np.sum(within)),
+        "fraction_splits_fpr_within_alpha_ci95": _proportion_ci(int(np.sum(within)), len(within)),
+        "expected_fraction_splits_fpr_within_alpha": (
+            float(np.mean(guaranteed)) if guaranteed else None
+        ),
+        "gate_guarantee": guarantee,
+        "batch_size": int(acc.values["batch_size"][0]) if "batch_size" in acc.values else None,
+        "population_gate": {
+            "description": "umbrella rule for the population FPR (batch_size=None), same "
+            "models and calibration scores",
+            "empirical_fpr": acc.mean("population_fpr"),
+            "max_fpr": float(max(population_fprs)) if population_fprs else None,
+            "tpr": acc.mean("population_tpr"),
+            "threshold_mean": acc.mean("population_threshold"),
+            "fraction_splits_fpr_within_alpha": (
+                float(np.mean(population_within)) if population_within else None
+            ),
+        },
         "tpr_at_gate": acc.mean("gate_tpr"),
         "threshold_mean": acc.mean("threshold"),
         "ece": acc.mean("ece"),

@@ -1,14 +1,15 @@
 """``attribution train``, ``attribution score`` and ``attribution evaluate``.
 
-``train [--name maliciousness] [--alpha 0.01] [--delta 0.05] [--folds 5] [--truth FILE] [--json]``
+``train [--name maliciousness] [--alpha 0.01] [--delta 0.05] [--batch-size M] [--folds 5] [--truth FILE] [--json]``
     Features and labels from the graph (targets from ``--truth`` for evaluation worlds),
     cross-validated metrics, then the final classifier saved as the next version under
     ``models/<name>/``. Exit code 4 when there are too few benign samples for the gate.
 ``score [--model PATH|latest] [--changed-since-last-run] [--min-evidence N] [--json]``
     Writes score, decision, model_version, scored_at and reasons on every Domain and
     IPAddress (or those changed since the last run with the same model).
-``evaluate [--truth FILE] [--splits 20] [--json] [--out DIR]``
+``evaluate [--truth FILE] [--splits 20] [--guarantee batch|population] [--json] [--out DIR]``
     Held-out metrics over repeated random splits, with baselines; PNG plots into ``--out``.
+    Exit code 4 when there are too few benign samples for the gate.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(train)
     train.add_argument("--alpha", type=float, default=0.01, help="tolerated FPR (default 0.01)")
     train.add_argument("--delta", type=float, default=0.05, help="P(FPR > alpha) bound (0.05)")
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        help="bound the FPR among this many benign nodes scored together, sampling noise "
+        "included (default: the population FPR)",
+    )
     train.add_argument("--truth", type=Path, help="ground-truth CSV for the targets (evaluation)")
     train.set_defaults(func=run_train)
 
@@ -67,6 +74,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV for the targets")
     evaluate.add_argument("--splits", type=int, default=20, help="random splits (default 20)")
     evaluate.add_argument("--out", type=Path, help="directory for evaluation.json and PNG plots")
+    evaluate.add_argument(
+        "--guarantee",
+        choices=("batch", "population"),
+        default="batch",
+        help="gate bounds the FPR of each split's benign test batch (default), or the "
+        "population FPR (needs fewer benign calibration samples)",
+    )
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -103,6 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
                 name=args.name,
                 alpha=args.alpha,
                 delta=args.delta,
+                batch_size=args.batch_size,
                 n_folds=args.folds,
                 truth=args.truth,
                 seed=args.seed,
@@ -159,6 +174,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from attribution.scoring.umbrella import InsufficientCalibrationData, min_calibration_size
     from attribution.training import evaluate_model
 
     _check_truth(args.truth)
@@ -174,8 +190,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 min_evidence=_min_evidence(args),
                 out_dir=args.out,
+                guarantee=args.guarantee,
                 progress=_progress(args),
             )
+        except InsufficientCalibrationData as exc:
+            hint = (
+                f"; --guarantee population needs {min_calibration_size(args.alpha, args.delta)}"
+                if exc.batch_size is not None
+                else ""
+            )
+            raise CommandError(f"{exc}{hint}", EXIT_REFUSED) from exc
         except ValueError as exc:
             raise CommandError(str(exc), EXIT_REFUSED) from exc
     if args.json:
@@ -185,7 +209,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"ROC AUC {result['roc_auc']:.3f}, PR AUC {result['pr_auc']:.3f}, "
             f"ECE {result['ece']:.4f}, Brier {result['brier']:.4f}; at the gate TPR "
             f"{result['tpr_at_gate']:.3f}, FPR {result['empirical_fpr_at_gate']:.4f} "
-            f"(alpha {result['alpha']}); FPR <= alpha in "
-            f"{result['fraction_splits_fpr_within_alpha']:.0%} of {result['n_splits']} splits"
+            f"(alpha {result['alpha']}); FPR <= alpha in {result['splits_fpr_within_alpha']} "
+            f"of {result['n_splits']} splits (guaranteed on average: "
+            f"{result['expected_fraction_splits_fpr_within_alpha']:.1%} of splits, "
+            f"batches of {result['batch_size']} benign)"
         )
     return EXIT_OK

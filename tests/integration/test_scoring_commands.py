@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from clirun import run_attribution
 
 from attribution.db import Graph
@@ -188,3 +189,71 @@ def test_train_then_score_round_trip(
                 "--changed-since-last-run", "--json")  # fmt: skip
     changed = json.loads(done.stdout)
     assert changed["selected"] == 2  # the name and its new address
+
+
+def test_evaluate_reports_the_batch_gate_beside_the_population_gate(
+    graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(tmp_path / "models")}
+    feed, allow = build_world(graph, tmp_path)
+    assert _cli(env, "label", "import", str(feed), "--kind", "feed").returncode == 0
+    assert _cli(env, "label", "import", str(allow), "--kind", "allowlist").returncode == 0
+    out = tmp_path / "evaluation"
+
+    done = _cli(env, "evaluate", "--alpha", "0.1", "--delta", "0.1", "--splits", "3",
+                "--folds", "3", "--out", str(out), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # 30% of 160 benign and 60 malicious nodes are held out per split: 48 benign in each batch.
+    assert (result["n_benign"], result["n_malicious"], result["n_splits"]) == (160, 60, 3)
+    assert (result["gate_guarantee"], result["batch_size"]) == ("batch", 48)
+    # Every malicious node is acted on; 2 of the 3 x 48 benign ones are, well within alpha.
+    assert (result["empirical_fpr_at_gate"], result["tpr_at_gate"]) == (2 / 144, 1.0)
+    assert (result["splits_fpr_within_alpha"], result["fraction_splits_fpr_within_alpha"]) == (
+        3,
+        1.0,
+    )
+    low, high = result["fraction_splits_fpr_within_alpha_ci95"]
+    assert (low, high) == (pytest.approx(0.025 ** (1 / 3)), 1.0)  # Clopper–Pearson, 3 of 3
+    assert 0.9 <= result["expected_fraction_splits_fpr_within_alpha"] < 1.0
+    assert result["population_gate"]["fraction_splits_fpr_within_alpha"] == 1.0
+    assert set(result["baselines"]) == {"naive_rule", "uncalibrated_base_at_0_5"}
+    for name in ("reliability.png", "roc.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "evaluation.json").read_text())["batch_size"] == 48
+
+    # alpha = 0.01 over batches of 48 needs far more benign calibration samples than exist.
+    refused = _cli(env, "evaluate", "--splits", "2", "--json")
+    assert refused.returncode == 4
+    assert re.search(r"needs at least \d+ benign calibration samples .* over batches of 48",
+                     refused.stderr)  # fmt: skip
+    assert "--guarantee population needs 299" in refused.stderr
+
+    # The population rule as the gate: the same models' figures appear in both places.
+    done = _cli(env, "evaluate", "--alpha", "0.1", "--delta", "0.1", "--splits", "3",
+                "--folds", "3", "--guarantee", "population", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    population = json.loads(done.stdout)
+    assert population["gate_guarantee"] == "population"
+    assert population["empirical_fpr_at_gate"] == population["population_gate"]["empirical_fpr"]
+    assert population["threshold_mean"] <= result["threshold_mean"]
+
+
+def test_train_with_a_batch_guarantee_records_it(
+    graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(models)}
+    feed, allow = build_world(graph, tmp_path)
+    assert _cli(env, "label", "import", str(feed), "--kind", "feed").returncode == 0
+    assert _cli(env, "label", "import", str(allow), "--kind", "allowlist").returncode == 0
+    done = _cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--batch-size", "40",
+                "--folds", "3", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["batch_size"] == 40
+    manifest = json.loads((models / "maliciousness" / "v1" / "manifest.json").read_text())
+    assert manifest["gate"]["batch_size"] == 40
+    card = (models / "maliciousness" / "v1" / "MODEL_CARD.md").read_text()
+    assert "among 40 benign servers scored together" in card
+    scored = _cli(env, "score", "--json")
+    assert scored.returncode == 0, scored.stderr
