@@ -259,6 +259,8 @@ def _model_block(
                 "n_calibration",
             ),
         ),
+        # None: the gate bounds the population FPR; m: the FPR among m benign servers.
+        "batch_size": _manifest_value(manifest, ("batch_size",)),
         "threshold": _manifest_value(manifest, ("threshold", "gate_threshold", "threshold_")),
         # The manifest pins the model file's digest, so this one value pins the model.
         "manifest_sha256": hashlib.sha256(raw).hexdigest(),

@@ -146,6 +146,7 @@ def write_manifest(models: Path) -> None:
                     "delta": 0.05,
                     "threshold": 0.9,
                     "n_calibration_benign": 299,
+                    "batch_size": 1000,
                 },
             }
         )
@@ -193,6 +194,7 @@ def test_domain_report_content(world: tuple[Graph, Settings, WarninglistIndex]) 
         "alpha": 0.01,
         "delta": 0.05,
         "benign_calibration_size": 299,
+        "batch_size": 1000,
         "threshold": 0.9,
     }
     assert content["score"]["top_reasons"] == ["fast_flux_asns=+0.21", "young_registration=+0.12"]
@@ -397,7 +399,9 @@ def test_report_cli_writes_verifies_and_audits(
     assert summary["recommendation"] == "eligible-for-approval"
     json_path, html_path = (Path(p) for p in summary["files"])
     assert json_path.name == f"report-ip-203.0.113.5-{summary['digest'][:12]}.json"
-    assert 'id="collateral"' in html_path.read_text()
+    html = html_path.read_text()
+    assert 'id="collateral"' in html
+    assert "<th>Alpha bounds the FPR of</th><td>batches of 1000 benign servers</td>" in html
     rerendered = tmp_path / "again.html"
     checked = cli(env, "report", "verify", str(json_path), "--html", str(rerendered))
     assert checked.returncode == 0, checked.stderr
