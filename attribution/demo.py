@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=1500, help="domains in the generated world")
+    parser.add_argument("--size", type=int, default=2000, help="domains in the generated world")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)

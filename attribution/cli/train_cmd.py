@@ -205,13 +205,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
+        population = result["population_gate"]
         print(
             f"ROC AUC {result['roc_auc']:.3f}, PR AUC {result['pr_auc']:.3f}, "
-            f"ECE {result['ece']:.4f}, Brier {result['brier']:.4f}; at the gate TPR "
-            f"{result['tpr_at_gate']:.3f}, FPR {result['empirical_fpr_at_gate']:.4f} "
-            f"(alpha {result['alpha']}); FPR <= alpha in {result['splits_fpr_within_alpha']} "
-            f"of {result['n_splits']} splits (guaranteed on average: "
-            f"{result['expected_fraction_splits_fpr_within_alpha']:.1%} of splits, "
-            f"batches of {result['batch_size']} benign)"
+            f"ECE {result['ece']:.4f}, Brier {result['brier']:.4f}\n"
+            f"gate ({result['gate_guarantee']} guarantee, batches of {result['batch_size']} "
+            f"benign): TPR {result['tpr_at_gate']:.3f}, FPR {result['empirical_fpr_at_gate']:.4f} "
+            f"(alpha {result['alpha']}), FPR <= alpha in {result['splits_fpr_within_alpha']} of "
+            f"{result['n_splits']} splits (the guarantee predicts "
+            f"{result['expected_fraction_splits_fpr_within_alpha']:.1%})\n"
+            f"population rule: TPR {population['tpr']:.3f}, FPR {population['empirical_fpr']:.4f}, "
+            f"FPR <= alpha in {population['fraction_splits_fpr_within_alpha']:.0%} of splits"
         )
     return EXIT_OK
