@@ -295,7 +295,11 @@ WORKFLOW_NODES: tuple[NodeSpec, ...] = (
         (
             Prop("request_id", "STRING", "Request identifier; unique."),
             Prop("target", "STRING", "Canonical target (domain or IP address)."),
-            Prop("report_digest", "STRING", "SHA-256 digest of the confidence report the request rests on."),
+            Prop(
+                "report_digest",
+                "STRING",
+                "SHA-256 digest of the confidence report the request rests on.",
+            ),
             Prop("requested_by", "STRING", "User who asked for approval."),
             Prop("requested_at", "DATETIME", "When the request was made."),
             Prop("status", "STRING", "open, approved, denied or returned.", indexed=True),
@@ -424,9 +428,27 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
 )
 
 WORKFLOW_RELATIONSHIPS: tuple[RelSpec, ...] = (
-    RelSpec("CONCERNS_DOMAIN", "ApprovalRequest", "Domain", "The request targets the domain.", provenance=False),
-    RelSpec("CONCERNS_IP", "ApprovalRequest", "IPAddress", "The request targets the address.", provenance=False),
-    RelSpec("DECIDES", "Decision", "ApprovalRequest", "The decision answers the request.", provenance=False),
+    RelSpec(
+        "CONCERNS_DOMAIN",
+        "ApprovalRequest",
+        "Domain",
+        "The request targets the domain.",
+        provenance=False,
+    ),
+    RelSpec(
+        "CONCERNS_IP",
+        "ApprovalRequest",
+        "IPAddress",
+        "The request targets the address.",
+        provenance=False,
+    ),
+    RelSpec(
+        "DECIDES",
+        "Decision",
+        "ApprovalRequest",
+        "The decision answers the request.",
+        provenance=False,
+    ),
 )
 RELATIONSHIPS = RELATIONSHIPS + WORKFLOW_RELATIONSHIPS
 
