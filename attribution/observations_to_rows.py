@@ -195,8 +195,19 @@ def _asn(collector: _Collector, origin: AsnOrigin) -> None:
     rows = collector.at(origin.provenance.retrieved_at)
     address = canonical_ip(origin.address)
     rows.node(Identity("ip", address), {}, source)
-    rows.node(Identity("cidr", origin.prefix), {}, source)
-    rows.node(Identity("asn", origin.asn), {"name": origin.as_name}, source)
+    allocation = {
+        "country": origin.country,
+        "registry": origin.registry,
+        "allocated": origin.allocated,
+    }
+    rows.node(Identity("cidr", origin.prefix), allocation, source)
+    registration = {
+        "name": origin.as_name,
+        "country": origin.as_country,
+        "registry": origin.as_registry,
+        "allocated": origin.as_allocated,
+    }
+    rows.node(Identity("asn", origin.asn), registration, source)
     rows.rel("IN_PREFIX", address, origin.prefix, {}, source)
     rows.rel("ANNOUNCED_BY", origin.prefix, origin.asn, {}, source)
 

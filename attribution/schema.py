@@ -200,6 +200,9 @@ NODES: tuple[NodeSpec, ...] = (
         (
             Prop("cidr", "STRING", "Canonical CIDR; unique."),
             Prop("version", "INTEGER", "4 or 6."),
+            Prop("country", "STRING", "Country code of the address allocation covering it."),
+            Prop("registry", "STRING", "Regional registry of that allocation."),
+            Prop("allocated", "DATE", "Allocation date of that allocation."),
             *INDICATOR_PROPS,
         ),
     ),

@@ -1,7 +1,8 @@
 """ASN source: origin AS, BGP prefix, country, registry and allocation date per address.
 
 get: Team Cymru's DNS interface (TXT at ``<reversed>.origin.asn.cymru.com`` /
-``origin6.asn.cymru.com``, then ``AS<n>.asn.cymru.com`` for the AS name) through the configured
+``origin6.asn.cymru.com``, then ``AS<n>.asn.cymru.com`` for each origin AS's name, country,
+registry and allocation date) through the configured
 resolver; when that fails (not when it says "nothing"), Team Cymru's WHOIS interface at the
 configured host and port. transform: ipwhois's own Cymru parsers
 (``IPASN.parse_fields_dns``, ``parse_fields_verbose_dns``, ``parse_fields_whois``) applied to
@@ -13,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dns.exception
@@ -57,6 +60,38 @@ class _CymruParser(IPASN):
 
 _PARSER = _CymruParser()
 
+# Origin ASes looked up by name per address: a prefix announced by more is a rare anomaly.
+MAX_AS_LOOKUPS = 4
+
+
+@dataclass(frozen=True)
+class AsRegistration:
+    """An AS number's registration, from ``AS<n>.asn.cymru.com``."""
+
+    name: str | None
+    country: str | None
+    registry: str | None
+    allocated: dt.date | None
+
+
+def as_registration_from_dns(text: str, server: str) -> tuple[int, AsRegistration] | None:
+    """The AS number and registration in a verbose Cymru TXT (``"ASN | CC | registry | date |
+    name"``); ``None`` when the answer names no AS.
+
+    Raises:
+        PermanentError: a TXT string ipwhois cannot parse.
+    """
+    parsed = _parse(_PARSER.parse_fields_verbose_dns, text, server)
+    asn = str(parsed.get("asn") or "").split()
+    if len(asn) != 1 or not asn[0].isdigit():
+        return None
+    return int(asn[0]), AsRegistration(
+        name=(parsed.get("asn_description") or "").strip() or None,
+        country=(parsed.get("asn_country_code") or "").strip() or None,
+        registry=(parsed.get("asn_registry") or "").strip() or None,
+        allocated=_date(parsed.get("asn_date")),
+    )
+
 
 def cymru_origin_qnames(address: str, config_v4: str, config_v6: str) -> tuple[str, ...]:
     """Names to ask for an address's origin, in order.
@@ -83,26 +118,38 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def _origins(
-    address: str, parsed: dict[str, Any], as_name: str | None, provenance: Provenance
+    address: str,
+    parsed: dict[str, Any],
+    provenance: Provenance,
+    registrations: dict[int, AsRegistration] | None = None,
+    as_name: str | None = None,
 ) -> list[AsnOrigin]:
+    """One origin per AS in a parsed Cymru row; each AS gets only its own registration."""
     asns = str(parsed.get("asn") or "").split()
     if not asns or asns == ["NA"]:
         return []
     country = (parsed.get("asn_country_code") or "").strip() or None
-    return [
-        AsnOrigin(
-            address=address,
-            asn=int(asn),
-            prefix=str(parsed["asn_cidr"]),
-            country=country,
-            registry=str(parsed["asn_registry"]),
-            allocated=_date(parsed.get("asn_date")),
-            as_name=as_name,
-            provenance=provenance,
+    origins = []
+    for asn in asns:
+        if not asn.isdigit():
+            continue
+        registration = (registrations or {}).get(int(asn))
+        origins.append(
+            AsnOrigin(
+                address=address,
+                asn=int(asn),
+                prefix=str(parsed["asn_cidr"]),
+                country=country,
+                registry=str(parsed["asn_registry"]),
+                allocated=_date(parsed.get("asn_date")),
+                as_name=registration.name if registration else as_name,
+                provenance=provenance,
+                as_country=registration.country if registration else None,
+                as_registry=registration.registry if registration else None,
+                as_allocated=registration.allocated if registration else None,
+            )
         )
-        for asn in asns
-        if asn.isdigit()
-    ]
+    return origins
 
 
 def _parse(method: Any, text: str, server: str) -> dict[str, Any]:
@@ -125,26 +172,27 @@ def _most_specific(origins: list[AsnOrigin]) -> tuple[AsnOrigin, ...]:
 def origins_from_dns(
     address: str,
     origin_txts: list[str],
-    as_txt: str | None,
+    as_txts: Iterable[str],
     provenance: Provenance,
 ) -> tuple[AsnOrigin, ...]:
     """Origins from Cymru DNS TXT strings (``"ASN | prefix | CC | registry | date"``).
 
-    ``as_txt`` is the ``AS<n>.asn.cymru.com`` answer for the AS name, if fetched. Returns the
-    most specific prefix's origins; empty when Cymru reports none.
+    ``as_txts`` are ``AS<n>.asn.cymru.com`` answers, if fetched; each is matched to an origin
+    by the AS number it states, so an AS is never given another AS's name or country. Returns
+    the most specific prefix's origins; empty when Cymru reports none.
 
     Raises:
         PermanentError: a TXT string ipwhois cannot parse.
     """
-    as_name = None
-    if as_txt:
-        as_name = _parse(_PARSER.parse_fields_verbose_dns, as_txt, provenance.server).get(
-            "asn_description"
-        )
+    registrations: dict[int, AsRegistration] = {}
+    for text in as_txts:
+        found = as_registration_from_dns(text, provenance.server)
+        if found is not None:
+            registrations[found[0]] = found[1]
     origins: list[AsnOrigin] = []
     for txt in origin_txts:
         parsed = _parse(_PARSER.parse_fields_dns, txt, provenance.server)
-        origins += _origins(address, parsed, as_name, provenance)
+        origins += _origins(address, parsed, provenance, registrations)
     return _most_specific(origins)
 
 
@@ -162,7 +210,9 @@ def origins_from_whois(address: str, text: str, provenance: Provenance) -> tuple
         if len(cells) < 7 or cells[0] in {"AS", "NA"} or not cells[0].split()[0].isdigit():
             continue
         parsed = _parse(_PARSER.parse_fields_whois, line, provenance.server)
-        origins += _origins(address, parsed, parsed.get("asn_description") or None, provenance)
+        origins += _origins(
+            address, parsed, provenance, as_name=parsed.get("asn_description") or None
+        )
     return _most_specific(origins)
 
 
@@ -208,22 +258,23 @@ async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnO
         empty.attempts = attempts
         raise empty
     retrieved = Provenance(VIA_DNS, clients.dns_server, dt.datetime.now(dt.UTC))
-    first = _parse(_PARSER.parse_fields_dns, texts[0], retrieved.server)
-    as_txt: str | None = None
-    asn = str(first.get("asn") or "").split()
-    if asn and asn[0].isdigit():
+    # The AS lookups follow the most specific prefix's origins, which need no AS data.
+    asns = sorted({o.asn for o in origins_from_dns(address, texts, (), retrieved)})
+    as_txts: list[str] = []
+    for asn in asns[:MAX_AS_LOOKUPS]:
         try:
             named = await with_retry(
-                lambda: _txt(clients, f"AS{asn[0]}.{config.cymru_asn_zone}."),
+                functools.partial(_txt, clients, f"AS{asn}.{config.cymru_asn_zone}."),
                 config.retry,
                 clients.rng,
             )
-            attempts += named.attempts
-            as_txt = named.value[0] if named.value else None
         except SourceError as error:
-            # The AS name is a courtesy; the origin facts stand without it.
+            # The AS registration is a courtesy; the origin facts stand without it.
             attempts += error.attempts
-    origins = origins_from_dns(address, texts, as_txt, retrieved)
+            continue
+        attempts += named.attempts
+        as_txts += named.value
+    origins = origins_from_dns(address, texts, as_txts, retrieved)
     if not origins:
         raise NoDataError(f"Team Cymru lists no origin for {address}", retrieved.server)
     return origins, attempts

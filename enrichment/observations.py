@@ -39,7 +39,12 @@ class DnsRecord:
 
 @dataclass(frozen=True)
 class AsnOrigin:
-    """The origin AS of the BGP prefix covering an address, as Team Cymru reports it."""
+    """The origin AS of the BGP prefix covering an address, as Team Cymru reports it.
+
+    ``country``, ``registry`` and ``allocated`` describe the address allocation that covers the
+    prefix; ``as_name``, ``as_country``, ``as_registry`` and ``as_allocated`` describe the AS
+    number's own registration, and are ``None`` when that lookup gave nothing.
+    """
 
     address: str
     asn: int
@@ -49,6 +54,9 @@ class AsnOrigin:
     allocated: dt.date | None
     as_name: str | None
     provenance: Provenance
+    as_country: str | None = None
+    as_registry: str | None = None
+    as_allocated: dt.date | None = None
 
 
 @dataclass(frozen=True)

@@ -244,8 +244,17 @@ def test_a_domain_and_an_address_become_their_exact_graph(graph: Graph, quick: W
         {"d": DOMAIN},
     )
     assert sorted(ns["source"]) == ["dns", "domain_rdap"] and ns["ttl"] == 86400
-    [asn] = graph.read("MATCH (a:AutonomousSystem {asn: 139643}) RETURN a.name AS name")
-    assert asn["name"] == "KUMO-AS Kumo Edge KK, JP"
+    [asn] = graph.read(
+        "MATCH (a:AutonomousSystem {asn: 139643}) "
+        "RETURN a.name AS name, a.country AS cc, a.registry AS rir, toString(a.allocated) AS at"
+    )
+    assert (asn["name"], asn["cc"], asn["rir"]) == ("KUMO-AS Kumo Edge KK, JP", "JP", "apnic")
+    assert asn["at"] == "2014-09-29"
+    [prefix] = graph.read(
+        "MATCH (p:Prefix {cidr: '27.41.0.0/18'}) "
+        "RETURN p.country AS cc, p.registry AS rir, toString(p.allocated) AS at"
+    )
+    assert (prefix["cc"], prefix["rir"], prefix["at"]) == ("JP", "apnic", "2014-09-29")
     [net] = graph.read("MATCH (n:Network {handle: 'NET-27-41-0-0-1'}) RETURN n")
     assert (net["n"]["name"], net["n"]["cidrs"], net["n"]["registry"]) == (
         "KUMO-NET-5",

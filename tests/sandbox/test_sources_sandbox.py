@@ -146,6 +146,11 @@ def test_asn_over_cymru_dns(config: EnrichmentConfig) -> None:
     origin = result.observations[0]
     assert isinstance(origin, AsnOrigin)
     assert origin.as_name == "GOOGLE - Google LLC, US"
+    assert (origin.as_country, origin.as_registry, origin.as_allocated) == (
+        "US",
+        "arin",
+        dt.date(2000, 3, 30),
+    )
     assert origin.provenance.source == "asn_cymru_dns"
 
 
@@ -176,6 +181,8 @@ def test_asn_falls_back_to_cymru_whois_when_dns_fails(config: EnrichmentConfig) 
     origin = result.observations[0]
     assert isinstance(origin, AsnOrigin)
     assert origin.as_name == "GOOGLE - Google LLC, US"
+    # The WHOIS row's country and registry are the prefix's; the AS's own are not in it.
+    assert (origin.as_country, origin.as_registry, origin.as_allocated) == (None, None, None)
     assert origin.provenance.source == "asn_cymru_whois"
     assert origin.provenance.server == f"127.0.0.1:{config.cymru_whois[1]}"
     assert result.attempts == 4

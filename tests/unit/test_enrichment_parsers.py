@@ -170,7 +170,7 @@ def test_cymru_dns_origin_round_trips_recorded_asn_data() -> None:
     prov = Provenance("asn_cymru_dns", "127.0.0.1:53", AT)
     got = {}
     for address, entry in recorded.items():
-        origins = origins_from_dns(address, [_cymru_txt(entry["asn_data"])], None, prov)
+        origins = origins_from_dns(address, [_cymru_txt(entry["asn_data"])], (), prov)
         got[address] = [(o.asn, o.prefix, o.country, o.registry, o.allocated) for o in origins]
     assert got["74.125.225.229"] == [(15169, "74.125.225.0/24", "US", "arin", dt.date(2007, 3, 13))]
     assert got["196.11.240.215"] == [(12091, "196.11.240.0/23", "ZA", "afrinic", None)]
@@ -192,19 +192,28 @@ def test_cymru_dns_picks_most_specific_prefix_and_splits_multi_origin() -> None:
             "64500 | 192.0.0.0/16 | JP | apnic | 2001-01-01",
             "64502 64501 | 192.0.2.0/24 | JP | apnic | 2010-05-06",
         ],
-        "64501 | JP | apnic | 2010-05-06 | EXAMPLE-NET Example Networks KK, JP",
+        [
+            "64501 | JP | apnic | 2010-05-06 | EXAMPLE-NET Example Networks KK, JP",
+            "64500 | US | arin | 1999-02-03 | WIDE-AS Wide Area Example, US",
+        ],
         prov,
     )
-    assert [(o.asn, o.prefix, o.as_name) for o in origins] == [
-        (64501, "192.0.2.0/24", "EXAMPLE-NET Example Networks KK, JP"),
-        (64502, "192.0.2.0/24", "EXAMPLE-NET Example Networks KK, JP"),
-    ]
+    # Each AS gets its own registration; 64502's was not fetched, so it has none, rather
+    # than another AS's name.
+    assert [
+        (o.asn, o.prefix, o.country, o.as_name, o.as_country, o.as_registry, o.as_allocated)
+        for o in origins
+    ] == [
+        (64501, "192.0.2.0/24", "JP", "EXAMPLE-NET Example Networks KK, JP", "JP", "apnic",
+         dt.date(2010, 5, 6)),
+        (64502, "192.0.2.0/24", "JP", None, None, None, None),
+    ]  # fmt: skip
 
 
 def test_cymru_dns_unknown_registry_is_an_error() -> None:
     prov = Provenance("asn_cymru_dns", "127.0.0.1:53", AT)
     with pytest.raises(PermanentError, match="unusable Team Cymru answer"):
-        origins_from_dns("192.0.2.1", ["64500 | 192.0.2.0/24 | JP | nowhere | "], None, prov)
+        origins_from_dns("192.0.2.1", ["64500 | 192.0.2.0/24 | JP | nowhere | "], (), prov)
 
 
 def test_cymru_whois_verbose_answer() -> None:

@@ -188,6 +188,9 @@ def test_address_sources_become_prefix_as_network_and_holder() -> None:
         allocated=dt.date(2010, 1, 1),
         as_name="EXAMPLE-AS Example KK, JP",
         provenance=Provenance("asn_cymru_dns", "127.0.0.1:53", T0),
+        as_country="JP",
+        as_registry="apnic",
+        as_allocated=dt.date(2001, 2, 3),
     )
     holder = RdapContact("ORG-EX1", ("registrant",), "Example KK", "org", ())
     abuse = RdapContact("AB-1", ("abuse",), None, None, ("abuse@example.com",))
@@ -227,8 +230,18 @@ def test_address_sources_become_prefix_as_network_and_holder() -> None:
         ("ALLOCATED_TO", "NET-192-0-2-0-1", "ORG-EX1", "ip_rdap"),
     }
     nodes = _nodes(rows)
-    assert nodes[("AutonomousSystem", 64500)] == {"name": "EXAMPLE-AS Example KK, JP"}
-    assert nodes[("Prefix", "192.0.2.0/24")] == {"version": 4}
+    assert nodes[("AutonomousSystem", 64500)] == {
+        "name": "EXAMPLE-AS Example KK, JP",
+        "country": "JP",
+        "registry": "apnic",
+        "allocated": dt.date(2001, 2, 3),
+    }
+    assert nodes[("Prefix", "192.0.2.0/24")] == {
+        "version": 4,
+        "country": "JP",
+        "registry": "apnic",
+        "allocated": dt.date(2010, 1, 1),
+    }
     assert nodes[("Network", "NET-192-0-2-0-1")]["abuse_email"] == "abuse@example.com"
     assert nodes[("Network", "NET-192-0-2-0-1")]["cidrs"] == ["192.0.2.0/24"]
     assert nodes[("Organization", "ORG-EX1")] == {"name": "Example KK"}
