@@ -11,7 +11,9 @@ claim
     statement of the transaction finds candidates and write-locks them; the second re-reads
     each locked node and leases only those still claimable. A worker that raced another for the
     same nodes therefore waits for the other's commit and then sees the lease, so no two
-    workers ever hold the same node.
+    workers ever hold the same node. A lease runs from the moment the node is leased (the
+    server's clock), not from when the claim began, so waiting for another claim's locks or
+    for a cold query plan does not shorten it.
 enrich
     ``enrichment.enrich_domain`` / ``enrich_address`` for every claimed node, concurrently in
     one event loop; the configuration's request gate bounds the requests in flight.
@@ -30,8 +32,10 @@ Several lanes (claim-enrich-load loops) run side by side in one worker, so one b
 tail or its graph write never leaves the network idle. On :meth:`Worker.request_stop` (the CLI
 wires SIGTERM and SIGINT to it) batches being written are finished, batches still being
 enriched are released (set back to ``pending``, lease cleared), and the run returns: a claim is
-never lost. A worker killed outright leaves leases that lapse after ``lease`` and are claimed
-again.
+never lost. While a batch is enriched and written, its leases are renewed every third of
+``lease``, so a batch slowed by timeouts and retries is not taken over by another worker
+halfway. A worker killed outright stops renewing; its leases lapse after ``lease`` and are
+claimed again.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from neo4j import ManagedTransaction, Transaction
+from neo4j.exceptions import DriverError, Neo4jError
 
 from attribution.db import Graph
 from attribution.identities import Identity
@@ -66,6 +71,8 @@ DEFAULT_STALE_AFTER = timedelta(days=7)
 DEFAULT_MAX_DEPTH = 1
 DEFAULT_MAX_DISCOVERED = 10_000
 DEFAULT_LANES = 2
+# A held batch's leases are extended this many times per lease term.
+RENEWALS_PER_LEASE = 3
 
 # Which nodes may be claimed; ``n`` is the node. Written once, used to find candidates and to
 # re-check them after they are locked.
@@ -96,7 +103,8 @@ RETURN elementId(n) AS id
 _LEASE = f"""
 UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id AND {_CLAIMABLE}
-SET n.enrich_state = 'leased', n.lease_owner = $owner, n.lease_expires = $expires
+SET n.enrich_state = 'leased', n.lease_owner = $owner,
+    n.lease_expires = datetime.realtime() + duration({{milliseconds: $lease_ms}})
 RETURN id, CASE WHEN n:Domain THEN 'domain' ELSE 'ip' END AS kind,
        coalesce(n.name, n.address) AS value, coalesce(n.enrich_depth, 0) AS depth
 ORDER BY coalesce(n.enrich_depth, 0), value
@@ -116,6 +124,13 @@ UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = 'pending', n.lease_owner = null, n.lease_expires = null
 RETURN count(n) AS released
+"""
+
+_RENEW = """
+UNWIND $ids AS id
+MATCH (n) WHERE elementId(n) = id AND n.enrich_state = 'leased' AND n.lease_owner = $owner
+SET n.lease_expires = datetime.realtime() + duration({milliseconds: $lease_ms})
+RETURN count(n) AS renewed
 """
 
 _DISCOVER = """
@@ -177,6 +192,10 @@ def claim(
     return graph.write(lambda tx: claim_in(tx, claim_params(owner, limit, lease, stale, moment)))
 
 
+def _milliseconds(span: timedelta) -> int:
+    return round(span.total_seconds() * 1000)
+
+
 def claim_params(
     owner: str, limit: int, lease: timedelta, stale: datetime, now: datetime
 ) -> dict[str, Any]:
@@ -186,7 +205,7 @@ def claim_params(
         "stale": stale,
         "limit": limit,
         "owner": owner,
-        "expires": now + lease,
+        "lease_ms": _milliseconds(lease),
     }
 
 
@@ -224,6 +243,15 @@ def finish(
         return set()
     rows = graph.run_write(_FINISH, {"items": items, "owner": owner})
     return {str(r["value"]) for r in rows}
+
+
+def renew(graph: Graph, owner: str, items: list[ClaimedItem], lease: timedelta) -> int:
+    """Extend ``owner``'s leases on ``items`` to ``lease`` from now; returns how many it holds."""
+    if not items:
+        return 0
+    params = {"ids": [i.id for i in items], "owner": owner, "lease_ms": _milliseconds(lease)}
+    rows = graph.run_write(_RENEW, params)
+    return int(rows[0]["renewed"]) if rows else 0
 
 
 def release(graph: Graph, owner: str, items: list[ClaimedItem]) -> int:
@@ -287,6 +315,7 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     released: int = 0
+    renewals: int = 0
     batches: int = 0
     observations: Counter[str] = field(default_factory=Counter)
     rows_written: Counter[str] = field(default_factory=Counter)
@@ -308,6 +337,7 @@ class RunSummary:
             "failed_keys": sorted(self.failed),
             "lost_leases": sorted(self.lost),
             "released": self.released,
+            "lease_renewals": self.renewals,
             "batches": self.batches,
             "observations": dict(sorted(self.observations.items())),
             "rows_written": dict(sorted(self.rows_written.items())),
@@ -444,6 +474,7 @@ class Worker:
                 self._pass_started = datetime.now(UTC)  # a new pass over the queue
                 continue
             self.summary.claimed.extend(i.key for i in got.items)
+            keeper = asyncio.ensure_future(self._keep_leases(got.items))
             try:
                 results = await self._enrich_batch(got.items, clients)
             except _Stopped:
@@ -457,8 +488,27 @@ class Worker:
                     asyncio.to_thread(release, self.graph, options.worker_id, got.items)
                 )
                 raise
-            # Once enriched, a batch is written and finished even when a stop arrives.
-            await asyncio.shield(asyncio.to_thread(self._commit, got.items, results))
+            else:
+                # Once enriched, a batch is written and finished even when a stop arrives.
+                await asyncio.shield(asyncio.to_thread(self._commit, got.items, results))
+            finally:
+                keeper.cancel()
+
+    async def _keep_leases(self, items: list[ClaimedItem]) -> None:
+        """Renew the batch's leases until cancelled; a failed renewal is tried again next time.
+
+        Nodes whose lease another worker took over in the meantime are not renewed (the
+        statement matches this worker's leases only); :meth:`_commit` reports them as lost.
+        """
+        options = self.options
+        interval = options.lease.total_seconds() / RENEWALS_PER_LEASE
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(renew, self.graph, options.worker_id, items, options.lease)
+            except (Neo4jError, DriverError, OSError):
+                continue
+            self.summary.renewals += 1
 
     async def _enrich_batch(
         self, items: list[ClaimedItem], clients: EnrichmentClients

@@ -492,3 +492,33 @@ def test_a_claim_that_waited_for_anothers_locks_skips_what_it_leased(graph: Grap
     assert result.items == []
     owners = graph.read("MATCH (n:Domain) WHERE n.indicator RETURN DISTINCT n.lease_owner AS owner")
     assert owners == [{"owner": "first"}]
+
+
+def test_a_batch_slower_than_its_lease_keeps_its_claims(graph: Graph, slow: World) -> None:
+    """Each address waits 1.5 s for its RDAP answer, longer than the 0.9 s lease: renewals
+    every 0.3 s keep another worker from taking the batch over while it is enriched."""
+    ingest(graph, SLOW_ADDRESSES[:2])
+    stolen: list[str] = []
+    running = True
+
+    def thief() -> None:
+        # Wait until the worker holds both, then keep trying to take them.
+        while running and {states(graph)[a]["owner"] for a in SLOW_ADDRESSES[:2]} != {"w-test"}:
+            time.sleep(0.05)
+        while running:
+            taken = claim(graph, "thief", 10, lease=timedelta(minutes=5)).items
+            stolen.extend(i.key for i in taken)
+            time.sleep(0.1)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        watching = pool.submit(thief)
+        try:
+            summary = run_worker(graph, slow, max_depth=0, lease=timedelta(seconds=0.9))
+        finally:
+            running = False
+        watching.result()
+    assert stolen == []
+    assert summary["lost_leases"] == []
+    assert summary["done"] == 2 and summary["lease_renewals"] >= 1
+    found = states(graph)
+    assert {found[a]["state"] for a in SLOW_ADDRESSES[:2]} == {"done"}
