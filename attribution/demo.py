@@ -170,8 +170,16 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "run",
         "reports-by-sector",
     )
-    step("", "query", "run", "dns-fast-flux-candidates")
-    top = step("", "query", "run", "review-high-score-unreviewed", "--json")
+    step("", "query", "run", "dns-fast-flux-candidates", "-p", "limit=10")
+    step(
+        "Gated candidates: the gate says act; the reasons are the features that pushed each score",
+        "query",
+        "run",
+        "review-high-score-unreviewed",
+        "-p",
+        "limit=15",
+    )
+    top = step("", "query", "run", "review-high-score-unreviewed", "-p", "limit=5", "--json")
     eligible: tuple[str, str] | None = None
     for target in _targets(top.stdout)[:5]:
         made = step(

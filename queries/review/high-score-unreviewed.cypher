@@ -4,10 +4,11 @@
 //   decisions that no approval request concerns yet.
 // params: min_score: float = 0.8 — lowest calibrated probability to list
 // params: decisions: list<string> = act — gate decisions to list
-// returns: kind, target, score, decision, model_version, scored_at
+// params: limit: int = 1000 — at most this many rows, the highest scores first
+// returns: kind, target, score, decision, reasons, model_version, scored_at
 // false_positives: Scores come from one model version; a target scored by an old model may
 //   have changed since. Check collateral-risk before requesting approval.
-// revision: 1
+// revision: 2
 CALL () {
   MATCH (d:Domain)
   WHERE d.decision IN $decisions AND d.score >= $min_score
@@ -19,6 +20,7 @@ CALL () {
     AND NOT EXISTS { (:ApprovalRequest)-[:CONCERNS_IP]->(ip) }
   RETURN 'ip' AS kind, ip.address AS target, ip AS node
 }
-RETURN kind, target, node.score AS score, node.decision AS decision,
+RETURN kind, target, node.score AS score, node.decision AS decision, node.reasons AS reasons,
        node.model_version AS model_version, node.scored_at AS scored_at
 ORDER BY score DESC, target
+LIMIT $limit

@@ -33,8 +33,9 @@ MODEL = "m-2026-09"
 DIGEST = "ab" * 32
 
 
-def _scored(score: float, decision: str) -> dict[str, Any]:
-    return {"score": score, "decision": decision, "model_version": MODEL, "scored_at": T1}
+def _scored(score: float, decision: str, *reasons: str) -> dict[str, Any]:
+    scored = {"score": score, "decision": decision, "model_version": MODEL, "scored_at": T1}
+    return {**scored, "reasons": list(reasons)} if reasons else scored
 
 
 def fixture_rows() -> tuple[list[NodeRow], list[RelRow]]:
@@ -73,7 +74,7 @@ def fixture_rows() -> tuple[list[NodeRow], list[RelRow]]:
             "privacy_proxy": True,
             "created": CREATED,
             "min_ttl": 60,
-            **_scored(0.97, "act"),
+            **_scored(0.97, "act", "lab_ppr=+0.41", "reg_age_days=+0.12"),
         },
         last=T1,
     )
@@ -95,7 +96,7 @@ def fixture_rows() -> tuple[list[NodeRow], list[RelRow]]:
     domain("ns1.badns.test")
     domain("ns.cdnish.test")
 
-    node("IPAddress", "192.0.2.10", {"version": 4, **_scored(0.88, "act")})
+    node("IPAddress", "192.0.2.10", {"version": 4, **_scored(0.88, "act", "lab_as_rate=+0.30")})
     node("IPAddress", "198.51.100.20", {"version": 4})
     node("IPAddress", "203.0.113.30", {"version": 4})
     node(

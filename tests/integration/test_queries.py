@@ -277,11 +277,20 @@ EXPECTED: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
             "target",
             "score",
             "decision",
+            "reasons",
             "model_version",
             "scored_at",
             rows=[
-                ("domain", "evil.test", 0.97, "act", MODEL, T1),
-                ("ip", "192.0.2.10", 0.88, "act", MODEL, T1),
+                (
+                    "domain",
+                    "evil.test",
+                    0.97,
+                    "act",
+                    ["lab_ppr=+0.41", "reg_age_days=+0.12"],
+                    MODEL,
+                    T1,
+                ),
+                ("ip", "192.0.2.10", 0.88, "act", ["lab_as_rate=+0.30"], MODEL, T1),
             ],
         ),
     ),
@@ -449,6 +458,10 @@ def test_parameters_narrow_results(fixture_graph: Graph) -> None:
     # Targets with benign neighbours stay listed whatever their count.
     assert [r["target"] for r in strict.rows] == ["192.0.2.10", "evil.test", "evil2.test"]
     assert run_query(fixture_graph, "review-approval-requests", {"status": "approved"}).rows == []
+    top = run_query(fixture_graph, "review-high-score-unreviewed", {"limit": 1})
+    assert [(r["target"], r["reasons"]) for r in top.rows] == [
+        ("evil.test", ["lab_ppr=+0.41", "reg_age_days=+0.12"])
+    ]
 
 
 @pytest.mark.parametrize(
