@@ -8,7 +8,9 @@
     Writes score, decision, model_version, scored_at and reasons on every Domain and
     IPAddress (or those changed since the last run with the same model).
 ``evaluate [--truth FILE] [--splits 20] [--guarantee batch|population] [--json] [--out DIR]``
-    Held-out metrics over repeated random splits, with baselines; PNG plots into ``--out``.
+    Held-out metrics over repeated random splits, with baselines; ``evaluation.json``, a
+    reliability diagram and a ROC curve (PNG) into ``--out``, by default a new directory under
+    ``<models>/<name>/evaluations/``.
     Exit code 4 when there are too few benign samples for the gate.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +76,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate.add_argument("--delta", type=float, default=0.05)
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV for the targets")
     evaluate.add_argument("--splits", type=int, default=20, help="random splits (default 20)")
-    evaluate.add_argument("--out", type=Path, help="directory for evaluation.json and PNG plots")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        help="directory for evaluation.json and the PNG plots (default: a new "
+        "<models>/<name>/evaluations/<UTC time>/)",
+    )
     evaluate.add_argument(
         "--guarantee",
         choices=("batch", "population"),
@@ -178,6 +186,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from attribution.training import evaluate_model
 
     _check_truth(args.truth)
+    out = args.out
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        out = load_settings().models_dir / args.name / "evaluations" / stamp
     with connect() as graph:
         try:
             result = evaluate_model(
@@ -189,7 +201,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 n_folds=args.folds,
                 seed=args.seed,
                 min_evidence=_min_evidence(args),
-                out_dir=args.out,
+                out_dir=out,
                 guarantee=args.guarantee,
                 progress=_progress(args),
             )
@@ -215,6 +227,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"{result['n_splits']} splits (the guarantee predicts "
             f"{result['expected_fraction_splits_fpr_within_alpha']:.1%})\n"
             f"population rule: TPR {population['tpr']:.3f}, FPR {population['empirical_fpr']:.4f}, "
-            f"FPR <= alpha in {population['fraction_splits_fpr_within_alpha']:.0%} of splits"
+            f"FPR <= alpha in {population['fraction_splits_fpr_within_alpha']:.0%} of splits\n"
+            f"written: {out / 'evaluation.json'}, {result['reliability_png']}, {result['roc_png']}"
         )
     return EXIT_OK

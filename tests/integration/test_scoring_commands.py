@@ -240,6 +240,15 @@ def test_evaluate_reports_the_batch_gate_beside_the_population_gate(
     assert population["gate_guarantee"] == "population"
     assert population["empirical_fpr_at_gate"] == population["population_gate"]["empirical_fpr"]
     assert population["threshold_mean"] <= result["threshold_mean"]
+    # Without --out the files go to a new directory under the models directory; the refused
+    # run left nothing behind.
+    [written] = (tmp_path / "models" / "maliciousness" / "evaluations").iterdir()
+    assert sorted(f.name for f in written.iterdir()) == [
+        "evaluation.json",
+        "reliability.png",
+        "roc.png",
+    ]
+    assert population["roc_png"] == str(written / "roc.png")
 
 
 def test_train_with_a_batch_guarantee_records_it(
