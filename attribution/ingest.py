@@ -26,6 +26,7 @@ from attribution.intake.records import (
     RdapRecord,
     Rejection,
 )
+from attribution.labels import entries_from_records, label_rows
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 LABEL_OF_KIND = {"domain": "Domain", "ip": "IPAddress", "cidr": "Prefix", "asn": "AutonomousSystem"}
@@ -339,29 +340,19 @@ def add_rdap(rows: Rows, record: RdapRecord) -> None:
 
 
 def add_label(rows: Rows, record: LabelRecord) -> None:
-    """A feed or allowlist verdict: (LabelSource)-[:LABELS_*]->(target)."""
+    """A feed or allowlist verdict: (LabelSource)-[:LABELS_*]->(target).
+
+    The label rows are :func:`attribution.labels.label_rows`', as ``attribution label import``
+    writes them. CIDR and AS verdicts label nothing (the classifier scores domains and
+    addresses); their nodes keep the feed among their sources.
+    """
     kind = "feed" if record.label == "malicious" else "allowlist"
     source_name = f"{kind}:{record.source}"
-    rows.nodes.append(
-        NodeRow(
-            "LabelSource", source_name, {"kind": kind}, source_name, rows.now, rows.now, rows.now
-        )
-    )
     rows.node(record.identity, {}, source_name, record.time)
-    rel = {"domain": "LABELS_DOMAIN", "ip": "LABELS_IP"}.get(record.identity.kind)
-    if rel is None:
-        return  # CIDR and AS verdicts are kept on their nodes' sources only
-    rows.rel(
-        rel,
-        source_name,
-        record.identity.value,
-        {
-            "verdict": record.label,
-            "family": record.family or record.category,
-        },
-        source_name,
-        record.time,
-    )
+    entries, _not_labelled = entries_from_records([record], record.source)
+    nodes, rels = label_rows(entries, kind, source_name, source_name, record.time or rows.now)
+    rows.nodes.extend(nodes)
+    rows.rels.extend(rels)
 
 
 MAPPERS: dict[type, Callable[[Rows, Any], None]] = {

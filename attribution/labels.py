@@ -28,7 +28,6 @@ name decides, so the result never depends on the order the graph returns rows in
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +36,8 @@ from typing import Any
 
 from attribution.db import Graph
 from attribution.identities import InvalidIdentity, parse_indicator
-from attribution.intake.lists import strip_comment
+from attribution.intake.feeds import parse_label_list
+from attribution.intake.records import LabelRecord, Rejection
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 __all__ = [
@@ -49,9 +49,9 @@ __all__ = [
     "NodeKey",
     "ResolvedLabel",
     "TruthRow",
+    "entries_from_records",
     "import_label_file",
     "label_rows",
-    "parse_label_file",
     "parse_target",
     "read_label_observations",
     "read_labels",
@@ -67,6 +67,7 @@ KINDS = ("feed", "allowlist", "incident", "analyst")
 PRECEDENCE: dict[str, int] = {"feed": 0, "allowlist": 1, "incident": 2, "analyst": 3}
 VERDICTS = ("malicious", "benign")
 _REL_FOR = {"Domain": "LABELS_DOMAIN", "IPAddress": "LABELS_IP"}
+_NODE_FOR = {"domain": "Domain", "ip": "IPAddress"}
 
 
 @dataclass(frozen=True)
@@ -210,51 +211,34 @@ def parse_target(value: str) -> NodeKey:
     raise InvalidIdentity(value, f"a {identity.kind} cannot be labelled; give a domain or address")
 
 
-def parse_label_file(text: str, kind: str) -> tuple[list[LabelEntry], list[str]]:
-    """Entries of a feed or allowlist, and the refused lines (``line N: why``).
+def entries_from_records(
+    records: Iterable[LabelRecord], file_source: str
+) -> tuple[list[LabelEntry], list[Rejection]]:
+    """Label entries for the domain and address records, and rejections for the others.
 
-    Two layouts: CSV whose header names a ``value`` (or ``indicator``) column, with optional
-    ``family`` (or ``category``) and ``source`` columns, as the sandbox generator's
-    ``labels/feed-malicious.csv``; or one indicator per line with ``#`` comments (the
-    maltrail trail-file and allowlist layout), where text after the first whitespace is
-    ignored. A feed labels malicious, an allowlist benign.
+    ``file_source`` is the name the records carry when no line named its own feed; an entry
+    keeps ``feed`` only when its line did (a label CSV's ``source`` column).
     """
-    if kind not in ("feed", "allowlist"):
-        raise ValueError(f"label files are feeds or allowlists, not {kind!r}")
-    verdict = "malicious" if kind == "feed" else "benign"
-    lines = text.splitlines()
-    first = next((line for line in lines if strip_comment(line)), "")
-    header = [h.strip().lower() for h in first.split(",")] if "," in first else []
     entries: list[LabelEntry] = []
-    rejected: list[str] = []
-    if "value" in header or "indicator" in header:
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None:
-            return entries, rejected
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
-        for number, row in enumerate(reader, start=2):
-            value = (row.get("value") or row.get("indicator") or "").strip()
-            if not value or value.startswith("#"):
-                continue
-            try:
-                target = parse_target(value)
-            except InvalidIdentity as exc:
-                rejected.append(f"line {number}: {exc}")
-                continue
-            family = (row.get("family") or row.get("category") or "").strip() or None
-            feed = (row.get("source") or "").strip() or None
-            entries.append(LabelEntry(target, verdict, family, feed, number))
-        return entries, rejected
-    for number, line in enumerate(lines, start=1):
-        content = strip_comment(line)
-        if not content:
+    refused: list[Rejection] = []
+    for record in records:
+        label = _NODE_FOR.get(record.identity.kind)
+        if label is None:
+            reason = f"a {record.identity.kind} cannot be labelled; give a domain or address"
+            refused.append(
+                Rejection.of(file_source, record.line, "value", record.identity.value, reason)
+            )
             continue
-        value = content.split()[0]
-        try:
-            entries.append(LabelEntry(parse_target(value), verdict, None, None, number))
-        except InvalidIdentity as exc:
-            rejected.append(f"line {number}: {exc}")
-    return entries, rejected
+        entries.append(
+            LabelEntry(
+                (label, str(record.identity.value)),
+                record.label,
+                record.family or record.category,
+                record.source if record.source != file_source else None,
+                record.line,
+            )
+        )
+    return entries, refused
 
 
 def label_rows(
@@ -298,11 +282,22 @@ def import_label_file(
 ) -> LabelImport:
     """Write a feed (malicious) or allowlist (benign) file as labels; good lines survive bad ones.
 
-    ``source`` names the label source (default ``<kind>:<file name>``); ``at`` is the
-    observation time (default now).
+    The file is read by :func:`attribution.intake.feeds.parse_label_list` (a label CSV, a
+    trail file, or an allowlist), the same parser ``attribution ingest`` uses. ``source``
+    names the label source (default ``<kind>:<file name>``; a CSV line's own ``source`` cell
+    wins); ``at`` is the observation time (default now).
     """
-    text = Path(path).read_text(encoding="utf-8")
-    entries, rejected = parse_label_file(text, kind)
+    if kind not in ("feed", "allowlist"):
+        raise ValueError(f"label files are feeds or allowlists, not {kind!r}")
+    name = Path(path).name
+    parsed = parse_label_list(
+        Path(path).read_bytes(), name, "malicious" if kind == "feed" else "benign"
+    )
+    entries, refused = entries_from_records(parsed.records, name)
+    rejected = [
+        f"line {r.line}: {r.field + ': ' if r.field else ''}{r.reason}"
+        for r in sorted(parsed.rejections + refused, key=lambda r: r.line)
+    ]
     when = at or datetime.now(UTC)
     default_source = source or f"{kind}:{Path(path).name}"
     nodes, rels = label_rows(entries, kind, default_source, f"label:{Path(path).name}", when)

@@ -1,7 +1,7 @@
 """``attribution label``: labels in the graph.
 
 ``attribution label import FILE... --kind feed|allowlist [--source NAME] [--json]``
-    Feeds label malicious, allowlists benign (see :func:`attribution.labels.parse_label_file`
+    Feeds label malicious, allowlists benign (see :func:`attribution.intake.feeds.parse_label_list`
     for the layouts). Exit code 1 when any line was refused; the good lines are written.
 ``attribution label TARGET malicious|benign --by USER --reason TEXT [--json]``
     An analyst's verdict, the strongest kind of label; appended to the audit log.

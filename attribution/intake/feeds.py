@@ -10,6 +10,11 @@ Trails
 Allowlists
     One indicator per line; every identity is labelled ``benign`` with category
     ``allowlist``.
+Label CSV
+    A header naming a ``value`` (or ``indicator``) column, with optional ``family``,
+    ``category`` and ``source`` columns (the sandbox generator's ``labels/feed-malicious.csv``).
+    A ``source`` cell names the feed the line comes from instead of the file.
+    :func:`parse_label_list` tells this layout from the line-per-indicator ones.
 Warninglists
     :func:`labels_from_warninglists` labels ``benign`` only the entries of lists whose
     category is in :data:`BENIGN_LABEL_CATEGORIES` (top sites, public resolvers, CRL/OCSP
@@ -22,6 +27,8 @@ Warninglists
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path, PurePath
 
@@ -34,6 +41,8 @@ __all__ = [
     "BENIGN_LABEL_CATEGORIES",
     "labels_from_warninglists",
     "parse_allowlist",
+    "parse_label_csv",
+    "parse_label_list",
     "parse_trails",
     "trail_family",
 ]
@@ -122,6 +131,66 @@ def parse_trails(
 def parse_allowlist(data: bytes | str, source_name: str) -> IntakeResult[LabelRecord]:
     """Parse a plain allowlist: every identity labelled benign, category ``allowlist``."""
     return _label_lines(data, source_name, "benign", None, "allowlist", trails=False)
+
+
+def _csv_header(lines: list[tuple[int, str]]) -> list[str] | None:
+    """The lower-cased column names when the first content line is a label CSV header."""
+    first = next((text for _, text in lines if strip_comment(text)), "")
+    if "," not in first:
+        return None
+    header = [name.strip().lower() for name in next(csv.reader([first]))]
+    return header if "value" in header or "indicator" in header else None
+
+
+def parse_label_csv(data: bytes | str, source_name: str, label: Label) -> IntakeResult[LabelRecord]:
+    """Parse a label CSV (see the module docstring); every line is labelled ``label``."""
+    lines = split_lines(data, source_name)
+    result: IntakeResult[LabelRecord] = IntakeResult(rejections=lines.rejections)
+    header = _csv_header(lines.records)
+    content = [(number, text) for number, text in lines.records if strip_comment(text)]
+    if header is None:
+        number, first = content[0] if content else (1, "")
+        reason = "no header naming a value or indicator column"
+        result.rejections.append(Rejection.of(source_name, number, None, first, reason))
+        return result
+    column = "value" if "value" in header else "indicator"
+    for number, text in content[1:]:
+        cells = next(csv.reader(io.StringIO(text)), [])
+        row = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+        value = row.get(column, "")
+        try:
+            identity = parse_indicator_text(value)[0]
+        except InvalidIdentity as exc:
+            result.rejections.append(Rejection.of(source_name, number, column, value, exc.reason))
+            continue
+        result.records.append(
+            LabelRecord(
+                identity,
+                label,
+                row.get("family") or None,
+                row.get("category") or None,
+                row.get("source") or source_name,
+                None,
+                number,
+            )
+        )
+    result.rejections.sort(key=lambda rejection: rejection.line)
+    return result
+
+
+def parse_label_list(
+    data: bytes | str, source_name: str, label: Label
+) -> IntakeResult[LabelRecord]:
+    """A malicious or benign label list in any of the layouts above.
+
+    A label CSV is recognised by its header; otherwise malicious lists are read as trails and
+    benign ones as allowlists.
+    """
+    if _csv_header(split_lines(data, source_name).records) is not None:
+        return parse_label_csv(data, source_name, label)
+    if label == "malicious":
+        return parse_trails(data, source_name)
+    return parse_allowlist(data, source_name)
 
 
 def labels_from_warninglists(

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from attribution.identities import Identity
+from attribution.ingest import Rows, add_label
 from attribution.intake.feeds import (
     labels_from_warninglists,
     parse_allowlist,
+    parse_label_csv,
+    parse_label_list,
     parse_trails,
     trail_family,
 )
 from attribution.intake.records import LabelRecord, Rejection
+from attribution.labels import entries_from_records, label_rows
+from attribution.writer import RelRow
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "intake"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +122,86 @@ def test_warninglist_labels_only_for_benign_categories() -> None:
         ("warninglist:cisco_top10k", "$.list[0]", "-container.supertms.com"),
         ("warninglist:cloudflare-top10k", "$.list[2492]", "domain"),
     ]
+
+
+LABEL_CSV = (
+    "# vendor export\n"
+    "value,family,category,source\n"
+    "alpha.com,emotet,malware,vendor-a\n"
+    "192.0.2.1,,phishing,\n"
+    "198.51.100.0/24,qakbot,,vendor-a\n"
+    "not a domain,x,,\n"
+)
+
+
+def test_label_csv_lines_carry_family_category_and_their_own_source() -> None:
+    result = parse_label_csv(LABEL_CSV, "export.csv", "malicious")
+    assert result.records == [
+        LabelRecord(
+            Identity("domain", "alpha.com"), "malicious", "emotet", "malware", "vendor-a", None, 3
+        ),
+        LabelRecord(
+            Identity("ip", "192.0.2.1"), "malicious", None, "phishing", "export.csv", None, 4
+        ),
+        LabelRecord(
+            Identity("cidr", "198.51.100.0/24"), "malicious", "qakbot", None, "vendor-a", None, 5
+        ),
+    ]
+    assert [(r.line, r.field, r.value) for r in result.rejections] == [(6, "value", "not a domain")]
+
+
+def test_label_list_layout_is_told_by_the_header() -> None:
+    assert parse_label_list(LABEL_CSV, "export.csv", "benign").records[0].label == "benign"
+    trail = parse_label_list("evil.example\n", "trails/static/malware/emotet.txt", "malicious")
+    assert [(r.identity.value, r.family, r.category) for r in trail.records] == [
+        ("evil.example", "emotet", "malware")
+    ]
+    allow = parse_label_list("good.example\n", "allow.txt", "benign")
+    assert [(r.identity.value, r.category) for r in allow.records] == [
+        ("good.example", "allowlist")
+    ]
+    headless = parse_label_csv("alpha.com,emotet\n", "x.csv", "malicious")
+    assert [str(r) for r in headless.rejections] == [
+        "x.csv:1: no header naming a value or indicator column (alpha.com,emotet)"
+    ]
+
+
+def test_ingest_and_label_import_write_the_same_labels() -> None:
+    """``attribution ingest`` (via :func:`add_label`) and ``attribution label import`` (via
+    :func:`entries_from_records` and :func:`label_rows`) give the same label relationships."""
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    records = parse_label_list(LABEL_CSV, "export.csv", "malicious").records
+    rows = Rows(at)
+    for record in records:
+        add_label(rows, record)
+    entries, refused = entries_from_records(records, "export.csv")
+    _, rels = label_rows(entries, "feed", "feed:export.csv", "feed:export.csv", at)
+
+    def labels(found: list[RelRow]) -> list[tuple[str, object, object, dict[str, object]]]:
+        return sorted(
+            (r.type, r.start, r.end, r.props) for r in found if r.type.startswith("LABELS")
+        )
+
+    assert (
+        labels(rows.rels)
+        == labels(rels)
+        == [
+            (
+                "LABELS_DOMAIN",
+                "feed:vendor-a",
+                "alpha.com",
+                {"verdict": "malicious", "family": "emotet"},
+            ),
+            (
+                "LABELS_IP",
+                "feed:export.csv",
+                "192.0.2.1",
+                {"verdict": "malicious", "family": "phishing"},
+            ),
+        ]
+    )
+    # The CIDR labels nothing; label import names it as refused, ingest keeps its node.
+    assert [(r.line, r.reason) for r in refused] == [
+        (5, "a cidr cannot be labelled; give a domain or address")
+    ]
+    assert ("Prefix", "198.51.100.0/24") in {(n.label, n.key) for n in rows.nodes}
