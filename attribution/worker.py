@@ -47,7 +47,7 @@ import secrets
 import signal
 import socket
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -326,6 +326,9 @@ class RunSummary:
     rdap_cache_hits: int = 0
     rdap_cache_misses: int = 0
     seconds: float = 0.0
+    # Seconds spent per stage, summed over lanes (lanes overlap, so the sum can exceed
+    # ``seconds``): where a slow run spends its time.
+    stage_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -347,6 +350,7 @@ class RunSummary:
             "requests_by_server": dict(sorted(self.requests_by_server.items())),
             "rdap_cache": {"hits": self.rdap_cache_hits, "misses": self.rdap_cache_misses},
             "seconds": round(self.seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())},
         }
 
 
@@ -454,6 +458,7 @@ class Worker:
             want = self._take_budget()
             if want == 0:
                 return
+            began = time.perf_counter()
             got = await asyncio.to_thread(
                 claim,
                 self.graph,
@@ -464,6 +469,7 @@ class Worker:
                 not_after=self._pass_started,
             )
             self._reserved -= want - len(got.items)
+            self.summary.stage_seconds["claim"] += time.perf_counter() - began
             if not got.items:
                 if got.candidates:
                     continue  # another worker leased them first; look again
@@ -475,6 +481,7 @@ class Worker:
                 continue
             self.summary.claimed.extend(i.key for i in got.items)
             keeper = asyncio.ensure_future(self._keep_leases(got.items))
+            began = time.perf_counter()
             try:
                 results = await self._enrich_batch(got.items, clients)
             except _Stopped:
@@ -489,6 +496,7 @@ class Worker:
                 )
                 raise
             else:
+                self.summary.stage_seconds["enrich"] += time.perf_counter() - began
                 # Once enriched, a batch is written and finished even when a stop arrives.
                 await asyncio.shield(asyncio.to_thread(self._commit, got.items, results))
             finally:
@@ -538,6 +546,7 @@ class Worker:
 
     def _commit(self, items: list[ClaimedItem], results: list[EnrichmentResults]) -> None:
         """Load the batch's observations, finish its nodes, queue what they point at."""
+        began = time.perf_counter()
         now = datetime.now(UTC)
         rows = ObservationRows()
         outcomes: list[tuple[ClaimedItem, str, list[str]]] = []
@@ -553,6 +562,9 @@ class Worker:
                 counts[str(source_result.outcome)] += 1
             if item.depth < self.options.max_depth:
                 found.extend((i, item.depth + 1) for i in item_rows.discovered)
+        stages = self.summary.stage_seconds
+        stages["rows"] += time.perf_counter() - began
+        began = time.perf_counter()
         stats = self._writer.load(rows.nodes, rows.rels)
         summary.rows_written.update(stats.by_kind)
         summary.observations.update(rows.kinds)
@@ -568,6 +580,7 @@ class Worker:
         if found and budget > 0:
             summary.discovered += queue_discovered(self.graph, found, budget)
         summary.batches += 1
+        stages["write"] += time.perf_counter() - began
 
 
 def count_claimable(graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:

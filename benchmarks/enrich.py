@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_vs_raw_dns": round(pipeline_qps / raw, 3),
         "indicators_per_s": round(len(summary.claimed) / summary.seconds, 1),
         "pipeline_seconds": round(summary.seconds, 2),
+        "stage_seconds": figures["stage_seconds"],
         "done": figures["done"],
         "failed": figures["failed"],
         "sources": figures["sources"],
