@@ -139,7 +139,13 @@ def personalised_pagerank(
 
 
 def _transition(g: nx.Graph) -> tuple[sp.csr_array, dict[object, int]]:
-    nodes = list(g.nodes)
+    """Column-stochastic walk matrix over ``g``'s nodes, and each node's index in it.
+
+    Nodes are indexed in sorted order, not in the order the graph was built (which follows
+    the order Neo4j returned rows in), so the floating-point sums, and every feature
+    computed from them, are the same for the same graph however it was loaded.
+    """
+    nodes = sorted(g.nodes, key=repr)
     index = {node: i for i, node in enumerate(nodes)}
     adjacency = nx.to_scipy_sparse_array(g, nodelist=nodes, format="csr", dtype=float)
     degree = np.asarray(adjacency.sum(axis=0)).ravel()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import networkx as nx
 import numpy as np
 
 from attribution.features.extract import LABEL_FEATURES, GraphExport, features_from_export
+from attribution.features.graphfeat import _transition, personalised_pagerank
 from attribution.labels import NodeKey, ResolvedLabel
 
 
@@ -75,3 +77,20 @@ def test_folds_do_not_depend_on_labels_and_unlabelled_rows_use_every_label() -> 
 def test_without_labels_every_label_feature_is_missing() -> None:
     block, _ = _label_block(_export(), {})
     assert np.isnan(block).all()
+
+
+def test_walk_features_do_not_depend_on_the_order_edges_arrived_in() -> None:
+    """Neo4j returns rows in no fixed order; the walk must not see it."""
+    edges = [(("Domain", f"d{i}.example"), ("IPAddress", f"192.0.2.{i % 7}")) for i in range(40)]
+    edges += [(("Domain", f"d{i}.example"), ("Registrar", f"r{i % 3}")) for i in range(40)]
+    ranks = []
+    for seed in (1, 2):
+        shuffled = edges[:]
+        random.Random(seed).shuffle(shuffled)
+        g = nx.Graph()
+        g.add_edges_from(shuffled)
+        transition, index = _transition(g)
+        seeds = np.array(sorted(index[("Domain", f"d{i}.example")] for i in (0, 5)))
+        rank = personalised_pagerank(transition, seeds)
+        ranks.append([rank[index[node]] for node in sorted(index, key=repr)])
+    assert ranks[0] == ranks[1]  # bit for bit, not approximately
