@@ -1,13 +1,17 @@
 """JSON over HTTP for RDAP, with the failure taxonomy applied to every answer.
 
-requests is blocking, so each request runs in a worker thread (``asyncio.to_thread``) with its
-own ``requests.Session`` per thread, for connection reuse without sharing a session between
-threads.
+requests is blocking, so each request runs in a thread of the client's own pool, with its own
+``requests.Session`` per thread, for connection reuse without sharing a session between
+threads. The pool has one thread per request the configuration lets be in flight
+(``max_concurrency``): the event loop's default executor has only a handful (``cpu + 4``) and
+is shared with the worker's graph writes, which would hold HTTP to far fewer requests than the
+request gate allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import email.utils
 import json
@@ -88,6 +92,9 @@ class HttpClient:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.max_concurrency, thread_name_prefix="http"
+        )
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -115,12 +122,14 @@ class HttpClient:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         async with self._gate.slot(parts.hostname or "", port):
-            status, headers, body = await asyncio.to_thread(self._get, url)
+            loop = asyncio.get_running_loop()
+            status, headers, body = await loop.run_in_executor(self._pool, self._get, url)
         retrieved_at = dt.datetime.now(dt.UTC)
         return HttpAnswer(url, decode_json_answer(url, status, headers, body), retrieved_at)
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Stop the request threads and close every pooled connection."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         with self._sessions_lock:
             for session in self._sessions:
                 session.close()
