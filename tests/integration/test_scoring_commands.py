@@ -89,11 +89,14 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run_attribution(env, *args, timeout=600)
 
 
-def labelled_world(graph: Graph, env: dict[str, str], tmp: Path) -> None:
-    """:func:`build_world` with its feed and allowlist imported as labels by the CLI."""
+def labelled_world(graph: Graph, neo4j_env: dict[str, str], tmp: Path) -> dict[str, str]:
+    """:func:`build_world` with its feed and allowlist imported as labels by the CLI; returns
+    the environment the tests run commands in (models under ``tmp/models``)."""
+    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(tmp / "models")}
     feed, allow = build_world(graph, tmp)
     assert _cli(env, "label", "import", str(feed), "--kind", "feed").returncode == 0
     assert _cli(env, "label", "import", str(allow), "--kind", "allowlist").returncode == 0
+    return env
 
 
 def test_label_command(graph: Graph, neo4j_env: dict[str, str], tmp_path: Path) -> None:
@@ -143,8 +146,7 @@ def test_train_then_score_round_trip(
     graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(models)}
-    labelled_world(graph, env, tmp_path)
+    env = labelled_world(graph, neo4j_env, tmp_path)
 
     done = _cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--folds", "3", "--json")
     assert done.returncode == 0, done.stderr
@@ -199,8 +201,7 @@ def test_train_then_score_round_trip(
 def test_evaluate_reports_the_batch_gate_beside_the_population_gate(
     graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(tmp_path / "models")}
-    labelled_world(graph, env, tmp_path)
+    env = labelled_world(graph, neo4j_env, tmp_path)
     out = tmp_path / "evaluation"
 
     done = _cli(env, "evaluate", "--alpha", "0.1", "--delta", "0.1", "--splits", "3",
@@ -255,8 +256,7 @@ def test_train_with_a_batch_guarantee_records_it(
     graph: Graph, neo4j_env: dict[str, str], tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(models)}
-    labelled_world(graph, env, tmp_path)
+    env = labelled_world(graph, neo4j_env, tmp_path)
     done = _cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--batch-size", "40",
                 "--folds", "3", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
