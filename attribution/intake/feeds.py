@@ -28,12 +28,17 @@ Warninglists
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path, PurePath
 
 from attribution.identities import Identity, InvalidIdentity, parse_indicator
-from attribution.intake.lists import parse_indicator_text, strip_comment
+from attribution.intake.lists import (
+    clean_source,
+    csv_rows,
+    parse_indicator_text,
+    parse_lines,
+    strip_comment,
+)
 from attribution.intake.records import IntakeResult, Label, LabelRecord, Rejection, split_lines
 from attribution.warninglists import category_for
 
@@ -83,31 +88,35 @@ def _host_without_port(text: str) -> Identity:
 
 
 def _label_lines(
-    data: bytes | str,
+    lines: IntakeResult[tuple[int, str]],
     source_name: str,
     label: Label,
     family: str | None,
     category: str | None,
     trails: bool,
 ) -> IntakeResult[LabelRecord]:
-    lines = split_lines(data, source_name)
-    result: IntakeResult[LabelRecord] = IntakeResult(rejections=lines.rejections)
-    for number, raw in lines.records:
-        text = strip_comment(raw)
-        if not text:
-            continue
-        try:
-            identity, url = _trail_identity(text) if trails else parse_indicator_text(text)
-        except InvalidIdentity as exc:
-            result.rejections.append(
-                Rejection.of(source_name, number, "indicator", text, exc.reason)
-            )
-            continue
-        result.records.append(
-            LabelRecord(identity, label, family, category, source_name, None, number, url)
-        )
-    result.rejections.sort(key=lambda rejection: rejection.line)
-    return result
+    def record(identity: Identity, number: int, url: str | None) -> LabelRecord:
+        return LabelRecord(identity, label, family, category, source_name, None, number, url)
+
+    identify = _trail_identity if trails else parse_indicator_text
+    return parse_lines(lines, source_name, identify, record)
+
+
+def _trails(
+    lines: IntakeResult[tuple[int, str]],
+    source_name: str,
+    family: str | None,
+    category: str | None,
+) -> IntakeResult[LabelRecord]:
+    default_family, default_category = trail_family(source_name)
+    return _label_lines(
+        lines,
+        source_name,
+        "malicious",
+        family or default_family,
+        category or default_category,
+        trails=True,
+    )
 
 
 def parse_trails(
@@ -117,59 +126,59 @@ def parse_trails(
     category: str | None = None,
 ) -> IntakeResult[LabelRecord]:
     """Parse a maltrail-style trail file; family and category default from ``source_name``."""
-    default_family, default_category = trail_family(source_name)
-    return _label_lines(
-        data,
-        source_name,
-        "malicious",
-        family or default_family,
-        category or default_category,
-        trails=True,
-    )
+    return _trails(split_lines(data, source_name), source_name, family, category)
+
+
+def _allowlist(lines: IntakeResult[tuple[int, str]], source_name: str) -> IntakeResult[LabelRecord]:
+    return _label_lines(lines, source_name, "benign", None, "allowlist", trails=False)
 
 
 def parse_allowlist(data: bytes | str, source_name: str) -> IntakeResult[LabelRecord]:
     """Parse a plain allowlist: every identity labelled benign, category ``allowlist``."""
-    return _label_lines(data, source_name, "benign", None, "allowlist", trails=False)
+    return _allowlist(split_lines(data, source_name), source_name)
 
 
-def _csv_header(lines: list[tuple[int, str]]) -> list[str] | None:
-    """The lower-cased column names when the first content line is a label CSV header."""
-    first = next((text for _, text in lines if strip_comment(text)), "")
+LABEL_CSV_COLUMNS = ("indicator", "family", "category", "source")
+
+
+def _is_label_csv(lines: IntakeResult[tuple[int, str]]) -> bool:
+    """True when the first content line is a CSV header naming a value or indicator column."""
+    first = next((text for _, text in lines.records if strip_comment(text)), "")
     if "," not in first:
-        return None
-    header = [name.strip().lower() for name in next(csv.reader([first]))]
-    return header if "value" in header or "indicator" in header else None
+        return False
+    header = {name.strip().lower() for name in next(csv.reader([first]))}
+    return "value" in header or "indicator" in header
 
 
-def parse_label_csv(data: bytes | str, source_name: str, label: Label) -> IntakeResult[LabelRecord]:
-    """Parse a label CSV (see the module docstring); every line is labelled ``label``."""
-    lines = split_lines(data, source_name)
+def _label_csv(
+    lines: IntakeResult[tuple[int, str]], source_name: str, label: Label
+) -> IntakeResult[LabelRecord]:
     result: IntakeResult[LabelRecord] = IntakeResult(rejections=lines.rejections)
-    header = _csv_header(lines.records)
-    content = [(number, text) for number, text in lines.records if strip_comment(text)]
-    if header is None:
-        number, first = content[0] if content else (1, "")
-        reason = "no header naming a value or indicator column"
-        result.rejections.append(Rejection.of(source_name, number, None, first, reason))
-        return result
-    column = "value" if "value" in header else "indicator"
-    for number, text in content[1:]:
-        cells = next(csv.reader(io.StringIO(text)), [])
-        row = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
-        value = row.get(column, "")
+    for number, row in csv_rows(lines, source_name, LABEL_CSV_COLUMNS, result.rejections):
+        value = row["indicator"].strip()
         try:
             identity = parse_indicator_text(value)[0]
         except InvalidIdentity as exc:
-            result.rejections.append(Rejection.of(source_name, number, column, value, exc.reason))
+            result.rejections.append(
+                Rejection.of(source_name, number, "indicator", value, exc.reason)
+            )
+            continue
+        named: dict[str, str] = {}
+        try:
+            for field in ("family", "category", "source"):
+                named[field] = clean_source(row.get(field, ""), "", what=field)
+        except ValueError as exc:
+            result.rejections.append(
+                Rejection.of(source_name, number, field, row.get(field, ""), str(exc))
+            )
             continue
         result.records.append(
             LabelRecord(
                 identity,
                 label,
-                row.get("family") or None,
-                row.get("category") or None,
-                row.get("source") or source_name,
+                named["family"] or None,
+                named["category"] or None,
+                named["source"] or source_name,
                 None,
                 number,
             )
@@ -178,19 +187,25 @@ def parse_label_csv(data: bytes | str, source_name: str, label: Label) -> Intake
     return result
 
 
+def parse_label_csv(data: bytes | str, source_name: str, label: Label) -> IntakeResult[LabelRecord]:
+    """Parse a label CSV (see the module docstring); every line is labelled ``label``."""
+    return _label_csv(split_lines(data, source_name), source_name, label)
+
+
 def parse_label_list(
     data: bytes | str, source_name: str, label: Label
 ) -> IntakeResult[LabelRecord]:
     """A malicious or benign label list in any of the layouts above.
 
     A label CSV is recognised by its header; otherwise malicious lists are read as trails and
-    benign ones as allowlists.
+    benign ones as allowlists. The data is split into lines once.
     """
-    if _csv_header(split_lines(data, source_name).records) is not None:
-        return parse_label_csv(data, source_name, label)
+    lines = split_lines(data, source_name)
+    if _is_label_csv(lines):
+        return _label_csv(lines, source_name, label)
     if label == "malicious":
-        return parse_trails(data, source_name)
-    return parse_allowlist(data, source_name)
+        return _trails(lines, source_name, None, None)
+    return _allowlist(lines, source_name)
 
 
 def labels_from_warninglists(

@@ -19,7 +19,9 @@ apply to them; every value must still be a valid identity.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
 from attribution.identities import Identity, InvalidIdentity, parse_indicator, parse_url
 from attribution.intake.records import (
@@ -30,7 +32,18 @@ from attribution.intake.records import (
     split_lines,
 )
 
-__all__ = ["CSV_COLUMNS", "parse_csv", "parse_indicator_text", "parse_list", "strip_comment"]
+__all__ = [
+    "CSV_COLUMNS",
+    "clean_source",
+    "csv_rows",
+    "parse_csv",
+    "parse_indicator_text",
+    "parse_lines",
+    "parse_list",
+    "strip_comment",
+]
+
+R = TypeVar("R")
 
 CSV_COLUMNS = ("indicator", "tags", "source", "first_seen")
 _INDICATOR_ALIASES = {"indicator": "indicator", "value": "indicator"}
@@ -56,24 +69,43 @@ def parse_indicator_text(text: str) -> tuple[Identity, str | None]:
     return parse_indicator(text), None
 
 
-def parse_list(data: bytes | str, source_name: str) -> IntakeResult[IndicatorRecord]:
-    """Parse a plain indicator list (see the module docstring)."""
-    lines = split_lines(data, source_name)
-    result: IntakeResult[IndicatorRecord] = IntakeResult(rejections=lines.rejections)
+def parse_lines(
+    lines: IntakeResult[tuple[int, str]],
+    source_name: str,
+    identify: Callable[[str], tuple[Identity, str | None]],
+    make: Callable[[Identity, int, str | None], R],
+) -> IntakeResult[R]:
+    """Records of a one-indicator-per-line list, already split by :func:`split_lines`.
+
+    ``identify`` turns a line without its comment into (identity, URL or None); ``make``
+    builds the record from the identity, the line number and the URL. Lines ``identify``
+    refuses become rejections of field ``indicator``.
+    """
+    result: IntakeResult[R] = IntakeResult(rejections=list(lines.rejections))
     for number, raw in lines.records:
         text = strip_comment(raw)
         if not text:
             continue
         try:
-            identity, url = parse_indicator_text(text)
+            identity, url = identify(text)
         except InvalidIdentity as exc:
             result.rejections.append(
                 Rejection.of(source_name, number, "indicator", text, exc.reason)
             )
             continue
-        result.records.append(IndicatorRecord(identity, (), source_name, None, number, url))
+        result.records.append(make(identity, number, url))
     result.rejections.sort(key=lambda rejection: rejection.line)
     return result
+
+
+def parse_list(data: bytes | str, source_name: str) -> IntakeResult[IndicatorRecord]:
+    """Parse a plain indicator list (see the module docstring)."""
+    return parse_lines(
+        split_lines(data, source_name),
+        source_name,
+        parse_indicator_text,
+        lambda identity, number, url: IndicatorRecord(identity, (), source_name, None, number, url),
+    )
 
 
 def _clean_tags(text: str) -> tuple[str, ...]:
@@ -91,14 +123,16 @@ def _clean_tags(text: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _clean_source(text: str, default: str) -> str:
+def clean_source(text: str, default: str, what: str = "source") -> str:
+    """A row's own name for something (its source, a family): ``default`` when blank;
+    bounded and printable, else ValueError naming ``what``."""
     source = text.strip()
     if not source:
         return default
     if len(source) > MAX_SOURCE_LENGTH:
-        raise ValueError(f"source longer than {MAX_SOURCE_LENGTH} characters")
+        raise ValueError(f"{what} longer than {MAX_SOURCE_LENGTH} characters")
     if not source.isprintable():
-        raise ValueError("source contains a control character")
+        raise ValueError(f"{what} contains a control character")
     return source
 
 
@@ -106,6 +140,27 @@ def parse_csv(data: bytes | str, source_name: str) -> IntakeResult[IndicatorReco
     """Parse a CSV indicator list with a header row (see the module docstring)."""
     lines = split_lines(data, source_name)
     result: IntakeResult[IndicatorRecord] = IntakeResult(rejections=lines.rejections)
+    for number, row in csv_rows(lines, source_name, CSV_COLUMNS, result.rejections):
+        record = _csv_record(row, source_name, number, result.rejections)
+        if record is not None:
+            result.records.append(record)
+    result.rejections.sort(key=lambda rejection: rejection.line)
+    return result
+
+
+def csv_rows(
+    lines: IntakeResult[tuple[int, str]],
+    source_name: str,
+    accepted: tuple[str, ...],
+    rejections: list[Rejection],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, cell by column name) of a headed CSV, already split into lines.
+
+    ``accepted`` names the columns read, ``indicator`` first (``value`` is accepted for it).
+    Comment and blank lines are skipped; a line that is not CSV, or has another number of
+    fields than the header, and a header without an indicator column or naming one twice,
+    become rejections (the last two stop the file). Unknown columns are reported once.
+    """
     columns: dict[str, int] | None = None
     width = 0
     for number, raw in lines.records:
@@ -114,18 +169,16 @@ def parse_csv(data: bytes | str, source_name: str) -> IntakeResult[IndicatorReco
         try:
             cells = next(csv.reader([raw], strict=True))
         except csv.Error as exc:
-            result.rejections.append(
-                Rejection.of(source_name, number, None, raw, f"bad CSV: {exc}")
-            )
+            rejections.append(Rejection.of(source_name, number, None, raw, f"bad CSV: {exc}"))
             continue
         if columns is None:
-            columns = _read_header(cells, source_name, number, result.rejections)
+            columns = _read_header(cells, source_name, number, rejections, accepted)
             if columns is None:
-                break
+                return
             width = len(cells)
             continue
         if len(cells) != width:
-            result.rejections.append(
+            rejections.append(
                 Rejection.of(
                     source_name,
                     number,
@@ -135,21 +188,21 @@ def parse_csv(data: bytes | str, source_name: str) -> IntakeResult[IndicatorReco
                 )
             )
             continue
-        record = _csv_record(cells, columns, source_name, number, result.rejections)
-        if record is not None:
-            result.records.append(record)
-    result.rejections.sort(key=lambda rejection: rejection.line)
-    return result
+        yield number, {name: cells[index] for name, index in columns.items()}
 
 
 def _read_header(
-    cells: list[str], source_name: str, number: int, rejections: list[Rejection]
+    cells: list[str],
+    source_name: str,
+    number: int,
+    rejections: list[Rejection],
+    accepted: tuple[str, ...],
 ) -> dict[str, int] | None:
     columns: dict[str, int] = {}
     for index, cell in enumerate(cells):
         name = cell.strip().lower()
         name = _INDICATOR_ALIASES.get(name, name)
-        if name not in CSV_COLUMNS:
+        if name not in accepted:
             rejections.append(
                 Rejection.of(
                     source_name,
@@ -157,7 +210,7 @@ def _read_header(
                     cell,
                     cell,
                     "unknown column, ignored (accepted: indicator or value, "
-                    + ", ".join(CSV_COLUMNS[1:])
+                    + ", ".join(accepted[1:])
                     + ")",
                 )
             )
@@ -183,14 +236,10 @@ def _read_header(
 
 
 def _csv_record(
-    cells: list[str],
-    columns: dict[str, int],
-    source_name: str,
-    number: int,
-    rejections: list[Rejection],
+    row: dict[str, str], source_name: str, number: int, rejections: list[Rejection]
 ) -> IndicatorRecord | None:
     def cell(name: str) -> str:
-        return cells[columns[name]] if name in columns else ""
+        return row.get(name, "")
 
     text = cell("indicator").strip()
     try:
@@ -203,7 +252,7 @@ def _csv_record(
         field = "tags"
         tags = _clean_tags(cell("tags"))
         field = "source"
-        source = _clean_source(cell("source"), source_name)
+        source = clean_source(cell("source"), source_name)
         field = "first_seen"
         if cell("first_seen").strip():
             first_seen = parse_time(cell("first_seen"))

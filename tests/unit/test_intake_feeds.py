@@ -147,7 +147,9 @@ def test_label_csv_lines_carry_family_category_and_their_own_source() -> None:
             Identity("cidr", "198.51.100.0/24"), "malicious", "qakbot", None, "vendor-a", None, 5
         ),
     ]
-    assert [(r.line, r.field, r.value) for r in result.rejections] == [(6, "value", "not a domain")]
+    assert [(r.line, r.field, r.value) for r in result.rejections] == [
+        (6, "indicator", "not a domain")
+    ]
 
 
 def test_label_list_layout_is_told_by_the_header() -> None:
@@ -161,8 +163,23 @@ def test_label_list_layout_is_told_by_the_header() -> None:
         ("good.example", "allowlist")
     ]
     headless = parse_label_csv("alpha.com,emotet\n", "x.csv", "malicious")
-    assert [str(r) for r in headless.rejections] == [
-        "x.csv:1: no header naming a value or indicator column (alpha.com,emotet)"
+    assert [(r.line, r.field, r.reason) for r in headless.rejections] == [
+        (1, "alpha.com", "unknown column, ignored (accepted: indicator or value, family, "
+         "category, source)"),
+        (1, "emotet", "unknown column, ignored (accepted: indicator or value, family, "
+         "category, source)"),
+        (1, None, "header has no indicator (or value) column; file not read"),
+    ]  # fmt: skip
+    assert headless.records == []
+
+
+def test_label_csv_cells_are_checked_like_indicator_csv_cells() -> None:
+    text = "value,family,source\na.example,emo\x07tet,v\nb.example,x,y,z\nc.example,qakbot,v\n"
+    result = parse_label_csv(text, "f.csv", "malicious")
+    assert [r.identity.value for r in result.records] == ["c.example"]
+    assert [(r.line, r.field, r.reason) for r in result.rejections] == [
+        (2, "family", "family contains a control character"),
+        (3, None, "4 fields where the header has 3"),
     ]
 
 
