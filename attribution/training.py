@@ -585,6 +585,8 @@ def evaluate_model(
     within = []
     population_within = []
     guaranteed = []
+    # The benign count of a test split: the same in every split (stratified), set in the loop.
+    batch: int | None = None
     splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=0.3, random_state=seed)
     seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_splits)
     first: tuple[np.ndarray, np.ndarray, float] | None = None
@@ -606,7 +608,6 @@ def evaluate_model(
         acc.add("population_fpr", pm["fpr"])
         acc.add("population_tpr", pm["tpr"])
         acc.add("population_threshold", population)
-        acc.add("batch_size", batch)
         for key in ("roc_auc", "pr_auc", "brier", "ece", "gate_tpr", "gate_fpr", "threshold"):
             acc.add(key, m[key])
         benign_test = y[test] == 0
@@ -651,7 +652,7 @@ def evaluate_model(
             float(np.mean(guaranteed)) if guaranteed else None
         ),
         "gate_guarantee": guarantee,
-        "batch_size": int(acc.values["batch_size"][0]) if "batch_size" in acc.values else None,
+        "batch_size": batch,
         "population_gate": {
             "description": "umbrella rule for the population FPR (batch_size=None), same "
             "models and calibration scores",

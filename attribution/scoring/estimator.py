@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from attribution.scoring.umbrella import (
     InsufficientCalibrationData,
+    check_batch_size,
     min_calibration_size,
     umbrella_rank,
     violation_probability,
@@ -203,14 +204,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, numbers.Integral)
-            or self.batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive integer or None, got {self.batch_size!r}"
-            )
+        check_batch_size(self.batch_size)
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError(
                 f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}"

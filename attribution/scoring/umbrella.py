@@ -50,6 +50,7 @@ finite ``m`` it picks a higher rank and needs more calibration samples.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -58,6 +59,7 @@ from scipy.stats import betabinom, binom
 __all__ = [
     "InsufficientCalibrationData",
     "allowed_false_positives",
+    "check_batch_size",
     "min_calibration_size",
     "umbrella_rank",
     "umbrella_threshold",
@@ -101,10 +103,16 @@ def _check_level(name: str, value: float) -> float:
     return value
 
 
-def _check_batch_size(batch_size: int | None) -> int | None:
+def check_batch_size(batch_size: int | None) -> int | None:
+    """``batch_size`` as an ``int`` (``None`` stays ``None``); ValueError unless it is a
+    positive integer (``bool`` and integral floats are refused)."""
     if batch_size is None:
         return None
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     return int(batch_size)
 
@@ -138,7 +146,7 @@ def violation_probability(
     an array of ranks.
     """
     alpha = _check_level("alpha", alpha)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     result = _tails(n, np.asarray(k), alpha, batch_size)
     return float(result) if np.ndim(result) == 0 else result
 
@@ -158,7 +166,7 @@ def min_calibration_size(alpha: float, delta: float, batch_size: int | None = No
     """
     alpha = _check_level("alpha", alpha)
     delta = _check_level("delta", delta)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     n = max(1, math.ceil(math.log(delta) / math.log1p(-alpha)))
     if batch_size is not None:
         # The batch rule needs at least as many samples as the population rule.
@@ -186,7 +194,7 @@ def umbrella_rank(n: int, alpha: float, delta: float, batch_size: int | None = N
     """
     alpha = _check_level("alpha", alpha)
     delta = _check_level("delta", delta)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     if isinstance(n, bool) or int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     n = int(n)
