@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import dns.exception
@@ -118,38 +118,58 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def _origins(
-    address: str,
-    parsed: dict[str, Any],
-    provenance: Provenance,
-    registrations: dict[int, AsRegistration] | None = None,
-    as_name: str | None = None,
+    address: str, parsed: dict[str, Any], provenance: Provenance, as_name: str | None = None
 ) -> list[AsnOrigin]:
-    """One origin per AS in a parsed Cymru row; each AS gets only its own registration."""
+    """One origin per AS in a parsed Cymru row."""
     asns = str(parsed.get("asn") or "").split()
     if not asns or asns == ["NA"]:
         return []
     country = (parsed.get("asn_country_code") or "").strip() or None
-    origins = []
-    for asn in asns:
-        if not asn.isdigit():
-            continue
-        registration = (registrations or {}).get(int(asn))
-        origins.append(
-            AsnOrigin(
-                address=address,
-                asn=int(asn),
-                prefix=str(parsed["asn_cidr"]),
-                country=country,
-                registry=str(parsed["asn_registry"]),
-                allocated=_date(parsed.get("asn_date")),
-                as_name=registration.name if registration else as_name,
-                provenance=provenance,
-                as_country=registration.country if registration else None,
-                as_registry=registration.registry if registration else None,
-                as_allocated=registration.allocated if registration else None,
-            )
+    return [
+        AsnOrigin(
+            address=address,
+            asn=int(asn),
+            prefix=str(parsed["asn_cidr"]),
+            country=country,
+            registry=str(parsed["asn_registry"]),
+            allocated=_date(parsed.get("asn_date")),
+            as_name=as_name,
+            provenance=provenance,
         )
-    return origins
+        for asn in asns
+        if asn.isdigit()
+    ]
+
+
+def with_registrations(
+    origins: Iterable[AsnOrigin], as_txts: Iterable[str], server: str
+) -> tuple[AsnOrigin, ...]:
+    """``origins`` with the AS registrations in ``as_txts`` (``AS<n>.asn.cymru.com`` answers).
+
+    Each answer is matched to an origin by the AS number it states, so an AS is never given
+    another AS's name or country; an origin without an answer keeps what it had.
+
+    Raises:
+        PermanentError: a TXT string ipwhois cannot parse.
+    """
+    registrations: dict[int, AsRegistration] = {}
+    for text in as_txts:
+        found = as_registration_from_dns(text, server)
+        if found is not None:
+            registrations[found[0]] = found[1]
+    out = []
+    for origin in origins:
+        registration = registrations.get(origin.asn)
+        if registration is not None:
+            origin = replace(
+                origin,
+                as_name=registration.name,
+                as_country=registration.country,
+                as_registry=registration.registry,
+                as_allocated=registration.allocated,
+            )
+        out.append(origin)
+    return tuple(out)
 
 
 def _parse(method: Any, text: str, server: str) -> dict[str, Any]:
@@ -177,23 +197,18 @@ def origins_from_dns(
 ) -> tuple[AsnOrigin, ...]:
     """Origins from Cymru DNS TXT strings (``"ASN | prefix | CC | registry | date"``).
 
-    ``as_txts`` are ``AS<n>.asn.cymru.com`` answers, if fetched; each is matched to an origin
-    by the AS number it states, so an AS is never given another AS's name or country. Returns
-    the most specific prefix's origins; empty when Cymru reports none.
+    ``as_txts`` are ``AS<n>.asn.cymru.com`` answers, if fetched (see
+    :func:`with_registrations`). Returns the most specific prefix's origins; empty when Cymru
+    reports none.
 
     Raises:
         PermanentError: a TXT string ipwhois cannot parse.
     """
-    registrations: dict[int, AsRegistration] = {}
-    for text in as_txts:
-        found = as_registration_from_dns(text, provenance.server)
-        if found is not None:
-            registrations[found[0]] = found[1]
     origins: list[AsnOrigin] = []
     for txt in origin_txts:
         parsed = _parse(_PARSER.parse_fields_dns, txt, provenance.server)
-        origins += _origins(address, parsed, provenance, registrations)
-    return _most_specific(origins)
+        origins += _origins(address, parsed, provenance)
+    return with_registrations(_most_specific(origins), as_txts, provenance.server)
 
 
 def origins_from_whois(address: str, text: str, provenance: Provenance) -> tuple[AsnOrigin, ...]:
@@ -210,9 +225,7 @@ def origins_from_whois(address: str, text: str, provenance: Provenance) -> tuple
         if len(cells) < 7 or cells[0] in {"AS", "NA"} or not cells[0].split()[0].isdigit():
             continue
         parsed = _parse(_PARSER.parse_fields_whois, line, provenance.server)
-        origins += _origins(
-            address, parsed, provenance, as_name=parsed.get("asn_description") or None
-        )
+        origins += _origins(address, parsed, provenance, parsed.get("asn_description") or None)
     return _most_specific(origins)
 
 
@@ -259,7 +272,8 @@ async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnO
         raise empty
     retrieved = Provenance(VIA_DNS, clients.dns_server, dt.datetime.now(dt.UTC))
     # The AS lookups follow the most specific prefix's origins, which need no AS data.
-    asns = sorted({o.asn for o in origins_from_dns(address, texts, (), retrieved)})
+    origins = origins_from_dns(address, texts, (), retrieved)
+    asns = sorted({o.asn for o in origins})
     as_txts: list[str] = []
     for asn in asns[:MAX_AS_LOOKUPS]:
         try:
@@ -274,7 +288,7 @@ async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnO
             continue
         attempts += named.attempts
         as_txts += named.value
-    origins = origins_from_dns(address, texts, as_txts, retrieved)
+    origins = with_registrations(origins, as_txts, retrieved.server)
     if not origins:
         raise NoDataError(f"Team Cymru lists no origin for {address}", retrieved.server)
     return origins, attempts
