@@ -115,13 +115,33 @@ INDICATOR_PROPS: tuple[Prop, ...] = (
         "LIST<STRING>",
         "Per-source failures of the last run, as 'source: reason'.",
     ),
-    Prop("score", "FLOAT", "Calibrated probability that the node is malicious."),
+    Prop("score", "FLOAT", "Calibrated (Venn-ABERS) probability that the node is malicious."),
+    Prop("score_low", "FLOAT", "Lower end of the score's Venn-ABERS interval."),
+    Prop("score_high", "FLOAT", "Upper end of the score's Venn-ABERS interval."),
     Prop(
-        "decision", "STRING", "Gate decision: act, no-act or insufficient-evidence.", indexed=True
+        "decision",
+        "STRING",
+        "Gate decision: act, no-act, insufficient-evidence or outside-calibration.",
+        indexed=True,
     ),
     Prop("model_version", "STRING", "Model that produced score and decision."),
     Prop("scored_at", "DATETIME", "When the score was written."),
-    Prop("reasons", "LIST<STRING>", "Top feature contributions behind the score."),
+    Prop(
+        "reasons",
+        "LIST<STRING>",
+        "Largest Shapley contributions of observed feature groups, each with the node's values.",
+    ),
+    Prop(
+        "explanation",
+        "STRING",
+        "The score's full explanation as JSON: base value, every group's contribution with the "
+        "node's values, and the groups not observed.",
+    ),
+    Prop(
+        "evidence_families",
+        "LIST<STRING>",
+        "Independent evidence families observed for the node when it was scored.",
+    ),
 )
 
 NODES: tuple[NodeSpec, ...] = (

@@ -61,6 +61,12 @@ class Settings:
     fixtures_dir: Path
     models_dir: Path
     write_batch_size: int = 5000
+    freshness_hours: float = 72.0
+    """A resolution last seen this long before a report's reference time is no longer current:
+    its address is shown in the report but cannot be acted upon."""
+    min_evidence_families: int = 2
+    """Independent evidence families (:mod:`attribution.features.families`) a node needs before
+    the classifier may decide about it; written into each model's manifest at training."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +113,14 @@ def load_settings() -> Settings:
         ),
         write_batch_size=int(
             env.get("ATTRIBUTION_WRITE_BATCH") or toml.get("write_batch_size", 5000)
+        ),
+        freshness_hours=float(
+            env.get("ATTRIBUTION_FRESHNESS_HOURS")
+            or toml.get("reports", {}).get("freshness_hours", 72.0)
+        ),
+        min_evidence_families=int(
+            env.get("ATTRIBUTION_MIN_EVIDENCE_FAMILIES")
+            or toml.get("scoring", {}).get("min_evidence_families", 2)
         ),
         extra={k: v for k, v in toml.items() if k not in {"neo4j", "home"}},
     )
