@@ -7,12 +7,14 @@
     :func:`attribution.scoring.persistence.save_model` as the next version
     ``models/<name>/v<N>/`` (never overwriting).
 ``score``
-    Every Domain and IPAddress (or those changed since the last run) gets ``score``,
-    ``decision`` (``act`` / ``no-act``), ``model_version``, ``scored_at`` and ``reasons``
-    (the largest ``explain()`` contributions, as ``"feature=+0.12"``), written with
-    parameterised ``UNWIND ... SET`` in batches. A node with fewer than ``min_evidence``
-    observed facts (:data:`attribution.features.EVIDENCE_FEATURES`) gets
-    ``insufficient-evidence``, no score, and a reason saying how much evidence it had.
+    Every Domain and IPAddress (or those changed since the last run) gets ``score`` (the
+    Venn-ABERS probability) with its interval ``score_low``/``score_high``, ``decision``
+    (``act`` / ``no-act`` / ``outside-calibration``), ``model_version``, ``scored_at``,
+    ``evidence_families``, ``explanation`` (exact Shapley values over the feature groups, as
+    JSON) and ``reasons`` (its largest contributions with the node's values), written with
+    parameterised ``UNWIND ... SET`` in batches. A node with fewer independent evidence
+    families than the model's policy (:mod:`attribution.features.families`) gets
+    ``insufficient-evidence``, no score, and a reason naming what was and was not observed.
 ``evaluate``
     Repeated random splits (stratified, 30 % held out): held-out ROC and PR AUC, Brier, ECE,
     TPR and empirical FPR at the gate, the share of splits whose FPR stays within alpha, and
@@ -43,10 +45,18 @@ import numpy as np
 
 from attribution.db import Graph
 from attribution.features import (
+    FEATURE_GROUPS,
     FEATURE_NAMES,
     FEATURE_SET_VERSION,
+    GROUP_TITLES,
     FeatureMatrix,
     build_features,
+)
+from attribution.features.families import (
+    FAMILIES,
+    EvidencePolicy,
+    evidence_families,
+    labelled_nodes,
 )
 from attribution.labels import (
     NodeKey,
@@ -56,16 +66,21 @@ from attribution.labels import (
     read_truth,
     resolve_labels,
 )
-from attribution.scoring.estimator import MaliciousnessClassifier, default_base_estimator
+from attribution.scoring.baselines import plain_gate, uncalibrated_at_half
+from attribution.scoring.estimator import (
+    OUTSIDE_CALIBRATION,
+    MaliciousnessClassifier,
+)
 from attribution.scoring.metrics import (
     evaluate_scores,
     gate_rates,
     write_reliability_diagram,
     write_roc_curve,
 )
+from attribution.scoring.reasons import explanations, reason_lines
 
 __all__ = [
-    "DEFAULT_MIN_EVIDENCE",
+    "DEFAULT_MIN_FAMILIES",
     "INSUFFICIENT",
     "Dataset",
     "build_dataset",
@@ -76,7 +91,7 @@ __all__ = [
     "train_model",
 ]
 
-DEFAULT_MIN_EVIDENCE = 3
+DEFAULT_MIN_FAMILIES = EvidencePolicy().min_families
 INSUFFICIENT = "insufficient-evidence"
 NAIVE_ENTROPY_BITS = 3.5
 """The naive baseline calls a name DGA-looking at this character entropy (bits/char) or more."""
@@ -125,14 +140,19 @@ def build_dataset(
     truth: Path | None = None,
     n_folds: int = 5,
     seed: int = 0,
-    min_evidence: int = DEFAULT_MIN_EVIDENCE,
+    min_families: int = DEFAULT_MIN_FAMILIES,
     progress: Progress | None = None,
 ) -> Dataset:
-    """Features from the graph, targets from the graph's labels or from ``truth``."""
+    """Features from the graph, targets from the graph's labels or from ``truth``.
+
+    A node with fewer evidence families than ``min_families`` is left out: scoring never
+    decides about it, so it can be neither a true nor a false positive.
+    """
+    policy = EvidencePolicy(min_families)
     observations = read_label_observations(graph)
     labels = resolve_labels(observations)
     features = build_features(graph, labels, n_folds=n_folds, seed=seed, progress=progress)
-    evidence = features.evidence_counts()
+    labelled = labelled_nodes(observations)
     index = features.index()
     targets: dict[NodeKey, tuple[int, str]]
     missing = 0
@@ -144,13 +164,12 @@ def build_dataset(
     else:
         targets = {k: (int(v.malicious), v.kind) for k, v in labels.items()}
         source = "graph-labels"
+    candidates = [(key, index[key]) for key in sorted(targets) if key in index]
+    families = evidence_families(features, labelled, [i for _, i in candidates])
     rows, y, categories = [], [], []
     skipped = 0
-    for key in sorted(targets):
-        i = index.get(key)
-        if i is None:
-            continue
-        if evidence[i] < min_evidence:
+    for (key, i), observed in zip(candidates, families, strict=True):
+        if policy.shortfall(key, observed) is not None:
             skipped += 1
             continue
         rows.append(i)
@@ -172,25 +191,10 @@ def _classifier(alpha: float, delta: float, seed: int, **kwargs: Any) -> Malicio
         alpha=alpha,
         delta=delta,
         feature_names=list(FEATURE_NAMES),
+        feature_groups={name: list(columns) for name, columns in FEATURE_GROUPS.items()},
         random_state=seed,
         **kwargs,
     )
-
-
-def trainable(X: np.ndarray) -> np.ndarray:
-    """``X`` with columns that are missing in every row set to 0.
-
-    The gradient-boosted trees cannot bin a column without a single value (scikit-learn
-    raises). A column that is constant in training is never split on, so the value put there
-    changes nothing the model learns, and at scoring time the column's real values are ignored
-    the same way. Any other NaN is left alone.
-    """
-    blank = np.isnan(X).all(axis=0)
-    if not blank.any():
-        return X
-    out = X.copy()
-    out[:, blank] = 0.0
-    return out
 
 
 # --------------------------------------------------------------------------- train
@@ -221,9 +225,7 @@ def cross_validated_metrics(
     per_fold = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(X, y)):
-        model = _classifier(alpha, delta, seed + k, on_insufficient="warn").fit(
-            trainable(X[train]), y[train]
-        )
+        model = _classifier(alpha, delta, seed + k, on_insufficient="warn").fit(X[train], y[train])
         proba = model.predict_proba(X[test])[:, 1]
         per_fold.append(evaluate_scores(y[test], proba, float(model.threshold_)))
     keys = ("roc_auc", "pr_auc", "brier", "ece", "gate_tpr", "gate_fpr")
@@ -243,18 +245,22 @@ def train_model(
     n_folds: int = 5,
     truth: Path | None = None,
     seed: int = 0,
-    min_evidence: int = DEFAULT_MIN_EVIDENCE,
+    min_families: int = DEFAULT_MIN_FAMILIES,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Fit, cross-validate and save the next model version; return what was saved.
+
+    ``min_families`` (the evidence policy) is written into the manifest: scoring with this
+    model applies the same policy as the data it was trained and calibrated on.
 
     ``batch_size`` selects the batch guarantee of the gate (see
     :class:`~attribution.scoring.MaliciousnessClassifier`); ``None`` is the population one.
     """
     from attribution.scoring.persistence import save_model
 
+    policy = EvidencePolicy(min_families)
     data = build_dataset(
-        graph, truth=truth, n_folds=n_folds, seed=seed, min_evidence=min_evidence,
+        graph, truth=truth, n_folds=n_folds, seed=seed, min_families=min_families,
         progress=progress,
     )  # fmt: skip
     X, y = data.X, data.y
@@ -266,7 +272,6 @@ def train_model(
     metrics = cross_validated_metrics(X, y, alpha=alpha, delta=delta, n_folds=n_folds, seed=seed)
     if progress:
         progress("cross-validation")
-    X = trainable(X)
     model = _classifier(alpha, delta, seed, batch_size=batch_size).fit(X, y)
     version = _next_version(models_dir, name)
     path = save_model(
@@ -279,6 +284,7 @@ def train_model(
         y_train=y,
         metrics=metrics,
         feature_names=list(FEATURE_NAMES),
+        evidence_policy=policy.as_dict(),
     )
     return {
         "name": name,
@@ -294,6 +300,7 @@ def train_model(
         "alpha": alpha,
         "delta": delta,
         "batch_size": batch_size,
+        "evidence_policy": policy.as_dict(),
         "metrics": metrics,
     }
 
@@ -359,13 +366,12 @@ _WRITE_SCORES = {
     "IPAddress": "UNWIND $rows AS row MATCH (n:IPAddress {address: row.key})\n",
 }
 _SET_SCORES = (
-    "SET n.score = row.score, n.decision = row.decision, n.model_version = $version,\n"
-    "    n.scored_at = datetime({epochMillis: $at}), n.reasons = row.reasons"
+    "SET n.score = row.score, n.score_low = row.low, n.score_high = row.high,\n"
+    "    n.decision = row.decision, n.model_version = $version,\n"
+    "    n.scored_at = datetime({epochMillis: $at}), n.reasons = row.reasons,\n"
+    "    n.explanation = row.explanation, n.evidence_families = row.families"
 )
-
-
-def _format_reason(feature: str, contribution: float) -> str:
-    return f"{feature}={contribution:+.2f}"
+_SCORE_FIELDS = ("key", "score", "low", "high", "decision", "reasons", "explanation", "families")
 
 
 def _write_scores(
@@ -376,11 +382,7 @@ def _write_scores(
         mine = [r for r in rows if r["label"] == label]
         statement = _WRITE_SCORES[label] + _SET_SCORES
         for start in range(0, len(mine), batch):
-            chunk = [
-                {"key": r["key"], "score": r["score"], "decision": r["decision"],
-                 "reasons": r["reasons"]}
-                for r in mine[start : start + batch]
-            ]  # fmt: skip
+            chunk = [{k: r[k] for k in _SCORE_FIELDS} for r in mine[start : start + batch]]
 
             def work(tx: Any, c: list[dict[str, Any]] = chunk, s: str = statement) -> None:
                 tx.run(s, rows=c, version=version, at=at_ms).consume()
@@ -390,6 +392,83 @@ def _write_scores(
     return written
 
 
+def _model_policy(model_dir: Path, override: int | None) -> EvidencePolicy:
+    """The evidence policy the model was trained with, unless the caller overrides it."""
+    if override is not None:
+        return EvidencePolicy(override)
+    from attribution.scoring.persistence import read_manifest
+
+    recorded = read_manifest(model_dir).get("evidence_policy")
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("min_families"), int):
+        return EvidencePolicy(recorded["min_families"])
+    return EvidencePolicy(DEFAULT_MIN_FAMILIES)
+
+
+def _insufficient_row(key: NodeKey, observed: frozenset[str], why: str) -> dict[str, Any]:
+    seen = [f for f in FAMILIES if f in observed]
+    unseen = [f for f in FAMILIES if f not in observed]
+    reason = (
+        f"insufficient evidence: {why}; observed: {', '.join(seen) or 'nothing'}; "
+        f"not observed: {', '.join(unseen)}"
+    )
+    return {
+        "label": key[0], "key": key[1], "score": None, "low": None, "high": None,
+        "decision": INSUFFICIENT, "reasons": [reason], "explanation": None, "families": seen,
+    }  # fmt: skip
+
+
+def _scored_rows(
+    classifier: MaliciousnessClassifier,
+    features: FeatureMatrix,
+    rows: list[int],
+    families: list[frozenset[str]],
+) -> list[dict[str, Any]]:
+    """Score, interval, decision and explanation for each of ``rows`` (enough evidence)."""
+    if not rows:
+        return []
+    X = features.X[rows]
+    proba = classifier.predict_proba(X)[:, 1]
+    interval = classifier.predict_interval(X)
+    decided = classifier.decide(X)
+    kinds = ["an address" if features.keys[i][0] == "IPAddress" else "a domain" for i in rows]
+    explained = explanations(
+        classifier.shapley(X), X, classifier.feature_names_, classifier.groups_, GROUP_TITLES,
+        kinds,
+    )  # fmt: skip
+    out = []
+    for j, i in enumerate(rows):
+        label, key = features.keys[i]
+        reasons = reason_lines(explained[j], REASONS)
+        if decided[j] == OUTSIDE_CALIBRATION:
+            pattern = classifier.evidence_patterns(X[j : j + 1])[0]
+            support = classifier.pattern_counts_.get(pattern, 0)
+            reasons.insert(
+                0,
+                f"outside calibration: evidence pattern {pattern or 'none'} has {support} benign "
+                f"calibration samples (fewer than {classifier.min_pattern_count})",
+            )
+        out.append(
+            {
+                "label": label, "key": key, "score": float(proba[j]),
+                "low": float(interval[j, 0]), "high": float(interval[j, 1]),
+                "decision": str(decided[j]), "reasons": reasons,
+                "explanation": json.dumps(explained[j], sort_keys=True),
+                "families": [f for f in FAMILIES if f in families[j]],
+            }
+        )  # fmt: skip
+    return out
+
+
+def _changed_nodes(graph: Graph, state_file: Path, version: str) -> set[NodeKey] | None:
+    state = _read_state(state_file, graph.database)
+    if state is None or state.get("model_version") != version:
+        return None
+    rows = graph.read(
+        _CHANGED, {"since": int(state["last_run_ms"])}, metadata={"query": "score.changed"}
+    )
+    return {(r["label"], r["key"]) for r in rows}
+
+
 def score_graph(
     graph: Graph,
     *,
@@ -397,7 +476,7 @@ def score_graph(
     model: str = "latest",
     name: str = "maliciousness",
     changed_since_last_run: bool = False,
-    min_evidence: int = DEFAULT_MIN_EVIDENCE,
+    min_families: int | None = None,
     n_folds: int = 5,
     seed: int = 0,
     now: datetime | None = None,
@@ -407,70 +486,43 @@ def score_graph(
     """Score the graph's domains and addresses and write the results back.
 
     Features of labelled nodes stay cross-fitted (``n_folds``, ``seed``), so a node's score
-    never echoes its own label; unlabelled nodes see every label.
+    never echoes its own label; unlabelled nodes see every label. The evidence policy is the
+    model's own (its manifest), unless ``min_families`` overrides it.
     """
     from attribution.scoring.persistence import load_model
 
     began = time.perf_counter()
     model_dir = resolve_model_dir(models_dir, model, name)
     classifier = load_model(model_dir, expected_feature_version=FEATURE_SET_VERSION)
+    policy = _model_policy(model_dir, min_families)
     version = f"{model_dir.parent.name}/{model_dir.name}"
     started = now or datetime.now(UTC)
     at_ms = int(started.timestamp() * 1000)
     state_file = _state_path(models_dir, model_dir.parent.name)
-    database = graph.database
+    selected = _changed_nodes(graph, state_file, version) if changed_since_last_run else None
 
-    selected: set[NodeKey] | None = None
-    if changed_since_last_run:
-        state = _read_state(state_file, database)
-        if state is not None and state.get("model_version") == version:
-            rows = graph.read(
-                _CHANGED, {"since": int(state["last_run_ms"])}, metadata={"query": "score.changed"}
-            )
-            selected = {(r["label"], r["key"]) for r in rows}
-
-    labels = resolve_labels(read_label_observations(graph))
-    features = build_features(graph, labels, n_folds=n_folds, seed=seed, progress=progress)
-    evidence = features.evidence_counts()
+    observations = read_label_observations(graph)
+    features = build_features(
+        graph, resolve_labels(observations), n_folds=n_folds, seed=seed, progress=progress
+    )
     chosen = [i for i, key in enumerate(features.keys) if selected is None or key in selected]
-    enough = [i for i in chosen if evidence[i] >= min_evidence]
-    out_rows: list[dict[str, Any]] = []
-    decisions: dict[str, int] = {"act": 0, "no-act": 0, INSUFFICIENT: 0}
-    if enough:
-        X = features.X[enough]
-        proba = classifier.predict_proba(X)[:, 1]
-        decided = classifier.decide(X)
-        explanations = classifier.explain(X, top=REASONS)
-        if progress:
-            progress("scored")
-        for j, i in enumerate(enough):
-            label, key = features.keys[i]
-            decision = str(decided[j])
-            decisions[decision] += 1
-            out_rows.append(
-                {
-                    "label": label,
-                    "key": key,
-                    "score": float(proba[j]),
-                    "decision": decision,
-                    "reasons": [_format_reason(f, c) for f, c in explanations[j]],
-                }
-            )
-    short = sorted(set(chosen) - set(enough))
-    for i in short:
-        label, key = features.keys[i]
-        decisions[INSUFFICIENT] += 1
-        out_rows.append(
-            {
-                "label": label,
-                "key": key,
-                "score": None,
-                "decision": INSUFFICIENT,
-                "reasons": [f"evidence={int(evidence[i])}<{min_evidence}"],
-            }
-        )
+    families = evidence_families(features, labelled_nodes(observations), chosen)
+    enough, enough_families, out_rows = [], [], []
+    for i, observed in zip(chosen, families, strict=True):
+        why = policy.shortfall(features.keys[i], observed)
+        if why is None:
+            enough.append(i)
+            enough_families.append(observed)
+        else:
+            out_rows.append(_insufficient_row(features.keys[i], observed, why))
+    out_rows += _scored_rows(classifier, features, enough, enough_families)
+    if progress:
+        progress("scored")
+    decisions = dict.fromkeys(("act", "no-act", OUTSIDE_CALIBRATION, INSUFFICIENT), 0)
+    for row in out_rows:
+        decisions[row["decision"]] += 1
     written = _write_scores(graph, out_rows, version, at_ms, batch)
-    _write_state(state_file, database, {"model_version": version, "last_run_ms": at_ms})
+    _write_state(state_file, graph.database, {"model_version": version, "last_run_ms": at_ms})
     return {
         "model_version": version,
         "model_path": str(model_dir),
@@ -479,6 +531,7 @@ def score_graph(
         "selected": len(chosen),
         "written": written,
         "decisions": decisions,
+        "evidence_policy": policy.as_dict(),
         "threshold": float(classifier.threshold_),
         "changed_since_last_run": selected is not None,
         "seconds": round(time.perf_counter() - began, 3),
@@ -530,6 +583,199 @@ def _proportion_ci(successes: int, trials: int) -> list[float] | None:
     return [float(interval.low), float(interval.high)]
 
 
+def _split_figures(
+    data: Dataset,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    split_seed: int,
+    alpha: float,
+    delta: float,
+    guarantee: str,
+    naive: np.ndarray,
+    lookalike: np.ndarray,
+) -> tuple[dict[str, float | None], tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """One split's figures: the classifier's gate and both baselines on its test part."""
+    from attribution.scoring.umbrella import umbrella_threshold, violation_probability
+
+    X, y = data.X, data.y
+    batch = int(np.count_nonzero(y[test] == 0))
+    model = _classifier(
+        alpha, delta, split_seed, batch_size=batch if guarantee == "batch" else None
+    )
+    model.fit(X[train], y[train])
+    proba = model.predict_proba(X[test])[:, 1]
+    gate_scores = model.gate_score(X[test])
+    act = gate_scores > model.threshold_
+    ranking = evaluate_scores(y[test], gate_scores, model.threshold_)
+    calibration = evaluate_scores(y[test], proba, 0.5)
+    population = umbrella_threshold(model.calibration_scores_, alpha, delta)
+    pm = gate_rates(y[test], gate_scores, population)
+    plain_act, _ = plain_gate(
+        X[train], y[train], X[test], alpha=alpha, delta=delta,
+        batch_size=batch if guarantee == "batch" else None, seed=split_seed,
+    )  # fmt: skip
+    base_act = uncalibrated_at_half(X[train], y[train], X[test], seed=split_seed)
+    benign, look = y[test] == 0, lookalike[test]
+    rank = int(model.umbrella_rank_ or 0)  # fitting raised if calibration was short
+    figures: dict[str, float | None] = {
+        "batch": float(batch),
+        "gate_fpr": _fpr(act, benign),
+        "gate_tpr": float(act[~benign].mean()),
+        "threshold": float(model.threshold_),
+        "guaranteed": 1.0 - float(
+            violation_probability(model.n_calibration_benign_, rank, alpha, batch)
+        ),
+        "population_fpr": pm["fpr"], "population_tpr": pm["tpr"],
+        "population_threshold": float(population),
+        "ours_fpr_lookalike": _fpr(act, look),
+        "plain_fpr": _fpr(plain_act, benign), "plain_tpr": float(plain_act[~benign].mean()),
+        "base_fpr": _fpr(base_act, benign), "base_tpr": float(base_act[~benign].mean()),
+        "base_fpr_lookalike": _fpr(base_act, look),
+        "naive_fpr": _fpr(naive[test], benign), "naive_tpr": float(naive[test][~benign].mean()),
+        "naive_fpr_lookalike": _fpr(naive[test], look),
+    }  # fmt: skip
+    # Ranking figures from the gate score; calibration figures from the probability.
+    figures |= {"roc_auc": ranking["roc_auc"], "pr_auc": ranking["pr_auc"]}
+    figures |= {"brier": calibration["brier"], "ece": calibration["ece"]}
+    return figures, (y[test], proba, gate_scores, float(model.threshold_))
+
+
+def _naive_flags(graph: Graph, data: Dataset) -> np.ndarray:
+    bad_asns: set[int] = set()
+    for o in read_label_observations(graph):
+        if o.kind == "feed" and o.verdict == "malicious":
+            bad_asns |= data.features.asns.get(o.target, frozenset())
+    return naive_rule(data, bad_asns)
+
+
+def _within(values: list[float], alpha: float) -> list[bool]:
+    return [v <= alpha for v in values]
+
+
+def _summary(
+    data: Dataset, acc: _Accumulator, *, alpha: float, delta: float, n_splits: int,
+    guarantee: str, min_families: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The evaluation's figures over every split."""
+    y = data.y
+    fprs = acc.values.get("gate_fpr", [])
+    within = _within(fprs, alpha)
+    population_fprs = acc.values.get("population_fpr", [])
+    plain_tpr, ours_tpr = acc.mean("plain_tpr"), acc.mean("gate_tpr")
+    batches = acc.values.get("batch", [])
+    return {
+        "alpha": alpha, "delta": delta, "n_splits": n_splits, "test_size": 0.3,
+        "target_source": data.target_source, "n_samples": int(y.size),
+        "n_benign": int((y == 0).sum()), "n_malicious": int((y == 1).sum()),
+        "n_benign_lookalike": int(data.lookalike_mask().sum()),
+        "skipped_insufficient_evidence": data.skipped_insufficient,
+        "truth_missing_from_graph": data.truth_missing_from_graph,
+        "min_evidence_families": min_families, "feature_set": FEATURE_SET_VERSION,
+        "empirical_fpr_at_gate": acc.mean("gate_fpr"),
+        "max_fpr_at_gate": float(max(fprs)) if fprs else None,
+        "fraction_splits_fpr_within_alpha": float(np.mean(within)) if within else None,
+        "splits_fpr_within_alpha": int(np.sum(within)),
+        "fraction_splits_fpr_within_alpha_ci95": _proportion_ci(int(np.sum(within)), len(within)),
+        "expected_fraction_splits_fpr_within_alpha": acc.mean("guaranteed"),
+        "gate_guarantee": guarantee,
+        "batch_size": int(batches[-1]) if batches else None,
+        "population_gate": {
+            "description": "umbrella rule for the population FPR (batch_size=None), same "
+            "models and calibration scores",
+            "empirical_fpr": acc.mean("population_fpr"),
+            "max_fpr": float(max(population_fprs)) if population_fprs else None,
+            "tpr": acc.mean("population_tpr"),
+            "threshold_mean": acc.mean("population_threshold"),
+            "fraction_splits_fpr_within_alpha": (
+                float(np.mean(_within(population_fprs, alpha))) if population_fprs else None
+            ),
+        },
+        "tpr_at_gate": ours_tpr, "threshold_mean": acc.mean("threshold"),
+        "ece": acc.mean("ece"), "roc_auc": acc.mean("roc_auc"), "pr_auc": acc.mean("pr_auc"),
+        "brier": acc.mean("brier"),
+        "fpr_on_benign_lookalikes": acc.mean("ours_fpr_lookalike"),
+        "baselines": _baselines_summary(acc, alpha, ours_tpr, plain_tpr),
+    }  # fmt: skip
+
+
+def _baselines_summary(
+    acc: _Accumulator, alpha: float, ours_tpr: float | None, plain_tpr: float | None
+) -> dict[str, Any]:
+    plain_fprs = acc.values.get("plain_fpr", [])
+    return {
+        "plain_hgb_umbrella": {
+            "description": "HistGradientBoostingClassifier with scikit-learn's defaults, same "
+            "training samples, same umbrella rule on the same held-out benign samples",
+            "fpr": acc.mean("plain_fpr"),
+            "tpr": plain_tpr,
+            "fraction_splits_fpr_within_alpha": (
+                float(np.mean(_within(plain_fprs, alpha))) if plain_fprs else None
+            ),
+            "tpr_ratio_ours_to_plain": (
+                ours_tpr / plain_tpr if ours_tpr is not None and plain_tpr else None
+            ),
+        },
+        "naive_rule": {
+            "description": "listed-bad ASN (AS of any feed-labelled malicious node) or "
+            f"name entropy >= {NAIVE_ENTROPY_BITS} bits/char",
+            "fpr": acc.mean("naive_fpr"),
+            "tpr": acc.mean("naive_tpr"),
+            "fpr_on_benign_lookalikes": acc.mean("naive_fpr_lookalike"),
+        },
+        "uncalibrated_base_at_0_5": {
+            "description": "default gradient-boosted trees, uncalibrated, act at p >= 0.5",
+            "fpr": acc.mean("base_fpr"),
+            "tpr": acc.mean("base_tpr"),
+            "fpr_on_benign_lookalikes": acc.mean("base_fpr_lookalike"),
+        },
+    }
+
+
+def evaluate_dataset(
+    data: Dataset,
+    naive: np.ndarray,
+    *,
+    n_splits: int = 20,
+    alpha: float = 0.01,
+    delta: float = 0.05,
+    seed: int = 0,
+    min_families: int = DEFAULT_MIN_FAMILIES,
+    guarantee: Literal["batch", "population"] = "batch",
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray, float] | None]:
+    """Held-out figures of a data set over ``n_splits`` stratified random splits (see
+    :func:`evaluate_model`), and the first split's (labels, probabilities, gate scores,
+    threshold)."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if guarantee not in ("batch", "population"):
+        raise ValueError(f"guarantee must be 'batch' or 'population', got {guarantee!r}")
+    y = data.y
+    if y.size == 0 or np.unique(y).size < 2:
+        raise ValueError("evaluation needs benign and malicious examples with enough evidence")
+    lookalike = data.lookalike_mask()
+    acc = _Accumulator()
+    first = None
+    splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=0.3, random_state=seed)
+    seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_splits)
+    for k, (s, (train, test)) in enumerate(zip(seeds, splitter.split(data.X, y), strict=True)):
+        figures, curve = _split_figures(
+            data, train, test, split_seed=int(s), alpha=alpha, delta=delta, guarantee=guarantee,
+            naive=naive, lookalike=lookalike,
+        )  # fmt: skip
+        for key, value in figures.items():
+            acc.add(key, value)
+        first = first or curve
+        if progress:
+            progress(f"split {k + 1}/{n_splits}")
+    summary = _summary(
+        data, acc, alpha=alpha, delta=delta, n_splits=n_splits, guarantee=guarantee,
+        min_families=min_families,
+    )  # fmt: skip
+    return summary, first
+
+
 def evaluate_model(
     graph: Graph,
     *,
@@ -539,161 +785,37 @@ def evaluate_model(
     delta: float = 0.05,
     n_folds: int = 5,
     seed: int = 0,
-    min_evidence: int = DEFAULT_MIN_EVIDENCE,
+    min_families: int = DEFAULT_MIN_FAMILIES,
     out_dir: Path | None = None,
     guarantee: Literal["batch", "population"] = "batch",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Held-out figures over ``n_splits`` random stratified splits, with two baselines.
+    """Held-out figures over ``n_splits`` random stratified splits, with three baselines.
 
     What each split measures is the share of the test split's benign nodes that the gate acts
     upon: a batch of ``m`` benign servers, ``m`` fixed by the class counts and ``test_size``
     (never by scores). The gate is therefore fitted with ``batch_size=m``, the guarantee about
     exactly that share (:mod:`attribution.scoring.umbrella`), and ``expected_fraction_...``
-    states what the guarantee predicts for it. The population rule (``batch_size=None``),
-    whose threshold comes from the same calibration scores of the same fitted model, is
-    reported beside it under ``population_gate``. ``guarantee="population"`` evaluates the
-    population rule as the gate (the batch rule needs more calibration samples, which a small
-    world may not have); the expected share of splits within alpha is then that rank's
-    beta-binomial figure for the split's batch, which may be below ``1 - delta``.
+    states what the guarantee predicts for it. The population rule is reported beside it
+    under ``population_gate``; ``guarantee="population"`` evaluates it as the gate. The plain
+    baseline (:func:`attribution.scoring.baselines.plain_gate`) gets the same guarantee on the
+    same splits, and ``tpr_ratio_ours_to_plain`` compares the two.
     """
-    if guarantee not in ("batch", "population"):
-        raise ValueError(f"guarantee must be 'batch' or 'population', got {guarantee!r}")
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    from attribution.scoring.umbrella import umbrella_threshold, violation_probability
-
     data = build_dataset(
-        graph, truth=truth, n_folds=n_folds, seed=seed, min_evidence=min_evidence,
+        graph, truth=truth, n_folds=n_folds, seed=seed, min_families=min_families,
         progress=progress,
     )  # fmt: skip
-    X, y = data.X, data.y
-    if y.size == 0 or np.unique(y).size < 2:
-        raise ValueError("evaluation needs benign and malicious examples with enough evidence")
-    bad_asns: set[int] = set()
-    feed_bad = {
-        o.target
-        for o in read_label_observations(graph)
-        if o.kind == "feed" and o.verdict == "malicious"
-    }
-    for target in feed_bad:
-        bad_asns |= data.features.asns.get(target, frozenset())
-    naive = naive_rule(data, bad_asns)
-    lookalike = data.lookalike_mask()
-
-    acc = _Accumulator()
-    within = []
-    population_within = []
-    guaranteed = []
-    # The benign count of a test split: the same in every split (stratified), set in the loop.
-    batch: int | None = None
-    splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=0.3, random_state=seed)
-    seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_splits)
-    first: tuple[np.ndarray, np.ndarray, float] | None = None
-    for s, (train, test) in zip(seeds, splitter.split(X, y), strict=True):
-        batch = int(np.count_nonzero(y[test] == 0))
-        model = _classifier(
-            alpha, delta, int(s), batch_size=batch if guarantee == "batch" else None
-        )
-        model.fit(trainable(X[train]), y[train])
-        proba = model.predict_proba(X[test])[:, 1]
-        m = evaluate_scores(y[test], proba, float(model.threshold_))
-        within.append(m["gate_fpr"] <= alpha)
-        # Fitting raised if calibration was short, so the gate is open and has a rank.
-        n_cal, rank = model.n_calibration_benign_, int(model.umbrella_rank_ or 0)
-        guaranteed.append(1.0 - float(violation_probability(n_cal, rank, alpha, batch)))
-        population = umbrella_threshold(model.calibration_scores_, alpha, delta)
-        pm = gate_rates(y[test], proba, population)
-        population_within.append(pm["fpr"] <= alpha)
-        acc.add("population_fpr", pm["fpr"])
-        acc.add("population_tpr", pm["tpr"])
-        acc.add("population_threshold", population)
-        for key in ("roc_auc", "pr_auc", "brier", "ece", "gate_tpr", "gate_fpr", "threshold"):
-            acc.add(key, m[key])
-        benign_test = y[test] == 0
-        look_test = lookalike[test]
-        ours_act = proba > model.threshold_
-        acc.add("ours_fpr_lookalike", _fpr(ours_act, look_test))
-        base = default_base_estimator(random_state=int(s)).fit(trainable(X[train]), y[train])
-        base_act = base.predict_proba(X[test])[:, 1] >= 0.5
-        acc.add("base_fpr", _fpr(base_act, benign_test))
-        acc.add("base_tpr", float(base_act[~benign_test].mean()))
-        acc.add("base_fpr_lookalike", _fpr(base_act, look_test))
-        rule_act = naive[test]
-        acc.add("naive_fpr", _fpr(rule_act, benign_test))
-        acc.add("naive_tpr", float(rule_act[~benign_test].mean()))
-        acc.add("naive_fpr_lookalike", _fpr(rule_act, look_test))
-        if first is None:
-            first = (y[test], proba, float(model.threshold_))
-        if progress:
-            progress(f"split {len(within)}/{n_splits}")
-    fprs = acc.values.get("gate_fpr", [])
-    population_fprs = acc.values.get("population_fpr", [])
-    result: dict[str, Any] = {
-        "alpha": alpha,
-        "delta": delta,
-        "n_splits": n_splits,
-        "test_size": 0.3,
-        "target_source": data.target_source,
-        "n_samples": int(y.size),
-        "n_benign": int((y == 0).sum()),
-        "n_malicious": int((y == 1).sum()),
-        "n_benign_lookalike": int(lookalike.sum()),
-        "skipped_insufficient_evidence": data.skipped_insufficient,
-        "truth_missing_from_graph": data.truth_missing_from_graph,
-        "min_evidence": min_evidence,
-        "feature_set": FEATURE_SET_VERSION,
-        "empirical_fpr_at_gate": acc.mean("gate_fpr"),
-        "max_fpr_at_gate": float(max(fprs)) if fprs else None,
-        "fraction_splits_fpr_within_alpha": float(np.mean(within)) if within else None,
-        "splits_fpr_within_alpha": int(np.sum(within)),
-        "fraction_splits_fpr_within_alpha_ci95": _proportion_ci(int(np.sum(within)), len(within)),
-        "expected_fraction_splits_fpr_within_alpha": (
-            float(np.mean(guaranteed)) if guaranteed else None
-        ),
-        "gate_guarantee": guarantee,
-        "batch_size": batch,
-        "population_gate": {
-            "description": "umbrella rule for the population FPR (batch_size=None), same "
-            "models and calibration scores",
-            "empirical_fpr": acc.mean("population_fpr"),
-            "max_fpr": float(max(population_fprs)) if population_fprs else None,
-            "tpr": acc.mean("population_tpr"),
-            "threshold_mean": acc.mean("population_threshold"),
-            "fraction_splits_fpr_within_alpha": (
-                float(np.mean(population_within)) if population_within else None
-            ),
-        },
-        "tpr_at_gate": acc.mean("gate_tpr"),
-        "threshold_mean": acc.mean("threshold"),
-        "ece": acc.mean("ece"),
-        "roc_auc": acc.mean("roc_auc"),
-        "pr_auc": acc.mean("pr_auc"),
-        "brier": acc.mean("brier"),
-        "fpr_on_benign_lookalikes": acc.mean("ours_fpr_lookalike"),
-        "baselines": {
-            "naive_rule": {
-                "description": "listed-bad ASN (AS of any feed-labelled malicious node) or "
-                f"name entropy >= {NAIVE_ENTROPY_BITS} bits/char",
-                "fpr": acc.mean("naive_fpr"),
-                "tpr": acc.mean("naive_tpr"),
-                "fpr_on_benign_lookalikes": acc.mean("naive_fpr_lookalike"),
-            },
-            "uncalibrated_base_at_0_5": {
-                "description": "default gradient-boosted trees, uncalibrated, act at p >= 0.5",
-                "fpr": acc.mean("base_fpr"),
-                "tpr": acc.mean("base_tpr"),
-                "fpr_on_benign_lookalikes": acc.mean("base_fpr_lookalike"),
-            },
-        },
-    }
+    result, first = evaluate_dataset(
+        data, _naive_flags(graph, data), n_splits=n_splits, alpha=alpha, delta=delta, seed=seed,
+        min_families=min_families, guarantee=guarantee, progress=progress,
+    )  # fmt: skip
     if out_dir is not None and first is not None:
-        y_first, p_first, threshold = first
+        y_first, p_first, s_first, threshold = first
         out_dir.mkdir(parents=True, exist_ok=True)
         result["reliability_png"] = str(
             write_reliability_diagram(out_dir / "reliability.png", y_first, p_first)
         )
-        result["roc_png"] = str(write_roc_curve(out_dir / "roc.png", y_first, p_first, threshold))
+        result["roc_png"] = str(write_roc_curve(out_dir / "roc.png", y_first, s_first, threshold))
         (out_dir / "evaluation.json").write_text(
             json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )

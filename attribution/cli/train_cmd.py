@@ -4,9 +4,11 @@
     Features and labels from the graph (targets from ``--truth`` for evaluation worlds),
     cross-validated metrics, then the final classifier saved as the next version under
     ``models/<name>/``. Exit code 4 when there are too few benign samples for the gate.
-``score [--model PATH|latest] [--changed-since-last-run] [--min-evidence N] [--json]``
-    Writes score, decision, model_version, scored_at and reasons on every Domain and
-    IPAddress (or those changed since the last run with the same model).
+``score [--model PATH|latest] [--changed-since-last-run] [--min-families N] [--json]``
+    Writes score with its Venn-ABERS interval, decision, model_version, scored_at, evidence
+    families, explanation and reasons on every Domain and IPAddress (or those changed since
+    the last run with the same model). The evidence policy is the model's own unless
+    ``--min-families`` overrides it.
 ``evaluate [--truth FILE] [--splits 20] [--guarantee batch|population] [--json] [--out DIR]``
     Held-out metrics over repeated random splits, with baselines; ``evaluation.json``, a
     reliability diagram and a ROC curve (PNG) into ``--out``, by default a new directory under
@@ -37,10 +39,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="maliciousness", help="model name (default %(default)s)")
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     parser.add_argument(
-        "--min-evidence",
+        "--min-families",
         type=int,
         default=None,
-        help="fewer observed facts than this means insufficient evidence (default 3)",
+        help="independent evidence families a node needs before the classifier decides "
+        "(default: [scoring] min_evidence_families, 2; score: the model's own)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable result")
@@ -98,13 +101,21 @@ def _progress(args: argparse.Namespace) -> Any:
     return lambda step: print(f"{args.command}: {step}", file=sys.stderr, flush=True)
 
 
-def _min_evidence(args: argparse.Namespace) -> int:
-    from attribution.training import DEFAULT_MIN_EVIDENCE
+def _min_families(args: argparse.Namespace) -> int | None:
+    """``--min-families`` checked, or None when it was not given."""
+    from attribution.features.families import FAMILIES
 
-    value = DEFAULT_MIN_EVIDENCE if args.min_evidence is None else int(args.min_evidence)
-    if value < 0:
-        raise CommandError("--min-evidence must be 0 or more", EXIT_USAGE)
-    return value
+    if args.min_families is None:
+        return None
+    if not 1 <= args.min_families <= len(FAMILIES):
+        raise CommandError(f"--min-families must lie between 1 and {len(FAMILIES)}", EXIT_USAGE)
+    return int(args.min_families)
+
+
+def _policy_min_families(args: argparse.Namespace) -> int:
+    """``--min-families``, else the setting (for training and evaluation)."""
+    given = _min_families(args)
+    return load_settings().min_evidence_families if given is None else given
 
 
 def _check_truth(path: Path | None) -> None:
@@ -128,7 +139,7 @@ def run_train(args: argparse.Namespace) -> int:
                 n_folds=args.folds,
                 truth=args.truth,
                 seed=args.seed,
-                min_evidence=_min_evidence(args),
+                min_families=_policy_min_families(args),
                 progress=_progress(args),
             )
         except ValueError as exc:  # InsufficientCalibrationData included
@@ -158,7 +169,7 @@ def run_score(args: argparse.Namespace) -> int:
                 model=args.model,
                 name=args.name,
                 changed_since_last_run=args.changed_since_last_run,
-                min_evidence=_min_evidence(args),
+                min_families=_min_families(args),
                 n_folds=args.folds,
                 seed=args.seed,
                 progress=_progress(args),
@@ -173,7 +184,9 @@ def run_score(args: argparse.Namespace) -> int:
         d = result["decisions"]
         print(
             f"{result['written']} nodes scored with {result['model_version']}: "
-            f"{d['act']} act, {d['no-act']} no-act, {d['insufficient-evidence']} insufficient evidence"
+            f"{d['act']} act, {d['no-act']} no-act, {d['outside-calibration']} outside "
+            f"calibration, {d['insufficient-evidence']} insufficient evidence (fewer than "
+            f"{result['evidence_policy']['min_families']} evidence families)"
         )
     return EXIT_OK
 
@@ -197,7 +210,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 delta=args.delta,
                 n_folds=args.folds,
                 seed=args.seed,
-                min_evidence=_min_evidence(args),
+                min_families=_policy_min_families(args),
                 out_dir=out,
                 guarantee=args.guarantee,
                 progress=_progress(args),

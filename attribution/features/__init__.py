@@ -7,8 +7,10 @@ reads the graph and builds one row per node with the versioned :data:`FEATURE_NA
 
 from attribution.features.extract import (
     EVIDENCE_FEATURES,
+    FEATURE_GROUPS,
     FEATURE_NAMES,
     FEATURE_SET_VERSION,
+    GROUP_TITLES,
     FeatureMatrix,
     GraphExport,
     build_features,
@@ -18,8 +20,10 @@ from attribution.features.extract import (
 
 __all__ = [
     "EVIDENCE_FEATURES",
+    "FEATURE_GROUPS",
     "FEATURE_NAMES",
     "FEATURE_SET_VERSION",
+    "GROUP_TITLES",
     "FeatureMatrix",
     "GraphExport",
     "build_features",

@@ -61,8 +61,10 @@ from attribution.labels import NodeKey, ResolvedLabel
 
 __all__ = [
     "EVIDENCE_FEATURES",
+    "FEATURE_GROUPS",
     "FEATURE_NAMES",
     "FEATURE_SET_VERSION",
+    "GROUP_TITLES",
     "FeatureMatrix",
     "GraphExport",
     "build_features",
@@ -113,8 +115,44 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 EVIDENCE_FEATURES: tuple[str, ...] = DNS_FEATURES + REGISTRATION_FEATURES + HOSTING_FEATURES
-"""Columns that are facts observed about the node (not its name, lists or labels): a node
-with fewer than the minimum of these is "insufficient evidence"."""
+"""Columns that are facts observed about the node (not its name, lists or labels)."""
+
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "name": LEXICAL_FEATURES,
+    "resolution": (
+        "dns_addr_count",
+        "dns_v6_count",
+        "dns_ns_count",
+        "dns_mx_count",
+        "dns_alias",
+        "dns_min_ttl",
+        "dns_median_ttl",
+        "dns_ns_shared_max",
+        "ip_ptr_dynamic",
+    ),
+    "hosting": ("dns_distinct_24", "dns_distinct_asn", *HOSTING_FEATURES),
+    "registration": REGISTRATION_FEATURES,
+    "warninglists": WARNINGLIST_FEATURES,
+    "structure": STRUCTURE_FEATURES,
+    "registrar_reputation": ("lab_registrar_rate",),
+    "network_reputation": ("lab_as_rate",),
+    "neighbourhood": ("lab_neighbour_share", "lab_ppr"),
+}
+"""The players of a score's explanation (:mod:`attribution.scoring.shapley`) and the evidence
+pattern the gate checks: every column but ``is_ip`` (the node kind, never masked) is in
+exactly one group."""
+
+GROUP_TITLES: dict[str, str] = {
+    "name": "name (lexical)",
+    "resolution": "DNS resolution",
+    "hosting": "hosting",
+    "registration": "registration",
+    "warninglists": "warninglists",
+    "structure": "graph structure",
+    "registrar_reputation": "labelled domains of the same registrar",
+    "network_reputation": "labelled nodes in the same origin AS",
+    "neighbourhood": "labelled neighbours",
+}
 
 _WL_CATEGORY = {
     "cloud": "wl_cloud",
@@ -146,6 +184,8 @@ class GraphExport:
     """address -> [(prefix, origin AS or None)]."""
     registrars: dict[str, str] = field(default_factory=dict)
     registrants: dict[str, tuple[str, bool | None]] = field(default_factory=dict)
+    incidents: set[NodeKey] = field(default_factory=set)
+    """Nodes named in any incident report, confirmed or not."""
 
     def keys(self) -> list[NodeKey]:
         """Every scored node, domains first, each group sorted."""
@@ -180,6 +220,12 @@ _EXPORT: dict[str, str] = {
     "registrants": """
         MATCH (d:Domain)-[:REGISTERED_BY]->(r:Registrant)
         RETURN d.name AS a, r.key AS b, r.privacy_proxy AS privacy""",
+    "incidents": """
+        MATCH (d:Domain) WHERE EXISTS { (d)-[:REPORTED_IN]->(:IncidentReport) }
+        RETURN 'Domain' AS label, d.name AS key
+        UNION ALL
+        MATCH (i:IPAddress) WHERE EXISTS { (i)-[:IP_REPORTED_IN]->(:IncidentReport) }
+        RETURN 'IPAddress' AS label, i.address AS key""",
 }
 
 
@@ -213,6 +259,7 @@ def export_graph(graph: Graph, *, timeout: float | None = None) -> GraphExport:
         current = out.registrants.get(row["a"], (None, None))[0]
         if current is None or row["b"] < current:
             out.registrants[row["a"]] = (row["b"], row["privacy"])
+    out.incidents = {(row["label"], row["key"]) for row in read("incidents")}
     return out
 
 
@@ -228,6 +275,8 @@ class FeatureMatrix:
     """Cross-fitting fold of each labelled row (-1 for unlabelled rows)."""
     asns: dict[NodeKey, frozenset[int]] = field(default_factory=dict)
     """Origin ASes of each node's addresses (for rules and reports)."""
+    incidents: set[NodeKey] = field(default_factory=set)
+    """Nodes named in an incident report (an evidence family the columns do not hold)."""
 
     def column(self, name: str) -> np.ndarray:
         return self.X[:, self.names.index(name)]
@@ -419,7 +468,9 @@ def features_from_export(
         X[:, col[name]] = values
     if progress:
         progress("label features")
-    return FeatureMatrix(keys=keys, X=X, folds=folds, asns=node_asns)
+    return FeatureMatrix(
+        keys=keys, X=X, folds=folds, asns=node_asns, incidents=set(export.incidents)
+    )
 
 
 def build_features(

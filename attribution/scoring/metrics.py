@@ -218,6 +218,9 @@ def repeated_split_evaluation(
 
     ``make_estimator(seed)`` returns a fresh, unfitted classifier with ``predict_proba`` and a
     ``threshold_`` after fitting (e.g. ``MaliciousnessClassifier``); ``seed`` differs per split.
+    The gate's rates and the ranking figures come from its ``gate_score`` where it has one
+    (the score the threshold is set on), else from the probability; calibration figures
+    always come from the probability.
     ``alpha`` defaults to the estimator's own ``alpha``.
 
     Returns ``fraction_fpr_within_alpha`` (share of splits whose empirical test FPR at the gate
@@ -238,7 +241,11 @@ def repeated_split_evaluation(
         if level is None:
             level = float(model.alpha)
         proba = model.predict_proba(X_arr[test])[:, 1]
-        splits.append(evaluate_scores(y_arr[test], proba, float(model.threshold_), n_bins))
+        gate = getattr(model, "gate_score", None)
+        scores = proba if gate is None else gate(X_arr[test])
+        ranking = evaluate_scores(y_arr[test], scores, float(model.threshold_), n_bins)
+        calibration = evaluate_scores(y_arr[test], proba, float(model.threshold_), n_bins)
+        splits.append(ranking | {"brier": calibration["brier"], "ece": calibration["ece"]})
     assert level is not None
     fprs = np.array([s["gate_fpr"] for s in splits])
     return {

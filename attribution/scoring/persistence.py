@@ -50,6 +50,7 @@ __all__ = [
     "library_versions",
     "load_model",
     "manifest_digest",
+    "read_manifest",
     "save_model",
     "training_data_id",
 ]
@@ -60,16 +61,13 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILE = "MODEL_CARD.md"
 
 #: Types beyond skops' built-in safe set (which already covers numpy arrays and dtypes and the
-#: public scikit-learn estimators) that a saved classifier needs: this class, the calibration
-#: internals, gradient-boosting tree predictors and the calibration folds. Anything else in a
+#: public scikit-learn estimators) that a saved classifier needs: this class and the
+#: gradient-boosting tree predictors. Anything else in a
 #: model file is refused at save time and at load time, whatever the manifest says.
 ALLOWED_TYPES: frozenset[str] = frozenset(
     {
         "attribution.scoring.estimator.MaliciousnessClassifier",
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.model_selection._split.StratifiedKFold",
     }
 )
 
@@ -160,6 +158,13 @@ def _check_component(kind: str, value: str) -> None:
         )
 
 
+def _policy_text(manifest: Mapping[str, Any]) -> str:
+    policy = manifest.get("evidence_policy")
+    if not isinstance(policy, Mapping):
+        return "the minimum given when scoring"
+    return f"{policy.get('min_families')} (of {', '.join(policy.get('families', []))})"
+
+
 def _model_card(manifest: Mapping[str, Any]) -> str:
     gate = manifest["gate"]
     training = manifest["training_data"]
@@ -178,7 +183,7 @@ def _model_card(manifest: Mapping[str, Any]) -> str:
         "model never recommends action."
         if gate["gate_closed"]
         else (
-            f"The threshold is the calibrated score of rank {gate['umbrella_rank']} (in "
+            f"The threshold is the scorer's score of rank {gate['umbrella_rank']} (in "
             f"ascending order) among {gate['n_calibration_benign']} held-out benign samples "
             f"(the rule needs at least {gate['min_calibration_benign']}); for this rank and "
             f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
@@ -207,8 +212,8 @@ as the sole basis for any action against a server.
 
 ## False-positive guarantee
 
-Act only when the calibrated probability of malicious is strictly greater than
-{gate["threshold"]:.6g}. This threshold was set by the Neyman–Pearson umbrella rule so that
+Act only when the scorer's score is strictly greater than {gate["threshold"]:.6g} (the
+reported probability is its Venn-ABERS calibration, a monotone map of that score). This threshold was set by the Neyman–Pearson umbrella rule so that
 the probability that {rate_meant} exceeds alpha = {gate["alpha"]:g} is at most delta = {gate["delta"]:g}.
 {gate_state}
 
@@ -230,12 +235,16 @@ Assumptions behind the guarantee:
 
 ## Limitations
 
-- Probabilities are calibrated on the class balance of the training data; the share of
-  malicious servers in deployment may differ, which shifts probabilities but not the gate.
-- Missing evidence (NaN) is routed by the default tree scorer, not imputed; a node with little
-  evidence gets a score driven by what is typical for missing values in training; use
-  ``decide(X, min_observed=...)`` to withhold decisions on such nodes.
-- Feature explanations are one-feature-at-a-time occlusions, not causal statements.
+- Probabilities are Venn-ABERS calibrated on out-of-fold scores at the class balance of the
+  training data, each with its interval; the share of malicious servers in deployment may
+  differ, which shifts probabilities but not the gate.
+- Missing evidence (NaN) is routed by the default tree scorer, not imputed. A node with fewer
+  independent evidence families than {_policy_text(manifest)} gets no decision, and a node
+  whose evidence pattern has fewer than {gate.get("min_pattern_count", "n/a")} benign
+  calibration samples gets "outside-calibration" instead of a decision.
+- Explanations are exact Shapley values over feature groups, with "not observed" as the
+  absent value: they add up to the score minus the score of the same kind of node with
+  nothing observed. They describe the model, not causes in the world.
 - Shared infrastructure (CDNs, cloud ranges, co-hosting) must be checked separately before
   any action: a malicious tenant does not make a shared address a target.
 """
@@ -252,6 +261,7 @@ def save_model(
     y_train: ArrayLike,
     metrics: Mapping[str, float] | None = None,
     feature_names: Sequence[str] | None = None,
+    evidence_policy: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
 ) -> Path:
     """Write ``models_dir/name/version/`` and return that directory.
@@ -308,6 +318,7 @@ def save_model(
             },
             "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
             "gate": model.gate_summary(),
+            "evidence_policy": dict(evidence_policy) if evidence_policy is not None else None,
             "metrics": {key: _json_number(value) for key, value in (metrics or {}).items()},
             "model_file": {"name": MODEL_FILE, "sha256": _sha256_file(model_path)},
             "trusted_types": needed,
@@ -329,6 +340,11 @@ def save_model(
         if staging.exists():
             shutil.rmtree(staging)
     return target
+
+
+def read_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """A model version's manifest, checked for its format (no digest or type checks)."""
+    return _read_manifest(Path(model_dir))
 
 
 def _read_manifest(model_dir: Path) -> dict[str, Any]:

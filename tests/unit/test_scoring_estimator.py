@@ -78,14 +78,17 @@ def test_gate_summary_reports_the_guarantee(
         "delta": 0.05,
         "batch_size": None,
         "threshold": model.threshold_,
-        "rule": "act iff calibrated P(malicious) > threshold",
+        "rule": "act iff the mean score of the fold scorers > threshold",
         "umbrella_rank": 361,
         "n_calibration_benign": 361,
         "min_calibration_benign": 299,
         "violation_probability": pytest.approx(0.99**361),
         "gate_closed": False,
-        "calibration": "isotonic",
+        "calibration": "venn-abers",
+        "min_pattern_count": 20,
+        "pattern_counts": model.pattern_counts_,
     }
+    assert sum(summary["pattern_counts"].values()) == 361
     assert summary["violation_probability"] <= 0.05
 
 
@@ -126,19 +129,46 @@ def test_batch_size_must_be_a_positive_integer(bad: object) -> None:
         MaliciousnessClassifier(batch_size=bad).fit(X, y)  # type: ignore[arg-type]
 
 
-def test_decide_predict_and_proba_agree(
+def test_decide_predict_and_gate_score_agree(
     fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
 ) -> None:
     model, X, y = fitted
     proba = model.predict_proba(X)
     assert proba.shape == (1000, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    act = proba[:, 1] > model.threshold_
+    act = model.gate_score(X) > model.threshold_
     np.testing.assert_array_equal(model.predict(X), act.astype(int))
-    np.testing.assert_array_equal(model.decide(X), np.where(act, "act", "no-act"))
-    assert set(model.decide(X)) == {"act", "no-act"}
+    everywhere = clone(model).set_params(min_pattern_count=0)
+    everywhere.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    np.testing.assert_array_equal(everywhere.decide(X), np.where(act, "act", "no-act"))
     # The gate is conservative: on held-out data it acts on few benign rows.
     assert np.mean(act[y == 0]) <= 0.01
+
+
+def test_probability_lies_inside_its_interval(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, _ = fitted
+    proba = model.predict_proba(X)[:, 1]
+    interval = model.predict_interval(X)
+    assert (interval[:, 0] <= proba + 1e-12).all()
+    assert (proba <= interval[:, 1] + 1e-12).all()
+    # The scores take many values: no isotonic plateau swallows the ranking.
+    assert np.unique(model.gate_score(X)).size > 900
+
+
+def test_rare_evidence_patterns_are_outside_calibration(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, _ = fitted
+    rows = np.nan_to_num(X[:2])
+    rows[1, [0, 1, 2]] = np.nan  # three columns missing: a pattern the hold-out hardly holds
+    patterns = model.evidence_patterns(rows)
+    assert patterns == ["x0+x1+x2+x3+x4+x5+x6+x7", "x3+x4+x5+x6+x7"]
+    assert model.pattern_counts_[patterns[0]] >= 20
+    assert model.pattern_counts_.get(patterns[1], 0) < 20
+    assert model.decide(rows)[1] == "outside-calibration"
+    assert model.decide(rows)[0] in ("act", "no-act")
 
 
 def test_same_random_state_gives_same_model() -> None:
@@ -184,15 +214,17 @@ def test_warn_mode_closes_the_gate() -> None:
     assert model.gate_closed_ is True
     assert model.umbrella_rank_ is None
     assert model.threshold_ == 1.0
-    assert set(model.decide(X)) == {"no-act"}
+    assert "act" not in set(model.decide(X))
+    assert set(model.decide(X)) == {"no-act", "outside-calibration"}
 
 
-def test_custom_estimator_and_sigmoid_calibration() -> None:
+def test_custom_estimator() -> None:
     X, y = _dataset(2000, missing=0.0)
-    model = MaliciousnessClassifier(
-        alpha=0.05, estimator=LogisticRegression(), calibration="sigmoid", random_state=0
-    ).fit(X, y)
-    assert model.calibrated_.method == "sigmoid"
+    model = MaliciousnessClassifier(alpha=0.05, estimator=LogisticRegression(), random_state=0).fit(
+        X, y
+    )
+    assert len(model.scorers_) == 3
+    assert all(isinstance(scorer, LogisticRegression) for scorer in model.scorers_)
     assert model.umbrella_rank_ is not None
 
 
@@ -202,7 +234,9 @@ def test_custom_estimator_and_sigmoid_calibration() -> None:
         ({"alpha": 0.0}, "alpha must lie"),
         ({"delta": 1.5}, "delta must lie"),
         ({"calibration_fraction": 1.0}, "calibration_fraction must lie"),
-        ({"calibration": "beta"}, "calibration must be"),
+        ({"min_pattern_count": -1}, "min_pattern_count must be"),
+        ({"feature_groups": {"a": ["x0", "nope"]}}, "names unknown features"),
+        ({"feature_groups": {"a": ["x0"], "b": ["x0"]}}, "repeats features"),
         ({"on_insufficient": "ignore"}, "on_insufficient must be"),
         ({"calibration_cv": 1}, "calibration_cv must be"),
     ],
@@ -213,25 +247,100 @@ def test_invalid_parameters_are_named(params: dict[str, object], message: str) -
         MaliciousnessClassifier(**params).fit(X, y)  # type: ignore[arg-type]
 
 
-def test_explain_shape_and_ordering() -> None:
-    X, y = _dataset(1500)
-    names = [f"feature_{i}" for i in range(8)]
-    model = MaliciousnessClassifier(alpha=0.05, feature_names=names, random_state=0).fit(X, y)
-    explanations = model.explain(X[:4], top=3)
-    assert len(explanations) == 4
-    base = model.predict_proba(X[:4])[:, 1]
-    for row, pairs in enumerate(explanations):
+_GROUPS = {
+    "first": ["f0", "f1"],
+    "second": ["f2", "f3", "f4"],
+    "third": ["f5"],
+    "last": ["f6", "f7"],
+}
+
+
+@pytest.fixture(scope="module")
+def grouped() -> tuple[MaliciousnessClassifier, np.ndarray]:
+    X, y = _dataset(1500, missing=0.2)
+    names = [f"f{i}" for i in range(8)]
+    with threadpool_limits(1):
+        model = MaliciousnessClassifier(
+            alpha=0.05, feature_names=names, feature_groups=_GROUPS, random_state=0
+        ).fit(X, y)
+    return model, X
+
+
+def test_shapley_values_add_up_to_score_minus_base(
+    grouped: tuple[MaliciousnessClassifier, np.ndarray],
+) -> None:
+    model, X = grouped
+    result = model.shapley(X[:50])
+    proba = model.predict_proba(X[:50])[:, 1]
+    np.testing.assert_allclose(result.scores, proba, atol=1e-12)
+    np.testing.assert_allclose(result.values.sum(axis=1), proba - result.base, atol=1e-6)
+    # The base is the score of a row with nothing observed.
+    nothing = model.predict_proba(np.full((1, 8), np.nan))[0, 1]
+    np.testing.assert_allclose(result.base, nothing, atol=1e-12)
+
+
+def test_an_unobserved_group_is_never_a_reason(
+    grouped: tuple[MaliciousnessClassifier, np.ndarray],
+) -> None:
+    model, X = grouped
+    rows = X[:40].copy()
+    rows[:, 2:5] = np.nan  # group "second" unobserved everywhere
+    result = model.shapley(rows)
+    assert result.groups == ("first", "second", "third", "last")
+    assert (result.values[:, 1] == 0.0).all()
+    for pairs in model.explain(rows, top=4):
+        assert "second" not in [name for name, _ in pairs]
+
+
+def test_shapley_values_do_not_depend_on_row_order(
+    grouped: tuple[MaliciousnessClassifier, np.ndarray],
+) -> None:
+    model, X = grouped
+    order = np.random.default_rng(3).permutation(60)
+    forward = model.shapley(X[:60]).values
+    shuffled = model.shapley(X[:60][order]).values
+    np.testing.assert_array_equal(shuffled, forward[order])
+
+
+def test_shapley_matches_the_definition_on_three_groups(
+    grouped: tuple[MaliciousnessClassifier, np.ndarray],
+) -> None:
+    """Brute force over permutations of the observed groups for one row."""
+    from itertools import permutations
+
+    model, X = grouped
+    row = np.nan_to_num(X[5:6])
+    row[0, 5] = np.nan  # "third" unobserved: three players remain
+    columns = {"first": [0, 1], "second": [2, 3, 4], "last": [6, 7]}
+
+    def value(present: set[str]) -> float:
+        masked = row.copy()
+        for name, cols in columns.items():
+            if name not in present:
+                masked[0, cols] = np.nan
+        return float(model.predict_proba(masked)[0, 1])
+
+    expected = dict.fromkeys(columns, 0.0)
+    orders = list(permutations(columns))
+    for order in orders:
+        present: set[str] = set()
+        for name in order:
+            before = value(present)
+            present.add(name)
+            expected[name] += (value(present) - before) / len(orders)
+    got = dict(zip(model.shapley(row).groups, model.shapley(row).values[0], strict=True))
+    for name, contribution in expected.items():
+        assert got[name] == pytest.approx(contribution, abs=1e-12)
+    assert got["third"] == 0.0
+
+
+def test_explain_orders_by_magnitude(grouped: tuple[MaliciousnessClassifier, np.ndarray]) -> None:
+    model, X = grouped
+    for pairs in model.explain(np.nan_to_num(X[:4]), top=3):
         assert len(pairs) == 3
-        assert all(name in names for name, _ in pairs)
         magnitudes = [abs(value) for _, value in pairs]
         assert magnitudes == sorted(magnitudes, reverse=True)
-        # Each value is the exact change when that feature is set to its training median.
-        name, value = pairs[0]
-        column = names.index(name)
-        reference = X[row : row + 1].copy()
-        reference[0, column] = model.feature_medians_[column]
-        assert value == pytest.approx(base[row] - model.predict_proba(reference)[0, 1])
-    assert len(model.explain(X[:1], top=50)[0]) == 8
+    assert len(model.explain(np.nan_to_num(X[:1]), top=50)[0]) == 4
 
 
 def test_explain_points_at_the_informative_feature() -> None:
@@ -243,7 +352,7 @@ def test_explain_points_at_the_informative_feature() -> None:
     ).fit(X, y)
     top = model.explain(np.array([[0.0, 0.0, 3.0, 0.0]]), top=1)[0][0]
     assert top[0] == "signal"
-    assert top[1] > 0.5
+    assert top[1] > 0.3
 
 
 def test_feature_names_must_match_columns() -> None:
@@ -279,7 +388,7 @@ def test_decide_can_withhold_a_decision_for_thin_evidence(
     decisions = model.decide(np.vstack([rows, np.nan_to_num(rows[2:3])]), min_observed=3)
     assert list(decisions[:2]) == ["insufficient-evidence", "insufficient-evidence"]
     assert decisions[3] == full[0]
-    assert set(model.decide(rows)) <= {"act", "no-act"}
+    assert set(model.decide(rows)) <= {"act", "no-act", "outside-calibration"}
     with pytest.raises(ValueError, match="min_observed"):
         model.decide(rows, min_observed=-1)
 
@@ -295,8 +404,8 @@ def _gaussian_nodes(rng: np.random.Generator, n: int, malicious: bool) -> np.nda
 def test_gate_bounds_the_true_false_positive_rate_end_to_end() -> None:
     """Refit 50 times on fresh data; measure each model's FPR on 20,000 new benign nodes.
 
-    Exercises the whole path (hold-out draw, cross-fitted isotonic calibration with its ties,
-    prior correction, umbrella threshold, strict rule) against a population where the true
+    Exercises the whole path (hold-out draw, scorer, umbrella threshold on its scores, strict
+    rule) against a population where the true
     FPR can be estimated. A fast imputer + logistic scorer keeps this quick; the guarantee
     does not depend on the scorer.
     """
@@ -312,11 +421,12 @@ def test_gate_bounds_the_true_false_positive_rate_end_to_end() -> None:
             alpha=alpha, delta=delta, estimator=scorer, random_state=seed
         ).fit(X, y)
         assert (model.n_calibration_benign_, model.umbrella_rank_) == (180, 176)
-        fprs.append(float(np.mean(model.predict_proba(population)[:, 1] > model.threshold_)))
+        fprs.append(float(np.mean(model.gate_score(population) > model.threshold_)))
     violations = sum(fpr > alpha for fpr in fprs)
     bound = violation_probability(180, umbrella_rank(180, alpha, delta), alpha)
     assert bound <= delta
     assert violations <= repetitions * bound + 3 * np.sqrt(repetitions * bound * (1 - bound))
-    # Measured (seeded): 1 of 50 models above alpha, mean true FPR 0.025.
-    assert violations == 1
-    assert np.mean(fprs) == pytest.approx(0.024669, abs=5e-5)
+    # Measured (seeded): 3 of 50 models above alpha (the bound allows 3.6 on average), mean
+    # true FPR 0.028.
+    assert violations == 3
+    assert np.mean(fprs) == pytest.approx(0.028053, abs=5e-5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -50,5 +51,10 @@ def test_expected_failure_is_real() -> None:
 
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", InsufficientCalibrationWarning)
-        with pytest.raises(AssertionError, match="Arrays are not equal"):
+        # The check's accuracy floor (0.83) assumes predict() is the most probable class; the
+        # gate acts only above the umbrella order statistic of benign scores, so it fails there.
+        with pytest.raises(AssertionError) as caught:
             check_classifiers_train("MaliciousnessClassifier", _ESTIMATORS[1])
+    assert "accuracy_score(y, y_pred) > 0.83" in "".join(
+        traceback.format_tb(caught.value.__traceback__)
+    )

@@ -1,0 +1,124 @@
+"""Exact Shapley values over groups of features, with "not observed" as the missing value.
+
+A model that treats NaN as "no evidence" (the gradient-boosted trees route NaN at every split)
+gives a natural value function for a coalition ``S`` of feature groups: the score of the row
+with every group outside ``S`` set to NaN. The Shapley values of the groups then
+
+* add up exactly to ``score(row) - score(row with every group NaN)``: the efficiency axiom,
+  with the base value stated as "the same kind of node with nothing observed";
+* give exactly zero to a group the row did not observe (its value is NaN in every
+  coalition, so it is a dummy player): a missing value can never be a reason;
+* depend on the row alone, never on the batch it was scored in or its position.
+
+The enumeration is exact: for the ``m`` groups a row observed, every one of the ``2**m``
+coalitions is scored once. Rows are processed by observed pattern, so unobserved groups cost
+nothing, and ``m`` stays small (the feature set has nine groups).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MAX_PLAYERS", "GroupShapley", "group_shapley", "observed_groups"]
+
+MAX_PLAYERS = 14
+"""More observed groups than this would need over 16k model evaluations per row."""
+
+_CHUNK_CELLS = 4_000_000
+"""Upper bound on rows * coalitions * columns materialised at once (about 32 MB of floats)."""
+
+
+@dataclass(frozen=True)
+class GroupShapley:
+    """Per-row base values and group contributions; ``values[i, g]`` is row i's group g."""
+
+    groups: tuple[str, ...]
+    base: np.ndarray
+    values: np.ndarray
+    scores: np.ndarray
+
+
+def observed_groups(X: np.ndarray, columns: Sequence[Sequence[int]]) -> np.ndarray:
+    """Boolean matrix: ``[i, g]`` is True when row i has any non-NaN value in group g."""
+    out = np.zeros((X.shape[0], len(columns)), dtype=bool)
+    for g, cols in enumerate(columns):
+        if len(cols):
+            out[:, g] = ~np.isnan(X[:, list(cols)]).all(axis=1)
+    return out
+
+
+def _weights(m: int) -> np.ndarray:
+    """Shapley weight of a coalition of size s among m players: s! (m-s-1)! / m!."""
+    return np.array(
+        [math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)]
+    )
+
+
+def _pattern_values(
+    predict: Callable[[np.ndarray], np.ndarray],
+    rows: np.ndarray,
+    player_columns: list[list[int]],
+) -> np.ndarray:
+    """Scores of every coalition (bit mask over players) for each row: shape (n, 2**m)."""
+    m = len(player_columns)
+    n_coalitions = 1 << m
+    n, d = rows.shape
+    out = np.empty((n, n_coalitions))
+    chunk = max(1, _CHUNK_CELLS // max(1, n_coalitions * d))
+    for start in range(0, n, chunk):
+        block = rows[start : start + chunk]
+        stacked = np.repeat(block[:, None, :], n_coalitions, axis=1)
+        for player, cols in enumerate(player_columns):
+            absent = np.array([(mask >> player) & 1 == 0 for mask in range(n_coalitions)])
+            stacked[:, absent[:, None] & np.isin(np.arange(d), cols)[None, :]] = np.nan
+        scores = predict(stacked.reshape(-1, d))
+        out[start : start + len(block)] = scores.reshape(len(block), n_coalitions)
+    return out
+
+
+def group_shapley(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    groups: Mapping[str, Sequence[int]],
+) -> GroupShapley:
+    """Exact group Shapley values of ``predict`` (one score per row) at every row of ``X``.
+
+    ``groups`` maps a group name to its column indices; columns in no group are never masked
+    (for example the node kind). Raises ValueError when a row observed more than
+    :data:`MAX_PLAYERS` groups.
+    """
+    names = tuple(groups)
+    columns = [list(groups[name]) for name in names]
+    X = np.asarray(X, dtype=float)
+    observed = observed_groups(X, columns)
+    values = np.zeros((X.shape[0], len(names)))
+    base = np.empty(X.shape[0])
+    scores = np.empty(X.shape[0])
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        members = np.flatnonzero(inverse.ravel() == p)
+        players = [g for g in range(len(names)) if pattern[g]]
+        if len(players) > MAX_PLAYERS:
+            raise ValueError(
+                f"{len(players)} observed feature groups; exact Shapley values are computed "
+                f"for at most {MAX_PLAYERS}"
+            )
+        v = _pattern_values(predict, X[members], [columns[g] for g in players])
+        full = (1 << len(players)) - 1
+        base[members], scores[members] = v[:, 0], v[:, full]
+        if not players:
+            continue
+        weights = _weights(len(players))
+        sizes = np.array([bin(mask).count("1") for mask in range(1 << len(players))])
+        for k, g in enumerate(players):
+            bit = 1 << k
+            without = np.array([mask for mask in range(1 << len(players)) if not mask & bit])
+            gains = v[:, without | bit] - v[:, without]
+            # An elementwise product summed per row (not a BLAS product, whose blocking
+            # depends on the batch): each row's value is the same whatever else is scored.
+            values[members, g] = (gains * weights[sizes[without]]).sum(axis=1)
+    return GroupShapley(groups=names, base=base, values=values, scores=scores)
