@@ -73,6 +73,7 @@ __all__ = [
     "canonical_ip",
     "parse_indicator",
     "parse_url",
+    "private_suffix",
     "registrable_domain",
 ]
 
@@ -249,6 +250,20 @@ def registrable_domain(value: str) -> str | None:
     name = canonical_domain(value)
     registrable, _suffix = _psl_split(name)
     return registrable or None
+
+
+def private_suffix(value: str) -> str | None:
+    """The private Public Suffix List entry the name lies under, or None.
+
+    Private entries (``github.io``, ``duckdns.org``) are platforms where anyone can publish
+    names; a name strictly under one is a tenant's. The entry itself and names under ICANN
+    suffixes only give None.
+    """
+    name = canonical_domain(value)
+    result = _psl()(name)
+    if result.is_private and result.suffix and result.suffix != name:
+        return str(result.suffix)
+    return None
 
 
 def _is_ip_literal(text: str) -> bool:
