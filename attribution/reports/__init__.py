@@ -2,6 +2,10 @@
 digest and optional signature, and an HTML rendering of the same content.
 
 * :mod:`attribution.reports.builder` reads the graph and builds the report content;
+* :mod:`attribution.reports.servers` finds the servers an action would be against (current or
+  stale) and who else each one carries;
+* :mod:`attribution.reports.explanation` shows the score's explanation and evidence families as
+  scoring wrote them;
 * :mod:`attribution.reports.recommend` holds the recommendation rules;
 * :mod:`attribution.reports.canonical` canonicalises, digests, signs and verifies;
 * :mod:`attribution.reports.html` and :mod:`attribution.reports.figures` render the page.

@@ -6,26 +6,33 @@ and the same model give byte-identical canonical JSON and therefore the same dig
 :func:`generate_report` seals it (digest, optional signature, ``generated_at`` outside the
 digested content) and checks it against ``report.schema.json``.
 
-What goes in, and why:
+What goes in, one function per section, and why:
 
-* the target's canonical identity;
-* the evidence chain: every relationship within two hops of the target and the properties of
-  every node it reaches, each with its sources, first_seen, last_seen and retrieved_at (the
+* ``target``: the canonical identity;
+* ``parameters``: the hops, fact cap, collateral threshold, freshness window and the reference
+  time ``as_of`` that currency and registration age are measured at;
+* ``score``: the calibrated probability with its Venn-ABERS interval, the model's alpha, delta,
+  benign calibration size and threshold from its manifest, and the explanation scoring wrote
+  (:mod:`attribution.reports.explanation`): base value, every group's signed contribution with
+  the node's values and where in this report to check them, and the groups not observed;
+* ``evidence_families``: observed and not observed, and the model's minimum;
+* ``evidence``: every relationship within two hops of the target and the properties of every
+  node it reaches, each with its sources, first_seen, last_seen and retrieved_at (the
   operational enrichment bookkeeping, such as leases, is left out). Capped at ``max_facts``
   facts, target-nearest first; the total is always stated, and ``truncated`` is set when
   facts were left out (including when the neighbourhood exceeded the read cap, in which case
   ``total`` is a lower bound);
-* the incident reports that name the target;
-* the score with the model's alpha, delta and benign calibration size from its manifest;
-* counter-evidence: warninglist hits, registration age, benign-labelled neighbours and
-  allowlist labels;
-* collateral: who else an action would hit;
-* the score distribution of all scored nodes of the same kind (for the report's figure);
-* the recommendation (:mod:`attribution.reports.recommend`).
+* ``labels`` and ``incident_reports`` on the target, and ``labelled_neighbours``;
+* ``counter_evidence``: warninglist hits, registration age, benign labels and neighbours;
+* ``servers`` (:mod:`attribution.reports.servers`): the addresses an action would be against,
+  each current or stale, with its own collateral findings; ``action`` names the current ones;
+* ``collateral``: who else an action would hit, and whether the name is on a shared platform;
+* ``score_population``: the scores of all scored nodes of the same kind (for the figure);
+* ``recommendation`` (:mod:`attribution.reports.recommend`).
 
-Times are ISO 8601 in UTC with a ``Z``. The registration age is measured at the target's
-``scored_at`` (or, unscored, at the latest ``last_seen`` in the evidence), never at the clock,
-so it does not change the digest from one run to the next.
+Times are ISO 8601 in UTC with a ``Z``. The reference time ``as_of`` is the target's
+``scored_at`` or, unscored, the latest ``last_seen`` in the evidence and resolutions, never the
+clock, so regenerating a report from the same graph gives the same digest.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -43,20 +51,36 @@ from typing import Any
 import jsonschema
 
 from attribution.db import Graph
-from attribution.identities import InvalidIdentity, parse_indicator, registrable_domain
+from attribution.identities import (
+    InvalidIdentity,
+    parse_indicator,
+    private_suffix,
+    registrable_domain,
+)
 from attribution.reports.canonical import seal
+from attribution.reports.explanation import explanation_block, families_block, min_families
 from attribution.reports.recommend import (
     COLLATERAL_RANGE_CATEGORIES,
     DEFAULT_COLLATERAL_THRESHOLD,
     SHARED_PLATFORM_CATEGORIES,
     RecommendationInputs,
+    ServerCheck,
     recommend,
 )
+from attribution.reports.servers import (
+    action_block,
+    address_chain,
+    resolution_chains,
+    server_check,
+    server_entries,
+)
+from attribution.reports.values import hit_dict, json_value, latest, parse_time
 from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS
 from attribution.settings import Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 
 __all__ = [
+    "CONTENT_VERSION",
     "DEFAULT_MAX_FACTS",
     "ReportError",
     "build_content",
@@ -64,17 +88,18 @@ __all__ = [
     "report_schema",
     "resolve_target",
     "validate_document",
+    "write_json",
 ]
 
-CONTENT_VERSION = 1
+CONTENT_VERSION = 2
 DEFAULT_MAX_FACTS = 400
-MAX_EXAMPLES = 20
 HISTOGRAM_BINS = 20
 QUERY_TIMEOUT_S = 60.0
 _QUERY_CAP = 20000  # relationships read before sorting; beyond it the report says "truncated"
 
 _WORKFLOW = {"CONCERNS_DOMAIN", "CONCERNS_IP", "DECIDES"}
 _EVIDENCE_TYPES = "|".join(r.type for r in RELATIONSHIPS if r.type not in _WORKFLOW)
+_LABEL_TYPES = ("LABELS_DOMAIN", "LABELS_IP")
 _PROVENANCE_NAMES = {p.name for p in PROVENANCE}
 _OPERATIONAL = {
     "lease_owner",
@@ -91,30 +116,28 @@ class ReportError(ValueError):
     """The report cannot be built (bad target, unknown node); the message says why."""
 
 
-def _json_value(value: Any) -> Any:
-    """Driver values as JSON data: times as ISO text in UTC, non-finite floats as None."""
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        text = value.astimezone(UTC).isoformat()
-        return text.replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return value
+@dataclass(frozen=True)
+class _Target:
+    kind: str
+    value: str
+    label: str
+    key: str
+    props: Mapping[str, Any]
+
+    @property
+    def node(self) -> tuple[str, str]:
+        return self.label, self.value
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+@dataclass(frozen=True)
+class _Manifest:
+    """The model manifest named by the target's model_version (data None when unreadable)."""
+
+    name: str
+    version: str
+    data: Mapping[str, Any] | None
+    raw: bytes | None
+    note: str | None
 
 
 def resolve_target(text: str) -> tuple[str, str]:
@@ -128,27 +151,40 @@ def resolve_target(text: str) -> tuple[str, str]:
     return identity.kind, str(identity.value)
 
 
+def _read_target(graph: Graph, text: str) -> _Target:
+    kind, value = resolve_target(text)
+    label, key = _TARGET_SPECS[kind]
+    found = graph.read(
+        f"MATCH (t:{label} {{{key}: $value}}) RETURN properties(t) AS props",
+        {"value": value},
+        timeout=QUERY_TIMEOUT_S,
+    )
+    if not found:
+        raise ReportError(f"{kind} {value} is not in the graph")
+    return _Target(kind, value, label, key, found[0]["props"])
+
+
 def _node_key(labels: Iterable[str], props: Mapping[str, Any]) -> tuple[str, Any]:
     for label in labels:
         spec = NODE_BY_LABEL.get(label)
         if spec is not None:
-            return label, _json_value(props.get(spec.key))
+            return label, json_value(props.get(spec.key))
     raise ReportError(f"node with labels {sorted(labels)} is not in the schema")
 
 
 def _provenance(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "sources": sorted(_json_value(props.get("source")) or []),
-        "first_seen": _json_value(props.get("first_seen")),
-        "last_seen": _json_value(props.get("last_seen")),
-        "retrieved_at": _json_value(props.get("retrieved_at")),
-        "sightings": _json_value(props.get("sightings")),
+        "sources": sorted(json_value(props.get("source")) or []),
+        "first_seen": json_value(props.get("first_seen")),
+        "last_seen": json_value(props.get("last_seen")),
+        "retrieved_at": json_value(props.get("retrieved_at")),
+        "sightings": json_value(props.get("sightings")),
     }
 
 
 def _plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        k: _json_value(v)
+        k: json_value(v)
         for k, v in sorted(props.items())
         if k not in _PROVENANCE_NAMES and k not in _OPERATIONAL
     }
@@ -160,10 +196,14 @@ def _sort_key(fact: Mapping[str, Any]) -> str:
     )
 
 
-def _evidence(graph: Graph, label: str, key: str, value: str) -> list[dict[str, Any]]:
+def _json_sorted(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
+
+
+def _evidence_rows(graph: Graph, t: _Target) -> list[dict[str, Any]]:
     # Labels and types come from the schema module only; values are parameters.
     cypher = (
-        f"MATCH (t:{label} {{{key}: $value}})\n"
+        f"MATCH (t:{t.label} {{{t.key}: $value}})\n"
         "CALL (t) {\n"
         f"  MATCH (t)-[r:{_EVIDENCE_TYPES}]-() RETURN r, 1 AS hop\n"
         "  UNION\n"
@@ -177,7 +217,7 @@ def _evidence(graph: Graph, label: str, key: str, value: str) -> list[dict[str, 
     )
     return graph.read(
         cypher,
-        {"value": value, "cap": _QUERY_CAP},
+        {"value": t.value, "cap": _QUERY_CAP},
         timeout=QUERY_TIMEOUT_S,
         metadata={"app": "attribution.reports", "part": "evidence"},
     )
@@ -222,36 +262,116 @@ def _collect_facts(
     return rel_facts, node_facts
 
 
-def _hit_dict(hit: Any) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Evidence:
+    section: dict[str, Any]
+    rel_facts: list[dict[str, Any]]
+    node_facts: list[dict[str, Any]]
+    latest_seen: str | None
+
+
+def _evidence_section(graph: Graph, t: _Target, max_facts: int) -> _Evidence:
+    rows = _evidence_rows(graph, t)
+    rel_facts, node_facts = _collect_facts(rows, t.node, t.props)
+    facts = sorted(rel_facts + node_facts, key=_sort_key)
+    shown = facts[:max_facts]
+    section = {
+        "total": len(facts),
+        "shown": len(shown),
+        # At the read cap the neighbourhood is larger than what was read: say so.
+        "truncated": len(facts) > len(shown) or len(rows) >= _QUERY_CAP,
+        "facts": shown,
+    }
+    return _Evidence(section, rel_facts, node_facts, latest([f["last_seen"] for f in facts]))
+
+
+def _label_entry(fact: Mapping[str, Any], source_kind: str | None) -> dict[str, Any]:
+    props = fact["properties"]
     return {
-        "list": hit.list_name,
-        "name": hit.name,
-        "category": hit.category,
-        "matched": hit.matched,
+        "source": fact["start"]["key"],
+        "source_kind": source_kind,
+        "verdict": props.get("verdict"),
+        "family": props.get("family"),
+        "by": props.get("by"),
+        "reason": props.get("reason"),
+        "sources": fact["sources"],
+        "first_seen": fact["first_seen"],
+        "last_seen": fact["last_seen"],
     }
 
 
-def _model_block(
-    settings: Settings, model_version: str | None
-) -> tuple[dict[str, Any] | None, str | None]:
+def _target_labels(evidence: _Evidence, t: _Target) -> list[dict[str, Any]]:
+    kinds = {
+        f["key"]: f["properties"].get("kind")
+        for f in evidence.node_facts
+        if f["label"] == "LabelSource"
+    }
+    return _json_sorted(
+        _label_entry(f, kinds.get(f["start"]["key"]))
+        for f in evidence.rel_facts
+        if f["type"] in _LABEL_TYPES and (f["end"]["label"], f["end"]["key"]) == t.node
+    )
+
+
+def _labelled_neighbours(evidence: _Evidence, t: _Target) -> list[dict[str, Any]]:
+    """Labels on the nodes around the target (within the two hops read), any verdict."""
+    return _json_sorted(
+        {
+            "label": f["end"]["label"],
+            "key": f["end"]["key"],
+            "source": f["start"]["key"],
+            "verdict": f["properties"].get("verdict"),
+            "hop": f["hop"],
+        }
+        for f in evidence.rel_facts
+        if f["type"] in _LABEL_TYPES and (f["end"]["label"], f["end"]["key"]) != t.node
+    )
+
+
+def _incident_reports(graph: Graph, t: _Target) -> list[dict[str, Any]]:
+    rows = graph.read(
+        f"MATCH (t:{t.label} {{{t.key}: $value}})-[r:REPORTED_IN|IP_REPORTED_IN]->"
+        "(i:IncidentReport)\n"
+        "RETURN i.report_id AS report_id, i.sector AS sector, i.observed_at AS observed_at,\n"
+        "  i.reported_at AS reported_at, r.role AS role, i.confirmed AS confirmed",
+        {"value": t.value},
+        timeout=QUERY_TIMEOUT_S,
+    )
+    return sorted(
+        (json_value(row) for row in rows),
+        key=lambda r: (r["reported_at"] or "", r["report_id"] or ""),
+    )
+
+
+def _read_manifest(settings: Settings, model_version: str | None) -> _Manifest:
     if not model_version:
-        return None, "the target has no model version"
+        return _Manifest("", "", None, None, "the target has no model version")
     name, _, version = model_version.partition("/")
+    where = f"models/{name}/{version}/manifest.json"
     path = settings.models_dir / name / version / "manifest.json"
     if not name or not version or not path.is_file():
-        return None, f"no model manifest at models/{name}/{version}/manifest.json"
+        return _Manifest(name, version, None, None, f"no model manifest at {where}")
     try:
         raw = path.read_bytes()
-        manifest = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"model manifest models/{name}/{version}/manifest.json unreadable ({exc})"
+        return _Manifest(name, version, None, None, f"model manifest {where} unreadable ({exc})")
+    if not isinstance(data, Mapping):
+        return _Manifest(name, version, None, None, f"model manifest {where} is not an object")
+    return _Manifest(name, version, data, raw, None)
+
+
+def _model_block(manifest: _Manifest) -> dict[str, Any] | None:
+    data = manifest.data
+    if data is None or manifest.raw is None:
+        return None
     return {
-        "name": name,
-        "version": version,
-        "alpha": _manifest_value(manifest, ("alpha",)),
-        "delta": _manifest_value(manifest, ("delta",)),
+        "name": manifest.name,
+        "version": manifest.version,
+        "alpha": _manifest_value(data, ("alpha",)),
+        "delta": _manifest_value(data, ("delta",)),
         "benign_calibration_size": _manifest_value(
-            manifest,
+            data,
             (
                 "benign_calibration_size",
                 "n_calibration_benign",
@@ -260,11 +380,11 @@ def _model_block(
             ),
         ),
         # None: the gate bounds the population FPR; m: the FPR among m benign servers.
-        "batch_size": _manifest_value(manifest, ("batch_size",)),
-        "threshold": _manifest_value(manifest, ("threshold", "gate_threshold", "threshold_")),
+        "batch_size": _manifest_value(data, ("batch_size",)),
+        "threshold": _manifest_value(data, ("threshold", "gate_threshold", "threshold_")),
         # The manifest pins the model file's digest, so this one value pins the model.
-        "manifest_sha256": hashlib.sha256(raw).hexdigest(),
-    }, None
+        "manifest_sha256": hashlib.sha256(manifest.raw).hexdigest(),
+    }
 
 
 def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -282,6 +402,26 @@ def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+def _score_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, Any]:
+    low, high = json_value(props.get("score_low")), json_value(props.get("score_high"))
+    return {
+        "probability": json_value(props.get("score")),
+        "interval": None if low is None or high is None else {"low": low, "high": high},
+        "decision": props.get("decision"),
+        "model_version": props.get("model_version"),
+        "scored_at": json_value(props.get("scored_at")),
+        "model": _model_block(manifest),
+        "model_note": manifest.note,
+        "top_reasons": list(props.get("reasons") or [])[:5],
+        "explanation": explanation_block(props),
+    }
+
+
+def _families_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, Any]:
+    minimum, source = min_families(manifest.data, manifest.note)
+    return families_block(props, minimum, source)
+
+
 def _population(graph: Graph, label: str) -> dict[str, Any]:
     rows = graph.read(
         f"MATCH (n:{label}) WHERE n.score IS NOT NULL RETURN n.score AS s",
@@ -296,47 +436,21 @@ def _population(graph: Graph, label: str) -> dict[str, Any]:
     return {"label": label, "scored": sum(counts), "bins": HISTOGRAM_BINS, "counts": counts}
 
 
-def _cohosted(graph: Graph, address: str) -> list[dict[str, Any]]:
-    return graph.read(
-        "MATCH (ip:IPAddress {address: $address})<-[:RESOLVES_TO]-(d:Domain)\n"
-        "RETURN d.name AS name,\n"
-        "  [(s:LabelSource)-[l:LABELS_DOMAIN]->(d) | "
-        "{source: s.name, kind: s.kind, verdict: l.verdict}] AS labels,\n"
-        "  COUNT { (d)-[:REPORTED_IN]->(:IncidentReport) } AS reports\n"
-        "ORDER BY name",
-        {"address": address},
-        timeout=QUERY_TIMEOUT_S,
-        metadata={"app": "attribution.reports", "part": "cohosted"},
-    )
-
-
-def _shared_ips(graph: Graph, name: str) -> list[dict[str, Any]]:
-    return graph.read(
-        "MATCH (d:Domain {name: $name})-[:RESOLVES_TO]->(ip:IPAddress)\n"
-        "RETURN ip.address AS address, "
-        "COUNT { (ip)<-[:RESOLVES_TO]-(o:Domain) WHERE o <> d } AS other_names\n"
-        "ORDER BY address",
-        {"name": name},
-        timeout=QUERY_TIMEOUT_S,
-        metadata={"app": "attribution.reports", "part": "shared-ips"},
-    )
-
-
 def _registration(
-    graph: Graph, name: str, registrable: str | None, props: Mapping[str, Any], as_of: str | None
+    graph: Graph, t: _Target, registrable: str | None, as_of: str | None
 ) -> dict[str, Any]:
-    created = _json_value(props.get("created"))
-    source = name
-    if created is None and registrable and registrable != name:
+    created = json_value(t.props.get("created"))
+    source = t.value
+    if created is None and registrable and registrable != t.value:
         rows = graph.read(
             "MATCH (d:Domain {name: $name}) RETURN d.created AS created",
             {"name": registrable},
             timeout=QUERY_TIMEOUT_S,
         )
         if rows and rows[0]["created"] is not None:
-            created, source = _json_value(rows[0]["created"]), registrable
+            created, source = json_value(rows[0]["created"]), registrable
     age_days = None
-    created_at, as_of_at = _parse_time(created), _parse_time(as_of)
+    created_at, as_of_at = parse_time(created), parse_time(as_of)
     if created_at is not None and as_of_at is not None:
         age_days = (as_of_at - created_at).days
     return {
@@ -347,71 +461,135 @@ def _registration(
     }
 
 
-def _label_entry(fact: Mapping[str, Any]) -> dict[str, Any]:
-    props = fact["properties"]
+def _load_index(
+    settings: Settings, warninglists: WarninglistIndex | None
+) -> tuple[WarninglistIndex | None, str | None]:
+    if warninglists is not None:
+        return warninglists, None
+    try:
+        return load_warninglists(settings.warninglists_dir), None
+    except FileNotFoundError as exc:
+        return None, str(exc)
+
+
+def _target_hits(t: _Target, index: WarninglistIndex | None) -> list[dict[str, str]]:
+    if index is None:
+        return []
+    hits = index.match_domain(t.value) if t.kind == "domain" else index.match_ip(t.value)
+    return [hit_dict(h) for h in hits]
+
+
+def _counter_evidence(
+    graph: Graph,
+    t: _Target,
+    content: Mapping[str, Any],
+    index: WarninglistIndex | None,
+    lists_note: str | None,
+    hits: list[dict[str, str]],
+) -> dict[str, Any]:
+    registrable = content["target"]["registrable_domain"]
+    labels = content["labels"]
     return {
-        "source": fact["start"]["key"],
-        "verdict": props.get("verdict"),
-        "family": props.get("family"),
-        "by": props.get("by"),
-        "reason": props.get("reason"),
-        "sources": fact["sources"],
-        "first_seen": fact["first_seen"],
-        "last_seen": fact["last_seen"],
+        "warninglists": {
+            "loaded": index is not None,
+            "note": lists_note,
+            "lists": sorted(f"{wl.list_name}@{wl.version}" for wl in index.lists) if index else [],
+        },
+        "warninglist_hits": hits,
+        "registration": (
+            _registration(graph, t, registrable, content["parameters"]["as_of"])
+            if t.kind == "domain"
+            else None
+        ),
+        "benign_labels": [e for e in labels if e["verdict"] == "benign"],
+        "allowlist_labels": [e for e in labels if e["source_kind"] == "allowlist"],
+        "benign_neighbours": [
+            {k: n[k] for k in ("label", "key", "source", "hop")}
+            for n in content["labelled_neighbours"]
+            if n["verdict"] == "benign"
+        ],
     }
 
 
-def _ip_collateral(graph: Graph, address: str, target_hits: list[dict[str, str]]) -> dict[str, Any]:
+def _ip_collateral(server: Mapping[str, Any], hits: list[dict[str, str]]) -> dict[str, Any]:
     """Who else acting on the address would hit: its tenants and the ranges it lies in."""
-    tenants = _cohosted(graph, address)
-    reported = [t["name"] for t in tenants if t["reports"]]
-    benign = [
-        t["name"]
-        for t in tenants
-        if any(lab["verdict"] == "benign" or lab["kind"] == "allowlist" for lab in t["labels"])
-    ]
-    malicious = {
-        t["name"]
-        for t in tenants
-        if t["reports"] or any(lab["verdict"] == "malicious" for lab in t["labels"])
-    }
+    names = (
+        "cohosted_names",
+        "cohosted_examples",
+        "cohosted_not_known_malicious",
+        "reported_tenants",
+        "reported_tenants_count",
+        "benign_tenants",
+        "benign_tenants_count",
+    )
     return {
-        "cohosted_names": len(tenants),
-        "cohosted_examples": [t["name"] for t in tenants[:MAX_EXAMPLES]],
-        "cohosted_not_known_malicious": len(tenants) - len(malicious),
-        "shared_ranges": [h for h in target_hits if h["category"] in COLLATERAL_RANGE_CATEGORIES],
-        "reported_tenants": reported[:MAX_EXAMPLES],
-        "reported_tenants_count": len(reported),
-        "benign_tenants": benign[:MAX_EXAMPLES],
-        "benign_tenants_count": len(benign),
+        **{name: server[name] for name in names},
+        "shared_ranges": [h for h in hits if h["category"] in COLLATERAL_RANGE_CATEGORIES],
     }
 
 
 def _domain_collateral(
-    graph: Graph,
-    name: str,
-    registrable: str | None,
-    target_hits: list[dict[str, str]],
-    index: WarninglistIndex | None,
+    t: _Target, registrable: str | None, hits: list[dict[str, str]], servers: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The addresses the name shares with others, and whether it lives on a shared platform."""
-    shared = [
-        {
-            "address": row["address"],
-            "other_names": row["other_names"],
-            "range_categories": (
-                sorted({h.category for h in index.match_ip(row["address"])}) if index else []
-            ),
-        }
-        for row in _shared_ips(graph, name)
-    ]
-    platform_hits = [h for h in target_hits if h["category"] in SHARED_PLATFORM_CATEGORIES]
+    """Whether the name lives on a shared platform, and which current servers have findings."""
+    platform_hits = [h for h in hits if h["category"] in SHARED_PLATFORM_CATEGORIES]
+    private = private_suffix(t.value)
     return {
-        "shared_ips": shared,
         "registrable_domain": registrable,
-        "shared_platform": bool(platform_hits),
+        "private_suffix": private,
+        "shared_platform": bool(platform_hits) or private is not None,
         "shared_platform_hits": platform_hits,
+        "current_servers": sum(1 for s in servers if s["current"]),
+        "current_servers_with_findings": [
+            s["address"] for s in servers if s["current"] and s["findings"]
+        ],
     }
+
+
+def _target_section(t: _Target) -> dict[str, Any]:
+    registrable = None
+    if t.kind == "domain":
+        # The Public Suffix List first; the graph's own value for suffixes it does not know.
+        registrable = registrable_domain(t.value) or t.props.get("registrable")
+    return {
+        "kind": t.kind,
+        "value": t.value,
+        "registrable_domain": registrable,
+        "ip_version": (6 if ":" in t.value else 4) if t.kind == "ip" else None,
+    }
+
+
+def _recommendation(content: Mapping[str, Any], t: _Target, index_loaded: bool) -> dict[str, Any]:
+    """The recommendation, from what the content states (and the node's NXDOMAIN flag)."""
+    labels = content["labels"]
+    score = content["score"]
+    families = content["evidence_families"]
+    servers: list[ServerCheck] = [server_check(s) for s in content["servers"]]
+    inputs = RecommendationInputs(
+        kind=t.kind,
+        score=score["probability"],
+        decision=score["decision"],
+        target=t.value,
+        registrable_domain=content["target"]["registrable_domain"],
+        private_suffix=content["collateral"].get("private_suffix"),
+        benign_labels=[e["source"] for e in labels if e["verdict"] == "benign"],
+        allowlist_labels=[e["source"] for e in labels if e["source_kind"] == "allowlist"],
+        malicious_labels=[e["source"] for e in labels if e["verdict"] == "malicious"],
+        incident_reports=[r["report_id"] for r in content["incident_reports"]],
+        warninglist_hits=[
+            (h["list"], h["category"], h["matched"])
+            for h in content["counter_evidence"]["warninglist_hits"]
+        ],
+        servers=servers,
+        collateral_threshold=content["parameters"]["collateral_threshold"],
+        freshness_hours=content["parameters"]["freshness_hours"],
+        as_of=content["parameters"]["as_of"],
+        nxdomain=bool(t.props.get("nxdomain")),
+        evidence_families=families["observed"],
+        min_families=families["minimum"],
+        controls_missing=[] if index_loaded else ["warninglists"],
+    )
+    return recommend(inputs).as_dict()
 
 
 def build_content(
@@ -422,165 +600,60 @@ def build_content(
     collateral_threshold: int = DEFAULT_COLLATERAL_THRESHOLD,
     max_facts: int = DEFAULT_MAX_FACTS,
     warninglists: WarninglistIndex | None = None,
+    freshness_hours: float | None = None,
 ) -> dict[str, Any]:
-    """The report content for ``target``; ReportError when it is not a node of the graph."""
-    kind, value = resolve_target(target)
-    label, key = _TARGET_SPECS[kind]
-    found = graph.read(
-        f"MATCH (t:{label} {{{key}: $value}}) RETURN properties(t) AS props",
-        {"value": value},
-        timeout=QUERY_TIMEOUT_S,
+    """The report content for ``target``; ReportError when it is not a node of the graph.
+
+    ``freshness_hours`` defaults to ``settings.freshness_hours``.
+    """
+    t = _read_target(graph, target)
+    hours = settings.freshness_hours if freshness_hours is None else freshness_hours
+    evidence = _evidence_section(graph, t, max_facts)
+    manifest = _read_manifest(settings, t.props.get("model_version"))
+    score = _score_section(t.props, manifest)
+    domain = t.kind == "domain"
+    chains = resolution_chains(graph, t.value) if domain else [address_chain(t.value, t.props)]
+    as_of = score["scored_at"] or latest([evidence.latest_seen, *(c["last_seen"] for c in chains)])
+    index, lists_note = _load_index(settings, warninglists)
+    hits = _target_hits(t, index)
+    servers = server_entries(
+        graph,
+        chains,
+        index=index,
+        as_of=as_of,
+        freshness_hours=hours,
+        threshold=collateral_threshold,
+        exclude=t.value if domain else None,
+        always_current=not domain,
     )
-    if not found:
-        raise ReportError(f"{kind} {value} is not in the graph")
-    props = found[0]["props"]
-    target_node = (label, value)
-
-    rows = _evidence(graph, label, key, value)
-    rel_facts, node_facts = _collect_facts(rows, target_node, props)
-    facts = sorted(rel_facts + node_facts, key=_sort_key)
-    total = len(facts)
-    shown = facts[:max_facts]
-    # At the read cap the neighbourhood is larger than what was read: say so.
-    truncated = total > len(shown) or len(rows) >= _QUERY_CAP
-
-    labels_on_target = sorted(
-        (
-            _label_entry(f)
-            for f in rel_facts
-            if f["type"] in ("LABELS_DOMAIN", "LABELS_IP")
-            and (f["end"]["label"], f["end"]["key"]) == target_node
-        ),
-        key=lambda e: json.dumps(e, sort_keys=True),
-    )
-    source_kinds = {
-        f["key"]: f["properties"].get("kind") for f in node_facts if f["label"] == "LabelSource"
-    }
-    for entry in labels_on_target:
-        entry["source_kind"] = source_kinds.get(entry["source"])
-
-    reports = graph.read(
-        f"MATCH (t:{label} {{{key}: $value}})-[r:REPORTED_IN|IP_REPORTED_IN]->(i:IncidentReport)\n"
-        "RETURN i.report_id AS report_id, i.sector AS sector, i.observed_at AS observed_at,\n"
-        "  i.reported_at AS reported_at, r.role AS role, i.confirmed AS confirmed",
-        {"value": value},
-        timeout=QUERY_TIMEOUT_S,
-    )
-    incident_reports = sorted(
-        (_json_value(row) for row in reports),
-        key=lambda r: (r["reported_at"] or "", r["report_id"] or ""),
-    )
-
-    model, model_note = _model_block(settings, props.get("model_version"))
-    score_value = _json_value(props.get("score"))
-    score = {
-        "probability": score_value,
-        "decision": props.get("decision"),
-        "model_version": props.get("model_version"),
-        "scored_at": _json_value(props.get("scored_at")),
-        "model": model,
-        "model_note": model_note,
-        "top_reasons": list(props.get("reasons") or [])[:5],
-    }
-
-    registrable = None
-    if kind == "domain":
-        # The Public Suffix List first; the graph's own value for suffixes it does not know.
-        registrable = registrable_domain(value) or props.get("registrable")
-    try:
-        index = warninglists or load_warninglists(settings.warninglists_dir)
-        lists_note = None
-    except FileNotFoundError as exc:
-        index, lists_note = None, str(exc)
-    match = (
-        (lambda v: index.match_domain(v) if kind == "domain" else index.match_ip(v))
-        if index is not None
-        else None
-    )
-    target_hits = [_hit_dict(h) for h in match(value)] if match else []
-
-    benign_neighbours = sorted(
-        (
-            {
-                "label": f["end"]["label"],
-                "key": f["end"]["key"],
-                "source": f["start"]["key"],
-                "hop": f["hop"],
-            }
-            for f in rel_facts
-            if f["type"] in ("LABELS_DOMAIN", "LABELS_IP")
-            and f["properties"].get("verdict") == "benign"
-            and (f["end"]["label"], f["end"]["key"]) != target_node
-        ),
-        key=lambda e: json.dumps(e, sort_keys=True),
-    )
-    latest_seen = max((f["last_seen"] for f in facts if f["last_seen"]), default=None)
-    as_of = score["scored_at"] or latest_seen
-    counter_evidence: dict[str, Any] = {
-        "warninglists": {
-            "loaded": index is not None,
-            "note": lists_note,
-            "lists": sorted(f"{wl.list_name}@{wl.version}" for wl in index.lists) if index else [],
-        },
-        "warninglist_hits": target_hits,
-        "registration": (
-            _registration(graph, value, registrable, props, as_of) if kind == "domain" else None
-        ),
-        "benign_labels": [e for e in labels_on_target if e["verdict"] == "benign"],
-        "allowlist_labels": [e for e in labels_on_target if e["source_kind"] == "allowlist"],
-        "benign_neighbours": benign_neighbours,
-    }
-
-    collateral = (
-        _ip_collateral(graph, value, target_hits)
-        if kind == "ip"
-        else _domain_collateral(graph, value, registrable, target_hits, index)
-    )
-
-    inputs = RecommendationInputs(
-        kind=kind,
-        score=score_value,
-        decision=score["decision"],
-        benign_labels=[e["source"] for e in counter_evidence["benign_labels"]],
-        allowlist_labels=[e["source"] for e in counter_evidence["allowlist_labels"]],
-        warninglist_categories=[(h["list"], h["category"]) for h in target_hits],
-        shared_platform_hits=[
-            (h["list"], h["category"]) for h in collateral.get("shared_platform_hits", [])
-        ],
-        cohosted_names=collateral.get("cohosted_names", 0),
-        cohosted_unvetted=collateral.get("cohosted_not_known_malicious", 0),
-        benign_cohosted=collateral.get("benign_tenants", []),
-        collateral_threshold=collateral_threshold,
-        controls_missing=["warninglists"] if index is None else [],
-    )
-
-    return {
+    content: dict[str, Any] = {
         "content_version": CONTENT_VERSION,
-        "target": {
-            "kind": kind,
-            "value": value,
-            "registrable_domain": registrable,
-            "ip_version": (6 if ":" in value else 4) if kind == "ip" else None,
-        },
+        "target": _target_section(t),
         "parameters": {
             "hops": 2,
             "max_facts": max_facts,
             "collateral_threshold": collateral_threshold,
+            "freshness_hours": hours,
+            "as_of": as_of,
         },
         "score": score,
-        "evidence": {
-            "total": total,
-            "shown": len(shown),
-            "truncated": truncated,
-            "facts": shown,
-        },
-        "labels": labels_on_target,
-        "incident_reports": incident_reports,
-        "counter_evidence": counter_evidence,
-        "collateral": collateral,
-        "score_population": _population(graph, label),
-        "recommendation": recommend(inputs).as_dict(),
+        "evidence_families": _families_section(t.props, manifest),
+        "evidence": evidence.section,
+        "labels": _target_labels(evidence, t),
+        "labelled_neighbours": _labelled_neighbours(evidence, t),
+        "incident_reports": _incident_reports(graph, t),
+        "servers": servers,
+        "action": action_block(t.kind, t.value, servers),
+        "score_population": _population(graph, t.label),
     }
+    content["counter_evidence"] = _counter_evidence(graph, t, content, index, lists_note, hits)
+    content["collateral"] = (
+        _domain_collateral(t, content["target"]["registrable_domain"], hits, servers)
+        if domain
+        else _ip_collateral(servers[0], hits)
+    )
+    content["recommendation"] = _recommendation(content, t, index is not None)
+    return content
 
 
 @cache
@@ -606,6 +679,7 @@ def generate_report(
     collateral_threshold: int = DEFAULT_COLLATERAL_THRESHOLD,
     max_facts: int = DEFAULT_MAX_FACTS,
     warninglists: WarninglistIndex | None = None,
+    freshness_hours: float | None = None,
 ) -> dict[str, Any]:
     """Build, seal and validate the report document for ``target``."""
     content = build_content(
@@ -615,8 +689,9 @@ def generate_report(
         collateral_threshold=collateral_threshold,
         max_facts=max_facts,
         warninglists=warninglists,
+        freshness_hours=freshness_hours,
     )
-    when = _json_value(generated_at or datetime.now(UTC))
+    when = json_value(generated_at or datetime.now(UTC))
     document = seal(content, when, signing_key)
     validate_document(document)
     return document

@@ -4,7 +4,8 @@ Both are drawn from the report content alone (never from the graph), so a report
 rendered again anywhere and shows what the digest covers:
 
 * the score distribution of every scored node of the target's kind, with the gate threshold
-  from the model manifest (when known) and the target's score;
+  from the model manifest (when known), the target's score and its Venn-ABERS interval
+  (shaded, when the score has one);
 * the evidence neighbourhood: the target and up to :data:`MAX_NODES` nodes of its evidence
   facts, nearest first, coloured by verdict (malicious, benign, unlabelled) and the target.
 """
@@ -52,6 +53,12 @@ def score_distribution_png(content: Mapping[str, Any]) -> str:
             threshold, color="#c0392b", linestyle="--", label=f"gate threshold {threshold:.3f}"
         )
     probability = content["score"].get("probability")
+    interval = content["score"].get("interval")
+    if interval is not None:
+        low, high = interval["low"], interval["high"]
+        axes.axvspan(
+            low, high, color="#1f4e9c", alpha=0.18, label=f"interval [{low:.3f}, {high:.3f}]"
+        )
     if probability is not None:
         axes.axvline(probability, color="#1f4e9c", linewidth=2, label=f"target {probability:.3f}")
     axes.set_xlim(0, 1)

@@ -2,8 +2,10 @@
 
 The page shows the same content as the JSON (and states the digest and signature), with the
 two figures of :mod:`attribution.reports.figures` embedded as ``data:`` URIs. Sections have
-stable ids (``summary``, ``recommendation``, ``score``, ``evidence``, ``reports``,
-``collateral``, ``counter-evidence``, ``digest``) so that links and tests can address them.
+stable ids (``summary``, ``recommendation``, ``action``, ``servers``, ``score``, ``evidence``,
+``reports``, ``collateral``, ``counter-evidence``, ``digest``) so that links and tests can
+address them. Reports of content version 1 (before servers, the action block, evidence families
+and explanations) still render; the sections they lack say so.
 Jinja2 autoescaping is on: every value from the graph is text, never markup.
 """
 
@@ -22,6 +24,8 @@ __all__ = ["SECTION_IDS", "render_html"]
 SECTION_IDS = (
     "summary",
     "recommendation",
+    "action",
+    "servers",
     "score",
     "evidence",
     "reports",

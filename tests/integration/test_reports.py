@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,12 +155,17 @@ def write_manifest(models: Path) -> None:
 
 
 def make_world(
-    graph: Graph, test_settings: Settings, tmp_path: Path
+    graph: Graph,
+    test_settings: Settings,
+    tmp_path: Path,
+    build: Callable[[Graph], None] = build_world,
+    manifests: Callable[[Path], None] = write_manifest,
+    lists: Callable[[Path], Path] = write_lists,
 ) -> tuple[Graph, Settings, WarninglistIndex]:
-    """The fixture graph, a model manifest and warninglists, with settings pointing at them."""
-    build_world(graph)
-    write_manifest(tmp_path / "models")
-    lists_dir = write_lists(tmp_path / "warninglists")
+    """A fixture graph, model manifests and warninglists, with settings pointing at them."""
+    build(graph)
+    manifests(tmp_path / "models")
+    lists_dir = lists(tmp_path / "warninglists")
     settings = replace(
         test_settings,
         models_dir=tmp_path / "models",
@@ -263,13 +269,51 @@ def test_domain_report_content(world: tuple[Graph, Settings, WarninglistIndex]) 
         "age_days": 10,
     }
     assert content["collateral"] == {
-        "shared_ips": [{"address": "203.0.113.5", "other_names": 1, "range_categories": []}],
         "registrable_domain": "bad.test",
+        "private_suffix": None,
         "shared_platform": False,
         "shared_platform_hits": [],
+        "current_servers": 1,
+        "current_servers_with_findings": [],
     }
+    assert content["parameters"]["freshness_hours"] == 72.0
+    assert content["parameters"]["as_of"] == "2026-03-11T00:00:00Z"
+    assert content["servers"] == [
+        {
+            "address": "203.0.113.5",
+            "via": None,
+            "sources": ["dns"],
+            "first_seen": "2026-03-01T00:00:00Z",
+            "last_seen": "2026-03-10T00:00:00Z",
+            "current": True,
+            "warninglist_hits": [],
+            "cohosted_names": 1,
+            "cohosted_examples": ["other.bad.test"],
+            "cohosted_not_known_malicious": 1,
+            "reported_tenants": [],
+            "reported_tenants_count": 0,
+            "benign_tenants": [],
+            "benign_tenants_count": 0,
+            "findings": [],
+            "clear_to_act": True,
+        }
+    ]
+    assert content["action"] == {
+        "meaning": "Acting on domain c2.bad.test means acting on the servers it currently "
+        "resolves to: 203.0.113.5.",
+        "servers": ["203.0.113.5"],
+        "not_acted_upon": [],
+    }
+    assert content["labelled_neighbours"] == []
     assert content["score_population"]["scored"] == 3
-    assert content["recommendation"]["outcome"] == "eligible-for-approval"
+    assert content["recommendation"] == {
+        "outcome": "eligible-for-approval",
+        "reasons": [
+            "the false-positive gate passed (decision act, score 0.97)",
+            "current servers, each clear of findings: 203.0.113.5",
+        ],
+        "other_findings": [],
+    }
 
 
 def test_ip_in_cdn_range_with_benign_tenant_is_collateral_risk(
@@ -288,9 +332,10 @@ def test_ip_in_cdn_range_with_benign_tenant_is_collateral_risk(
     assert content["recommendation"] == {
         "outcome": "do-not-act-collateral-risk",
         "reasons": [
-            "address in a cdn range (warninglist cloudflare)",
-            "co-hosted name popular.example is labelled benign",
-            "6 co-hosted names not known to be malicious (threshold 3; 6 co-hosted in all)",
+            "server 198.51.100.7: address in a cdn range (warninglist cloudflare)",
+            "server 198.51.100.7: co-hosted name popular.example is labelled benign",
+            "server 198.51.100.7: 6 co-hosted names not known to be malicious "
+            "(threshold 3; 6 co-hosted in all)",
         ],
         "other_findings": [],
     }

@@ -1,0 +1,73 @@
+"""Reports on nodes scored by the real train and score commands: the report shows what scoring
+wrote (interval, explanation, reason lines, evidence families, the manifest's minimum)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from test_scoring_commands import N_BENIGN, _cli, labelled_world
+
+from attribution.db import Graph
+from attribution.reports.builder import generate_report
+from attribution.reports.explanation import EVIDENCE_FAMILIES
+from attribution.settings import Settings
+
+
+def test_reports_show_what_scoring_wrote(
+    graph: Graph, neo4j_env: dict[str, str], test_settings: Settings, tmp_path: Path
+) -> None:
+    env = labelled_world(graph, neo4j_env, tmp_path)
+    models = tmp_path / "models"
+    trained = _cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--folds", "3", "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout)["n_benign"] == N_BENIGN
+    scored = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"), "--json")
+    assert scored.returncode == 0, scored.stderr
+    settings = replace(test_settings, models_dir=models, warninglists_dir=tmp_path / "none")
+
+    [node] = graph.read(
+        "MATCH (d:Domain {decision: 'act'}) WHERE d.name ENDS WITH '.xyz' "
+        "RETURN d.name AS name, d.reasons AS reasons, d.evidence_families AS families "
+        "ORDER BY name LIMIT 1"
+    )
+    content = generate_report(graph, node["name"], settings)["content"]
+    score = content["score"]
+    assert score["interval"]["low"] <= score["probability"] <= score["interval"]["high"]
+    explanation = score["explanation"]
+    assert explanation["present"] is True and explanation["additive"] is True
+    assert explanation["method"] == "shapley-over-feature-groups"
+    # The report's lines for the largest contributions are the reason lines scoring wrote
+    # (the report writes a contribution below 0.005 in full where they round it to 0.00).
+    top = explanation["contributions"][:3]
+    assert len(node["reasons"]) == len(top) == 3
+    for item, line in zip(top, node["reasons"], strict=True):
+        if abs(item["contribution"]) >= 0.005:
+            assert item["text"] == line
+    families = content["evidence_families"]
+    assert (families["observed"], families["minimum"]) == (node["families"], 2)
+    assert families["not_observed"] == [f for f in EVIDENCE_FAMILIES if f not in node["families"]]
+    # Its addresses were last seen in 2024, long before it was scored: none is current.
+    assert content["action"]["servers"] == []
+    assert content["recommendation"]["outcome"] == "not-actionable-no-server"
+    assert content["recommendation"]["other_findings"] == ["control not checked: warninglists"]
+
+    lonely = generate_report(graph, "nothing-known.org", settings)["content"]
+    assert lonely["score"]["probability"] is None
+    assert lonely["score"]["explanation"]["note"] == (
+        "the target has no score, so there is no explanation"
+    )
+    assert lonely["score"]["top_reasons"][0].startswith("insufficient evidence: 0 of the 2")
+    assert lonely["evidence_families"]["statement"] == (
+        "not observed: resolution, hosting, registration, incident, labels, association"
+    )
+    assert lonely["recommendation"] == {
+        "outcome": "not-actionable-no-server",
+        "reasons": ["no current server: the name resolves to no address"],
+        "other_findings": [
+            "control not checked: warninglists",
+            "the classifier found insufficient evidence",
+            "only 0 of the model's minimum of 2 evidence families observed (none)",
+        ],
+    }
