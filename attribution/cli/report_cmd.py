@@ -3,6 +3,8 @@
 
 The report is written as ``report-<kind>-<target>-<digest prefix>.json`` (and ``.html``) in
 ``--out`` (default: the current directory); each generation is appended to the audit log.
+``--freshness-hours`` overrides the ``freshness_hours`` setting: how long before the report's
+reference time a resolution may have been last seen and still count as a current server.
 With ``ATTRIBUTION_SIGNING_KEY`` (a PEM Ed25519 private key) the report is signed.
 """
 
@@ -56,6 +58,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="co-hosted names not known to be malicious above which an IP is a collateral risk "
         f"(default: [reports] collateral_threshold or {DEFAULT_COLLATERAL_THRESHOLD})",
     )
+    parser.add_argument(
+        "--freshness-hours",
+        type=float,
+        default=None,
+        help="a resolution last seen longer than this before the report's reference time is "
+        "stale and its address is not acted upon (default: freshness_hours setting, 72)",
+    )
     parser.add_argument("--max-facts", type=int, default=None, help="evidence facts to include")
     parser.add_argument(
         "--public-key", type=Path, default=None, help="verify: require a signature by this key"
@@ -90,6 +99,41 @@ def _file_stem(document: dict[str, Any]) -> str:
     return f"report-{target['kind']}-{safe}-{document['digest'][:12]}"
 
 
+def _write_files(document: dict[str, Any], out: Path, fmt: str) -> list[str]:
+    """The JSON and/or HTML files of the report in ``out``; their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = _file_stem(document)
+    written: list[str] = []
+    if fmt in ("json", "both"):
+        path = out / f"{stem}.json"
+        write_json(document, path)
+        written.append(str(path))
+    if fmt in ("html", "both"):
+        from attribution.reports.html import render_html
+
+        path = out / f"{stem}.html"
+        path.write_text(render_html(document), encoding="utf-8")
+        written.append(str(path))
+    return written
+
+
+def _audit_generation(document: dict[str, Any], written: list[str], actor: str) -> None:
+    content = document["content"]
+    audit.append(
+        actor,
+        "report.generate",
+        f"{content['target']['kind']}:{content['target']['value']}",
+        {
+            "digest": document["digest"],
+            "generated_at": document["generated_at"],
+            "recommendation": content["recommendation"]["outcome"],
+            "action_servers": content["action"]["servers"],
+            "signed_by": (document["signature"] or {}).get("public_key_fingerprint"),
+            "files": [Path(p).name for p in written],
+        },
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.target == "verify" and args.file is not None:
         return _verify(args)
@@ -103,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     if threshold is None:
         threshold = int(table.get("collateral_threshold", DEFAULT_COLLATERAL_THRESHOLD))
     max_facts = args.max_facts or int(table.get("max_facts", DEFAULT_MAX_FACTS))
+    if args.freshness_hours is not None and args.freshness_hours < 0:
+        raise CommandError("--freshness-hours must not be negative", EXIT_USAGE)
     try:
         key = signing_key_from_env()
     except (OSError, ValueError) as exc:
@@ -116,45 +162,25 @@ def run(args: argparse.Namespace) -> int:
                 signing_key=key,
                 collateral_threshold=threshold,
                 max_facts=max_facts,
+                freshness_hours=args.freshness_hours,
             )
         except ReportError as exc:
             raise CommandError(str(exc), EXIT_REJECTED) from exc
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(document)
-    written: list[str] = []
-    if args.fmt in ("json", "both"):
-        path = args.out / f"{stem}.json"
-        write_json(document, path)
-        written.append(str(path))
-    if args.fmt in ("html", "both"):
-        from attribution.reports.html import render_html
-
-        path = args.out / f"{stem}.html"
-        path.write_text(render_html(document), encoding="utf-8")
-        written.append(str(path))
+    written = _write_files(document, args.out, args.fmt)
+    _audit_generation(document, written, args.by or current_user())
     content = document["content"]
-    audit.append(
-        args.by or current_user(),
-        "report.generate",
-        f"{content['target']['kind']}:{content['target']['value']}",
-        {
-            "digest": document["digest"],
-            "generated_at": document["generated_at"],
-            "recommendation": content["recommendation"]["outcome"],
-            "signed_by": (document["signature"] or {}).get("public_key_fingerprint"),
-            "files": [Path(p).name for p in written],
-        },
-    )
     summary = {
         "target": content["target"]["value"],
         "digest": document["digest"],
         "recommendation": content["recommendation"]["outcome"],
+        "action_servers": content["action"]["servers"],
         "files": written,
     }
     if args.json:
         print_json(summary)
     else:
         print(f"{summary['target']}: {summary['recommendation']} (digest {document['digest']})")
+        print(f"  current servers: {', '.join(summary['action_servers']) or 'none'}")
         for path_text in written:
             print(f"  wrote {path_text}")
     return EXIT_OK

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from test_reports import GENERATED, make_world
+from test_reports import GENERATED, cli, make_world
 
 from attribution.db import Graph
 from attribution.reports.builder import build_content, generate_report, validate_document
@@ -474,3 +474,27 @@ def test_schema_requires_the_new_sections_and_keeps_version_1_valid(world: World
     validate_document(sealed)
     html = render_html(sealed)
     assert "Not stated in this report (content version 1)." in html
+
+
+def test_report_cli_takes_the_freshness_window(
+    world: World, neo4j_env: dict[str, str], tmp_path: Path
+) -> None:
+    _, settings, _ = world
+    env = {
+        **neo4j_env,
+        "ATTRIBUTION_MODELS_DIR": str(settings.models_dir),
+        "ATTRIBUTION_WARNINGLISTS_DIR": str(settings.warninglists_dir),
+        "ATTRIBUTION_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+    }
+    args = ("report", "moved.test", "--format", "json", "--out", str(tmp_path), "--json")
+    wide = cli(env, *args)
+    assert wide.returncode == 0, wide.stderr
+    assert json.loads(wide.stdout)["action_servers"] == ["203.0.113.10", "203.0.113.12"]
+    narrow = cli(env, *args, "--freshness-hours", "3")
+    assert narrow.returncode == 0, narrow.stderr
+    summary = json.loads(narrow.stdout)
+    assert summary["recommendation"] == "eligible-for-approval"
+    assert summary["action_servers"] == ["203.0.113.10"]
+    document = json.loads(Path(summary["files"][0]).read_text())
+    assert document["content"]["parameters"]["freshness_hours"] == 3
+    assert cli(env, *args, "--freshness-hours", "-1").returncode == 2
