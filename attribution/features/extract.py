@@ -134,13 +134,12 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "registration": REGISTRATION_FEATURES,
     "warninglists": WARNINGLIST_FEATURES,
     "structure": STRUCTURE_FEATURES,
-    "registrar_reputation": ("lab_registrar_rate",),
-    "network_reputation": ("lab_as_rate",),
-    "neighbourhood": ("lab_neighbour_share", "lab_ppr"),
+    "associations": LABEL_FEATURES,
 }
 """The players of a score's explanation (:mod:`attribution.scoring.shapley`) and the evidence
 pattern the gate checks: every column but ``is_ip`` (the node kind, never masked) is in
-exactly one group."""
+exactly one group. Each group doubles the model evaluations of an exact explanation, so the
+label-derived columns form one group (their values are still shown one by one)."""
 
 GROUP_TITLES: dict[str, str] = {
     "name": "name (lexical)",
@@ -149,9 +148,7 @@ GROUP_TITLES: dict[str, str] = {
     "registration": "registration",
     "warninglists": "warninglists",
     "structure": "graph structure",
-    "registrar_reputation": "labelled domains of the same registrar",
-    "network_reputation": "labelled nodes in the same origin AS",
-    "neighbourhood": "labelled neighbours",
+    "associations": "labelled associations (registrar, network, neighbours)",
 }
 
 _WL_CATEGORY = {

@@ -270,6 +270,25 @@ EXPECTED: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
             ],
         ),
     ),
+    "review-act-servers": (
+        {},
+        _rows(
+            "kind",
+            "target",
+            "score",
+            "score_low",
+            "score_high",
+            "server",
+            "other_names",
+            rows=[
+                # Only 203.0.113.30 was seen within 72 hours of evil.test's scoring.
+                ("domain", "evil.test", 0.97, None, None, "203.0.113.30", 0),
+                # evil2.test's one address was last seen a month before it was scored.
+                ("domain", "evil2.test", 0.91, None, None, None, None),
+                ("ip", "192.0.2.10", 0.88, None, None, "192.0.2.10", 4),
+            ],
+        ),
+    ),
     "review-high-score-unreviewed": (
         {},
         _rows(
@@ -461,6 +480,15 @@ def test_parameters_narrow_results(fixture_graph: Graph) -> None:
     top = run_query(fixture_graph, "review-high-score-unreviewed", {"limit": 1})
     assert [(r["target"], r["reasons"]) for r in top.rows] == [
         ("evil.test", ["lab_ppr=+0.41", "reg_age_days=+0.12"])
+    ]
+    # A window of 31 days takes in evil.test's September resolutions too.
+    wide = run_query(fixture_graph, "review-act-servers", {"fresh_hours": 31 * 24})
+    assert [(r["target"], r["server"], r["other_names"]) for r in wide.rows] == [
+        ("evil.test", "192.0.2.10", 3),
+        ("evil.test", "198.51.100.20", 0),
+        ("evil.test", "203.0.113.30", 0),
+        ("evil2.test", "192.0.2.10", 3),
+        ("192.0.2.10", "192.0.2.10", 4),
     ]
 
 

@@ -162,27 +162,39 @@ def test_train_then_score_round_trip(
     scored = json.loads(done.stdout)
     assert scored["model_version"] == "maliciousness/v1"
     assert scored["written"] == scored["nodes"] == N_BENIGN + N_MALICIOUS + 1 + 50 + 4
+    assert scored["evidence_policy"]["min_families"] == 2
     rows = graph.read(
         "MATCH (d:Domain) RETURN d.name AS name, d.score AS score, d.decision AS decision, "
-        "d.model_version AS version, d.reasons AS reasons, toString(d.scored_at) AS at"
+        "d.model_version AS version, d.reasons AS reasons, toString(d.scored_at) AS at, "
+        "d.score_low AS low, d.score_high AS high, d.explanation AS explanation, "
+        "d.evidence_families AS families"
     )
     by_name = {r["name"]: r for r in rows}
     lonely = by_name["nothing-known.org"]
-    assert (lonely["score"], lonely["decision"], lonely["reasons"]) == (
+    assert (lonely["score"], lonely["decision"], lonely["reasons"], lonely["families"]) == (
         None,
         "insufficient-evidence",
-        ["evidence=0<3"],
+        [
+            "insufficient evidence: 0 of the 2 evidence families needed; observed: nothing; "
+            "not observed: resolution, hosting, registration, incident, labels, association"
+        ],
+        [],
     )
     assert {r["version"] for r in rows} == {"maliciousness/v1"}
     assert len({r["at"] for r in rows}) == 1
-    reason = re.compile(r"^[a-z_0-9]+=[+-]\d+\.\d\d$")
     benign_rows = [by_name[n] for n in by_name if n.endswith(".com") and not n.startswith("ns")]
     assert all(r["decision"] == "no-act" and r["score"] < 0.5 for r in benign_rows)
     bad_rows = [by_name[n] for n in by_name if n.endswith(".xyz")]
     assert all(r["decision"] == "act" for r in bad_rows)
-    assert all(
-        len(r["reasons"]) == 3 and all(reason.match(x) for x in r["reasons"]) for r in bad_rows
-    )
+    # A reason names its feature group, the node's own values and the contribution.
+    reason = re.compile(r"^[a-zA-Z ,()']+: ([a-z_0-9]+ -?[0-9.e+-]+(, )?)+ \([+-]\d+\.\d\d\)$")
+    for row in bad_rows:
+        assert len(row["reasons"]) == 3 and all(reason.match(x) for x in row["reasons"])
+        assert row["low"] <= row["score"] <= row["high"]
+        explained = json.loads(row["explanation"])
+        total = sum(c["contribution"] for c in explained["contributions"])
+        assert total == pytest.approx(row["score"] - explained["base_value"], abs=1e-6)
+        assert set(row["families"]) >= {"resolution", "labels"}
 
     # Nothing changed since: nothing is selected; a new fact selects its node.
     done = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"),
@@ -221,7 +233,11 @@ def test_evaluate_reports_the_batch_gate_beside_the_population_gate(
     assert (low, high) == (pytest.approx(0.025 ** (1 / 3)), 1.0)  # Clopper–Pearson, 3 of 3
     assert 0.9 <= result["expected_fraction_splits_fpr_within_alpha"] < 1.0
     assert result["population_gate"]["fraction_splits_fpr_within_alpha"] == 1.0
-    assert set(result["baselines"]) == {"naive_rule", "uncalibrated_base_at_0_5"}
+    assert set(result["baselines"]) == {
+        "naive_rule",
+        "uncalibrated_base_at_0_5",
+        "plain_hgb_umbrella",
+    }
     for name in ("reliability.png", "roc.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "evaluation.json").read_text())["batch_size"] == 48

@@ -223,7 +223,7 @@ def test_custom_estimator() -> None:
     model = MaliciousnessClassifier(alpha=0.05, estimator=LogisticRegression(), random_state=0).fit(
         X, y
     )
-    assert len(model.scorers_) == 3
+    assert len(model.scorers_) == 5
     assert all(isinstance(scorer, LogisticRegression) for scorer in model.scorers_)
     assert model.umbrella_rank_ is not None
 

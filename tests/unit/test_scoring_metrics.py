@@ -138,9 +138,9 @@ def test_gate_holds_over_repeated_splits() -> None:
     assert result["mean_ece"] <= 0.05
     assert all(split["ece"] <= 0.05 for split in result["splits"])
     # Measured on this data (seeded, deterministic): 19 of 20 splits within alpha, worst FPR
-    # 15/1080, mean TPR 0.581, mean ECE 0.024, mean ROC AUC 0.969.
+    # 11/1080, mean TPR 0.595, mean ECE 0.026, mean ROC AUC 0.971.
     assert result["fraction_fpr_within_alpha"] == 0.95
-    assert result["max_fpr"] == pytest.approx(15 / 1080)
-    assert result["mean_tpr"] == pytest.approx(0.581388888888889)
-    assert result["mean_ece"] == pytest.approx(0.023534747857419908)
-    assert result["mean_roc_auc"] == pytest.approx(0.9689523533950617)
+    assert result["max_fpr"] == pytest.approx(11 / 1080)
+    assert result["mean_tpr"] == pytest.approx(0.5948611111111111)
+    assert result["mean_ece"] == pytest.approx(0.026484182294176494)
+    assert result["mean_roc_auc"] == pytest.approx(0.9710480324074074)
