@@ -15,7 +15,9 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from attribution.settings import REPO_ROOT
 
@@ -33,8 +35,11 @@ class DemoFailed(RuntimeError):
     """A demo step exited with an unexpected code."""
 
 
-def step(title: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    """Run one ``attribution`` command, echoing it, and fail loudly on an unexpected exit."""
+def step(
+    title: str, *args: str, ok: tuple[int, ...] = (0,), show: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``attribution`` command, echoing it (and, with ``show``, its output), and fail
+    loudly on an unexpected exit."""
     command = [sys.executable, "-m", "attribution.cli.main", *args]
     if title:
         print(f"\n== {title}", flush=True)
@@ -42,7 +47,8 @@ def step(title: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.Compl
     print(f"$ attribution {shown if len(shown) < 400 else shown[:400] + ' ...'}", flush=True)
     began = time.monotonic()
     result = subprocess.run(command, text=True, stdout=subprocess.PIPE, check=False, env=DEMO_ENV)
-    print(result.stdout, end="", flush=True)
+    if show:
+        print(result.stdout, end="", flush=True)
     if result.returncode not in ok:
         raise DemoFailed(f"`attribution {shlex.join(args)}` exited {result.returncode}")
     print(f"   ({time.monotonic() - began:.1f} s, exit {result.returncode})", flush=True)
@@ -155,7 +161,8 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     )
     step("Score every domain and address; thin evidence gets insufficient-evidence", "score")
     step(
-        "Evaluate on held-out splits of the ground truth, with two naive baselines beside it",
+        "Evaluate on held-out splits of the ground truth, beside a plain model under the same gate "
+        "and two naive baselines",
         "evaluate",
         "--truth",
         str(truth),
@@ -172,74 +179,18 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     )
     step("", "query", "run", "dns-fast-flux-candidates", "-p", "limit=10")
     step(
-        "Gated candidates: the gate says act; the reasons are the features that pushed each score",
+        "Gated candidates: the gate says act; each reason is an observed value and its Shapley "
+        "contribution to the score",
         "query",
         "run",
         "review-high-score-unreviewed",
         "-p",
-        "limit=15",
+        "limit=10",
     )
-    top = step("", "query", "run", "review-high-score-unreviewed", "-p", "limit=5", "--json")
-    eligible: tuple[str, str] | None = None
-    for target in _targets(top.stdout)[:5]:
-        made = step(
-            f"Confidence report for {target}",
-            "report",
-            target,
-            "--format",
-            "both",
-            "--out",
-            str(reports),
-            "--json",
-        )
-        summary = json.loads(made.stdout)
-        print(f"   recommendation: {summary['recommendation']}")
-        json_file = next(f for f in summary["files"] if f.endswith(".json"))
-        if eligible is None and summary["recommendation"] == "eligible-for-approval":
-            eligible = (target, json_file)
+    eligible = _server_reports(reports)
     if eligible is not None:
         target, report = eligible
-        step("Verify the report's digest", "report", "verify", report)
-        request = step(
-            "Ask the independent reviewer for approval",
-            "approval",
-            "request",
-            target,
-            "--report",
-            report,
-            "--by",
-            "analyst-sato",
-            "--json",
-        )
-        request_id = json.loads(request.stdout)["request_id"]
-        step(
-            "The requester may not decide (separation of duties)",
-            "approval",
-            "decide",
-            request_id,
-            "--by",
-            "analyst-sato",
-            "--approve",
-            "--reason",
-            "self-approval",
-            "--report",
-            report,
-            ok=(4,),
-        )
-        step(
-            "The reviewer decides, naming the digest of the report",
-            "approval",
-            "decide",
-            request_id,
-            "--by",
-            "reviewer-tanaka",
-            "--approve",
-            "--reason",
-            "evidence chain and collateral reviewed",
-            "--report",
-            report,
-        )
-        step("", "approval", "show", request_id)
+        _approval(target, report)
     step("Verify the hash-chained audit log", "audit", "verify")
     step(
         "Share the act decisions with partners as STIX 2.1",
@@ -248,6 +199,172 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "--out",
         str(OUT / "act.stix.json"),
     )
+
+
+def _server_reports(reports: Path) -> tuple[str, str] | None:
+    """Reports on gated targets with servers, on a name without one and on a shared address.
+
+    Returns the first (target, report file) eligible for approval, or None after saying why
+    no gated target is.
+    """
+    step(
+        "An action is against servers: each gated target with the servers an action would hit "
+        "(resolutions seen within 72 hours of scoring) and the other names on each",
+        "query",
+        "run",
+        "review-act-servers",
+        "-p",
+        "limit=20",
+    )
+    rows = _rows(step("", "query", "run", "review-act-servers", "--json", show=False).stdout)
+    served = [r for r in rows if r["server"] is not None]
+    # The two highest-scored domains and addresses that have a server.
+    picked = [t for kind in ("domain", "ip") for t in _unique(
+        r["target"] for r in served if r["kind"] == kind)[:2]]  # fmt: skip
+    outcomes: dict[str, str] = {}
+    eligible: tuple[str, str] | None = None
+    for target in picked:
+        outcome, report = _report(f"Confidence report for {target}", target, reports)
+        outcomes[target] = outcome
+        if eligible is None and outcome == "eligible-for-approval":
+            eligible = (target, report)
+    if eligible is None:
+        print(
+            "\n   No gated target is eligible for approval: "
+            + (
+                "; ".join(f"{t}: {o}" for t, o in outcomes.items())
+                or "no gated target has a server"
+            )
+        )
+    no_server = _unique(r["target"] for r in rows if r["server"] is None)
+    _report(
+        "A name with no current server: nothing to act on, whatever its score",
+        (no_server or ["secure-login-portal.example.net"])[0],
+        reports,
+    )
+    shared = _shared_address_domain()
+    if shared is not None:
+        _report(
+            "A domain on a shared address: acting on its server would hit the other names there",
+            shared,
+            reports,
+        )
+    return eligible
+
+
+def _shared_address_domain() -> str | None:
+    for decision in ("act", "no-act"):
+        found = step(
+            "",
+            "query",
+            "run",
+            "review-collateral-risk",
+            "-p",
+            f"decision={decision}",
+            "-p",
+            "min_cohosted=4",
+            "--json",
+            show=False,
+        )
+        domains = [r["target"] for r in _rows(found.stdout) if r["kind"] == "domain"]
+        if domains:
+            return str(domains[0])
+    return None
+
+
+def _report(title: str, target: str, reports: Path) -> tuple[str, str]:
+    """Write the report on ``target``, print what a reviewer reads first; (outcome, file)."""
+    made = step(title, "report", target, "--format", "both", "--out", str(reports), "--json")
+    summary = json.loads(made.stdout)
+    json_file = next(f for f in summary["files"] if f.endswith(".json"))
+    content = json.loads(Path(json_file).read_text(encoding="utf-8"))["content"]
+    _print_report(content)
+    return summary["recommendation"], json_file
+
+
+def _print_report(content: dict[str, Any]) -> None:
+    recommendation = content["recommendation"]
+    print(f"   recommendation: {recommendation['outcome']}")
+    for reason in recommendation["reasons"][:4]:
+        print(f"     because: {reason}")
+    if len(recommendation["reasons"]) > 4:
+        print(f"     ... and {len(recommendation['reasons']) - 4} more reasons in the report")
+    score = content["score"]
+    interval = score.get("interval") or {}
+    if score.get("probability") is None:
+        print(f"   score: none (decision {score.get('decision')})")
+    else:
+        print(
+            f"   score: {score['probability']:.3f} (interval {interval.get('low', 0):.3f}"
+            f" to {interval.get('high', 0):.3f}), decision {score.get('decision')}"
+        )
+    families = content["evidence_families"]
+    print(
+        f"   evidence families: {', '.join(families.get('observed') or []) or 'none'}; "
+        f"not observed: {', '.join(families.get('not_observed') or []) or 'none'}"
+    )
+    print(f"   acting means: {content['action']['meaning']}")
+    for server in content["servers"]:
+        state = "current" if server["current"] else "stale"
+        findings = "; ".join(server["findings"]) or "no collateral finding"
+        print(
+            f"     server {server['address']} ({state}, last seen {server['last_seen']}): {findings}"
+        )
+    explanation = score.get("explanation") or {}
+    for item in (explanation.get("contributions") or [])[:4]:
+        where = ", ".join(item.get("check_in") or [])
+        print(f"     reason: {item['text']}  [check: {where}]")
+    if explanation.get("not_observed"):
+        print(f"     not observed: {', '.join(explanation['not_observed'])}")
+
+
+def _unique(values: Iterable[Any]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+def _approval(target: str, report: str) -> None:
+    """Request approval on an eligible report; a refused self-decision; the reviewer's."""
+    step("Verify the report's digest", "report", "verify", report)
+    request = step(
+        "Ask the independent reviewer for approval",
+        "approval",
+        "request",
+        target,
+        "--report",
+        report,
+        "--by",
+        "analyst-sato",
+        "--json",
+    )
+    request_id = json.loads(request.stdout)["request_id"]
+    step(
+        "The requester may not decide (separation of duties)",
+        "approval",
+        "decide",
+        request_id,
+        "--by",
+        "analyst-sato",
+        "--approve",
+        "--reason",
+        "self-approval",
+        "--report",
+        report,
+        ok=(4,),
+    )
+    step(
+        "The reviewer decides, naming the digest of the report",
+        "approval",
+        "decide",
+        request_id,
+        "--by",
+        "reviewer-tanaka",
+        "--approve",
+        "--reason",
+        "evidence chain and collateral reviewed",
+        "--report",
+        report,
+    )
+    step("", "approval", "show", request_id)
 
 
 def _corpus(world: Path) -> Path:
@@ -261,8 +378,9 @@ def _corpus(world: Path) -> Path:
     return out
 
 
-def _targets(stdout: str) -> list[str]:
-    return [str(row["target"]) for row in json.loads(stdout)["rows"]]
+def _rows(stdout: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(stdout)["rows"]
+    return rows
 
 
 if __name__ == "__main__":

@@ -47,9 +47,7 @@ CHECK_IN: dict[str, tuple[tuple[str, ...], str | None]] = {
         ("evidence",),
         "degree and component size in the whole graph; the report shows two hops of it",
     ),
-    "registrar_reputation": (("labelled_neighbours", "evidence"), _LABEL_NOTE),
-    "network_reputation": (("labelled_neighbours", "evidence"), _LABEL_NOTE),
-    "neighbourhood": (("labelled_neighbours",), None),
+    "associations": (("labelled_neighbours", "evidence"), _LABEL_NOTE),
 }
 """Feature group -> (sections of the report that show its inputs, a caveat or None)."""
 
