@@ -45,6 +45,19 @@ def test_reports_show_what_scoring_wrote(
     for item, line in zip(top, node["reasons"], strict=True):
         if abs(item["contribution"]) >= 0.005:
             assert item["text"] == line
+    # Each reason's values can be checked against the same report: its servers and facts.
+    values = {item["group"]: item["values"] for item in explanation["contributions"]}
+    [server] = content["servers"]
+    assert values["resolution"]["dns_addr_count"] == len(content["servers"]) == 1
+    assert values["hosting"]["host_cohost_max"] == server["cohosted_names"] + 1 == 2
+    resolutions = [
+        fact
+        for fact in content["evidence"]["facts"]
+        if fact.get("type") == "RESOLVES_TO" and fact["start"]["key"] == node["name"]
+    ]
+    assert [f["end"]["key"] for f in resolutions] == [server["address"]]
+    assert values["resolution"]["dns_min_ttl"] == resolutions[0]["properties"]["min_ttl"] == 60
+    assert values["registration"]["reg_privacy"] == 1
     families = content["evidence_families"]
     assert (families["observed"], families["minimum"]) == (node["families"], 2)
     assert families["not_observed"] == [f for f in EVIDENCE_FAMILIES if f not in node["families"]]
