@@ -382,9 +382,18 @@ def _model_block(manifest: _Manifest) -> dict[str, Any] | None:
         # None: the gate bounds the population FPR; m: the FPR among m benign servers.
         "batch_size": _manifest_value(data, ("batch_size",)),
         "threshold": _manifest_value(data, ("threshold", "gate_threshold", "threshold_")),
+        # What the threshold applies to: the probability (older models) or the fold scorers'
+        # mean score, of which the probability is a calibration.
+        "gate_rule": _gate_rule(data),
         # The manifest pins the model file's digest, so this one value pins the model.
         "manifest_sha256": hashlib.sha256(manifest.raw).hexdigest(),
     }
+
+
+def _gate_rule(manifest: Mapping[str, Any]) -> str | None:
+    gate = manifest.get("gate")
+    rule = gate.get("rule") if isinstance(gate, Mapping) else None
+    return rule if isinstance(rule, str) else None
 
 
 def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:

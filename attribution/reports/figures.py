@@ -47,7 +47,10 @@ def score_distribution_png(content: Mapping[str, Any]) -> str:
     edges = [i / bins for i in range(bins)]
     axes.bar(edges, counts, width=1 / bins, align="edge", color="#9db4d8", edgecolor="#4a6a9c")
     model = content["score"].get("model") or {}
-    threshold = model.get("threshold")
+    # The threshold is drawn on this probability axis only where the gate applies it to the
+    # probability; a newer model's gate acts on its scorers' own score, another scale.
+    rule = model.get("gate_rule")
+    threshold = model.get("threshold") if rule is None or "P(malicious)" in rule else None
     if threshold is not None:
         axes.axvline(
             threshold, color="#c0392b", linestyle="--", label=f"gate threshold {threshold:.3f}"

@@ -148,6 +148,7 @@ def write_manifest(models: Path) -> None:
                     "threshold": 0.9,
                     "n_calibration_benign": 299,
                     "batch_size": 1000,
+                    "rule": "act iff the mean score of the fold scorers > threshold",
                 },
             }
         )
@@ -202,6 +203,7 @@ def test_domain_report_content(world: tuple[Graph, Settings, WarninglistIndex]) 
         "benign_calibration_size": 299,
         "batch_size": 1000,
         "threshold": 0.9,
+        "gate_rule": "act iff the mean score of the fold scorers > threshold",
     }
     assert content["score"]["top_reasons"] == ["fast_flux_asns=+0.21", "young_registration=+0.12"]
     rels = {
