@@ -117,20 +117,13 @@ FEATURE_NAMES: tuple[str, ...] = (
 EVIDENCE_FEATURES: tuple[str, ...] = DNS_FEATURES + REGISTRATION_FEATURES + HOSTING_FEATURES
 """Columns that are facts observed about the node (not its name, lists or labels)."""
 
+_SPREAD_FEATURES = ("dns_distinct_24", "dns_distinct_asn")
+"""DNS columns that say where the addresses are hosted, explained with the hosting group."""
+
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "name": LEXICAL_FEATURES,
-    "resolution": (
-        "dns_addr_count",
-        "dns_v6_count",
-        "dns_ns_count",
-        "dns_mx_count",
-        "dns_alias",
-        "dns_min_ttl",
-        "dns_median_ttl",
-        "dns_ns_shared_max",
-        "ip_ptr_dynamic",
-    ),
-    "hosting": ("dns_distinct_24", "dns_distinct_asn", *HOSTING_FEATURES),
+    "resolution": tuple(f for f in DNS_FEATURES if f not in _SPREAD_FEATURES),
+    "hosting": (*_SPREAD_FEATURES, *HOSTING_FEATURES),
     "registration": REGISTRATION_FEATURES,
     "warninglists": WARNINGLIST_FEATURES,
     "structure": STRUCTURE_FEATURES,
