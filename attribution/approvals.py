@@ -154,7 +154,27 @@ def _check_report(
         )
     if age < -timedelta(minutes=5):
         raise WorkflowRefusal("the report's generation time lies in the future")
+    _check_evidence_age(document["content"], policy, now)
     return result.digest
+
+
+def _check_evidence_age(content: Mapping[str, Any], policy: WorkflowPolicy, now: datetime) -> None:
+    """A report names the servers current at its reference time (``parameters.as_of``, the
+    target's scoring time); a fresh report on an old score would name yesterday's servers."""
+    as_of = (content.get("parameters") or {}).get("as_of")
+    if as_of is None:
+        return  # content version 1, or a target with no time at all: nothing to compare
+    try:
+        reference = datetime.fromisoformat(str(as_of).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise WorkflowRefusal(f"the report's reference time is unreadable ({exc})") from exc
+    if reference.tzinfo is None:
+        raise WorkflowRefusal("the report's reference time has no time zone")
+    if now - reference > policy.max_age:
+        raise WorkflowRefusal(
+            f"the evidence behind the report is as of {as_of}, {(now - reference).days} days "
+            f"ago; the maximum is {policy.max_age.days} days: enrich and score the target again"
+        )
 
 
 def _target(text: str) -> tuple[str, str]:

@@ -275,8 +275,28 @@ def test_return_then_request_again_with_a_new_report(world: World, log: Path) ->
     assert statuses == sorted([("returned", report["digest"]), ("approved", renewed["digest"])])
 
 
+def test_a_fresh_report_on_an_old_score_is_refused(world: World, tmp_path: Path) -> None:
+    graph, _, _ = world
+    log = tmp_path / "audit.jsonl"
+    # Generated six days ago (within the seven allowed) on a score from seven days before.
+    later = GENERATED + timedelta(days=6)
+    with pytest.raises(WorkflowRefusal) as refused:
+        request_approval(graph, "c2.bad.test", _report(world), "alice", POLICY, now=later,
+                         audit_path=log)  # fmt: skip
+    assert str(refused.value) == (
+        "the evidence behind the report is as of 2026-03-11T00:00:00Z, 7 days ago; the maximum "
+        "is 7 days: enrich and score the target again"
+    )
+
+
 def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -> None:
     _, settings, _ = world
+    # The CLI runs on the clock: the target is resolved and scored again now, so the report's
+    # evidence is current.
+    world[0].run_write(
+        "MATCH (d:Domain {name: 'c2.bad.test'})-[r:RESOLVES_TO]->() "
+        "SET d.scored_at = datetime(), r.last_seen = datetime()"
+    )
     report = generate_report(world[0], "c2.bad.test", settings, warninglists=world[2])
     path = tmp_path / "report.json"
     write_json(report, path)
