@@ -16,26 +16,36 @@ from enrichment.config import EnrichmentConfig, RateLimit
 from enrichment.http import HttpClient
 from enrichment.ratelimit import RequestGate
 
+CONCURRENCY = 16
+
 
 @dataclass
 class _Counter:
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(default_factory=threading.Condition)
     current: int = 0
     peak: int = 0
+    released: bool = False
 
 
 @pytest.fixture
 def slow_server() -> Iterator[tuple[str, _Counter]]:
-    """Answers every GET with ``{}`` after 0.3 s, counting the requests it holds at once."""
+    """Holds every GET until CONCURRENCY requests are in flight together (or 5 s pass), then
+    answers; counts the requests it holds at once. Waiting for the others, rather than for a
+    fixed time, keeps the count independent of how fast a loaded machine starts threads."""
     counter = _Counter()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            with counter.lock:
+            with counter.changed:
                 counter.current += 1
                 counter.peak = max(counter.peak, counter.current)
-            time.sleep(0.3)
-            with counter.lock:
+                counter.changed.notify_all()
+                counter.changed.wait_for(
+                    lambda: counter.released or counter.current >= CONCURRENCY, timeout=5.0
+                )
+                counter.released = True
+            time.sleep(0.05)
+            with counter.changed:
                 counter.current -= 1
             body = json.dumps({"objectClassName": "ip network"}).encode()
             self.send_response(200)
@@ -63,7 +73,9 @@ def test_requests_in_flight_reach_the_configured_concurrency(
 ) -> None:
     base, counter = slow_server
     config = EnrichmentConfig(
-        max_concurrency=16, default_rate_limit=RateLimit(1000.0, 100), allow_insecure_rdap=True
+        max_concurrency=CONCURRENCY,
+        default_rate_limit=RateLimit(1000.0, 100),
+        allow_insecure_rdap=True,
     )
     client = HttpClient(config, RequestGate(config))
 
@@ -77,4 +89,4 @@ def test_requests_in_flight_reach_the_configured_concurrency(
         client.close()
     assert urls == [f"{base}/ip/{i}" for i in range(32)]
     # 16 at once, as the gate allows, not the event loop's few default threads.
-    assert counter.peak == 16
+    assert counter.peak == CONCURRENCY
