@@ -9,7 +9,7 @@ the write that carries it has committed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -302,35 +302,19 @@ def add_rdap(rows: Rows, record: RdapRecord) -> None:
                     )
                 )
                 rows.rel("ALLOCATED_TO", record.handle, entity.handle, {}, source)
-    elif record.object_class == "domain" and record.identity is not None:
-        rows.node(
-            record.identity,
-            {
-                "created": registered,
-                "updated": changed,
-                "expires": _event(record, "expiration"),
-                "statuses": list(record.status),
-            },
-            source,
+    elif record.object_class == "domain" and record.registration is not None:
+        # observations_to_rows builds on this module's Rows; imported here to avoid the cycle
+        # until the row builder has a module of its own.
+        from attribution.observations_to_rows import registration_rows
+
+        when = rows.now
+        registration = replace(
+            record.registration,
+            provenance=replace(record.registration.provenance, source=source, retrieved_at=when),
         )
-        for server in record.nameservers:
-            rows.node(Identity("domain", server), {}, source)
-            rows.rel("NAME_SERVER", record.identity.value, server, {}, source)
-        for entity in record.entities:
-            if "registrar" in entity.roles and (entity.handle or entity.name):
-                key = entity.handle or str(entity.name).lower()
-                rows.nodes.append(
-                    NodeRow(
-                        "Registrar",
-                        key,
-                        {"name": entity.name},
-                        source,
-                        rows.now,
-                        rows.now,
-                        rows.now,
-                    )
-                )
-                rows.rel("REGISTERED_WITH", record.identity.value, key, {}, source)
+        mapped = registration_rows(Identity("domain", registration.domain), registration)
+        rows.nodes.extend(mapped.nodes)
+        rows.rels.extend(mapped.rels)
     elif record.object_class == "autnum" and record.asn_range is not None:
         rows.node(
             Identity("asn", record.asn_range[0]),

@@ -278,6 +278,14 @@ def _registration(
         collector.discover(Identity("domain", target), subject)
 
 
+def registration_rows(subject: Identity, registration: DomainRegistration) -> ObservationRows:
+    """A domain's registration as writer rows: the one mapping from a registration to facts,
+    whether it came from enrichment or from a raw RDAP answer given to ``attribution ingest``."""
+    collector = _Collector()
+    _registration(collector, subject, registration)
+    return collector.out
+
+
 def rows_for_results(
     subject: Identity, results: EnrichmentResults, now: datetime
 ) -> ObservationRows:

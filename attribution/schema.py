@@ -257,7 +257,10 @@ NODES: tuple[NodeSpec, ...] = (
         "A domain registrar.",
         (
             Prop(
-                "key", "STRING", "IANA registrar id when known, else the normalised name; unique."
+                "key",
+                "STRING",
+                "Normalised registrar name (case-folded, spaces collapsed), from RDAP or WHOIS "
+                "alike; unique.",
             ),
             Prop("name", "STRING", "Registrar name."),
             Prop("iana_id", "STRING", "IANA registrar id."),

@@ -1,4 +1,8 @@
-"""``attribution schema apply | show``."""
+"""``attribution schema apply | show | migrate``.
+
+``migrate`` brings a graph written by an earlier version up to date (see
+:mod:`attribution.migrations`); it is idempotent.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ from attribution.writer import apply_schema
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("schema", help="apply constraints and indexes, or print the schema")
-    parser.add_argument("action", choices=("apply", "show"))
-    parser.add_argument("--json", action="store_true", help="machine-readable output (apply)")
+    parser = sub.add_parser(
+        "schema", help="apply constraints and indexes, print the schema, or migrate a graph"
+    )
+    parser.add_argument("action", choices=("apply", "show", "migrate"))
+    parser.add_argument(
+        "--json", action="store_true", help="machine-readable output (apply, migrate)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -20,10 +28,26 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(render_markdown(), end="")
         return EXIT_OK
+    if args.action == "migrate":
+        return _migrate(args)
     with connect() as graph:
         statements = apply_schema(graph)
     if args.json:
         print_json({"applied": len(statements), "statements": statements})
     else:
         print(f"applied {len(statements)} constraint and index statements (idempotent)")
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from attribution.migrations import merge_split_registrars
+
+    with connect() as graph:
+        merged = merge_split_registrars(graph)
+    if args.json:
+        print_json({"registrars_merged": merged})
+    else:
+        for row in merged:
+            print(f"registrar {row['old']!r} merged into {row['new']!r}")
+        print(f"{len(merged)} split registrars merged (idempotent)")
     return EXIT_OK

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from attribution.identities import (
@@ -43,8 +43,14 @@ from attribution.intake.records import (
     Rejection,
     parse_time,
 )
+from enrichment.domain_registration import transform_rdap_domain
+from enrichment.failures import PermanentError
+from enrichment.observations import DomainRegistration
 
 __all__ = ["OBJECT_CLASSES", "parse_rdap"]
+
+_UNSET_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Placeholder retrieval time of a parsed registration; ingest stamps the load's time."""
 
 OBJECT_CLASSES = ("ip network", "domain", "autnum", "entity")
 
@@ -165,6 +171,11 @@ def _record(
     handle = obj.get("handle")
     name_value = obj.get("name")
     country = obj.get("country")
+    registration = (
+        _registration(identity.value, obj, source_name)
+        if object_class == "domain" and identity is not None
+        else None
+    )
     return RdapRecord(
         object_class=object_class,
         handle=str(handle) if handle else None,
@@ -179,7 +190,16 @@ def _record(
         entities=tuple(_entities(obj)),
         source=source_name,
         line=0,
+        registration=registration,
     )
+
+
+def _registration(domain: Any, obj: dict[str, Any], source_name: str) -> DomainRegistration:
+    """The answer through enrichment's RDAP domain transform; its time is set when loaded."""
+    try:
+        return transform_rdap_domain(str(domain), obj, f"file:{source_name}", _UNSET_TIME)
+    except PermanentError as exc:
+        raise FieldError("objectClassName", "domain", str(exc)) from None
 
 
 def parse_rdap(data: bytes | str, source_name: str) -> IntakeResult[RdapRecord]:

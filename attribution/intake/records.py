@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from attribution.identities import Identity
+from enrichment.observations import DomainRegistration
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -204,6 +205,9 @@ class RdapRecord:
     entities: tuple[RdapEntityRef, ...]
     source: str
     line: int
+    registration: DomainRegistration | None = None
+    """A domain answer's registration, read by enrichment's own RDAP transform, so that raw
+    intake and enrichment map one answer to the same facts (one registrar, one key)."""
 
 
 Label = Literal["malicious", "benign"]

@@ -222,3 +222,54 @@ def test_allowlist_and_trail_labels(graph: Graph, tmp_path: Path) -> None:
             "f": "allowlist",
         },
     ]
+
+
+def _rdap_domain(name: str, registrar: str, handle: str) -> dict[str, object]:
+    return {
+        "objectClassName": "domain",
+        "ldhName": name,
+        "events": [{"eventAction": "registration", "eventDate": "2024-05-20T00:00:00Z"}],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": handle,
+                "roles": ["registrar"],
+                "vcardArray": [
+                    "vcard",
+                    [["version", {}, "text", "4.0"], ["fn", {}, "text", registrar]],
+                ],
+            }
+        ],
+    }
+
+
+def test_one_registrar_whether_its_answer_came_by_intake_or_by_enrichment(
+    graph: Graph, tmp_path: Path
+) -> None:
+    """A raw RDAP answer goes through enrichment's own transform and row mapping, so the
+    registrar an ingested answer names is the node enrichment writes for it."""
+    from datetime import UTC, datetime
+
+    from attribution.identities import Identity
+    from attribution.observations_to_rows import registration_rows
+    from attribution.writer import GraphWriter
+    from enrichment.domain_registration import transform_rdap_domain
+
+    answer = tmp_path / "answer.rdap.json"
+    answer.write_text(json.dumps(_rdap_domain("one.example", "Ex  Reg, Inc.", "292")))
+    assert ingest_paths(graph, [answer], fmt="rdap").accepted == 1
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    enriched = transform_rdap_domain(
+        "two.example", _rdap_domain("two.example", "EX REG, INC.", "292"), "https://rdap", when
+    )
+    rows = registration_rows(Identity("domain", "two.example"), enriched)
+    GraphWriter(graph).load(nodes=rows.nodes, rels=rows.rels)
+    found = graph.read(
+        "MATCH (d:Domain)-[:REGISTERED_WITH]->(r:Registrar) "
+        "RETURN d.name AS domain, r.key AS key ORDER BY domain"
+    )
+    assert found == [
+        {"domain": "one.example", "key": "ex reg, inc."},
+        {"domain": "two.example", "key": "ex reg, inc."},
+    ]
+    assert graph.read("MATCH (r:Registrar) RETURN count(r) AS n") == [{"n": 1}]

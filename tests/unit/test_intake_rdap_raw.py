@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +43,12 @@ def _record(**fields: object) -> RdapRecord:
 
 def test_answers_give_records_with_key_identities() -> None:
     result = parse_rdap((DATA / "rdap-answers.json").read_bytes(), SRC)
-    assert result.records == [
+    # The domain answer is also read by enrichment's RDAP transform, as enrichment reads it.
+    registration = result.records[1].registration
+    assert registration is not None
+    assert (registration.domain, registration.protocol) == ("xn--bcher-kva.example", "rdap")
+    assert registration.nameservers == ("ns1.hosting.example", "bad..ns")
+    assert [replace(record, registration=None) for record in result.records] == [
         _record(
             object_class="ip network",
             handle="NET-198-51-100-0-1",

@@ -1,0 +1,71 @@
+"""Changes to graphs written by earlier versions, idempotent, run by ``attribution schema migrate``.
+
+``merge_split_registrars``
+    Raw RDAP answers given to ``attribution ingest`` once keyed a registrar by its RDAP handle
+    or lower-cased name, while enrichment keyed it by its normalised name
+    (:func:`attribution.observations_to_rows.normalised_name`), so one registrar could be two
+    nodes and the registrar features split. Both paths now share one mapping; this merges the
+    nodes already split: each ``Registrar`` whose key is not its name's normalised form is
+    merged into the node of that form, its ``REGISTERED_WITH`` relationships moved with their
+    provenance combined (sources united, ``first_seen`` the earliest, ``last_seen`` and
+    ``retrieved_at`` the latest, sightings added up). Running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attribution.db import Graph
+from attribution.observations_to_rows import normalised_name
+
+__all__ = ["merge_split_registrars"]
+
+
+def _union(a: str, b: str) -> str:
+    return f"reduce(acc = coalesce({a}, []), s IN coalesce({b}, []) | CASE WHEN s IN acc THEN acc ELSE acc + s END)"
+
+
+def _combine(new: str, old: str) -> str:
+    """SET clauses that fold ``old``'s provenance into ``new``'s (both variables)."""
+    return (
+        f"SET {new}.source = {_union(f'{new}.source', f'{old}.source')},\n"
+        f"    {new}.first_seen = CASE WHEN {new}.first_seen IS NULL OR {old}.first_seen < "
+        f"{new}.first_seen THEN {old}.first_seen ELSE {new}.first_seen END,\n"
+        f"    {new}.last_seen = CASE WHEN {new}.last_seen IS NULL OR {old}.last_seen > "
+        f"{new}.last_seen THEN {old}.last_seen ELSE {new}.last_seen END,\n"
+        f"    {new}.retrieved_at = CASE WHEN {new}.retrieved_at IS NULL OR {old}.retrieved_at > "
+        f"{new}.retrieved_at THEN {old}.retrieved_at ELSE {new}.retrieved_at END,\n"
+        f"    {new}.sightings = coalesce({new}.sightings, 0) + coalesce({old}.sightings, 0)\n"
+    )
+
+
+_MERGE_REGISTRARS = (
+    "UNWIND $rows AS row\n"
+    "MATCH (old:Registrar {key: row.old})\n"
+    "MERGE (new:Registrar {key: row.new})\n"
+    "ON CREATE SET new.name = old.name, new.iana_id = old.iana_id\n"
+    + _combine("new", "old")
+    + "WITH old, new\n"
+    "CALL (old, new) {\n"
+    "  MATCH (d:Domain)-[r:REGISTERED_WITH]->(old)\n"
+    "  MERGE (d)-[n:REGISTERED_WITH]->(new)\n  " + _combine("n", "r") + "  DELETE r\n"
+    "}\n"
+    "DETACH DELETE old"
+)
+
+
+def merge_split_registrars(graph: Graph) -> list[dict[str, Any]]:
+    """Merge every registrar keyed otherwise than by its normalised name; the merges made."""
+    found = graph.read(
+        "MATCH (r:Registrar) WHERE r.name IS NOT NULL RETURN r.key AS key, r.name AS name",
+        metadata={"query": "migrate.registrars"},
+    )
+    rows = [
+        {"old": row["key"], "new": normalised_name(row["name"])}
+        for row in found
+        if normalised_name(row["name"]) and normalised_name(row["name"]) != row["key"]
+    ]
+    rows.sort(key=lambda row: (row["new"], row["old"]))
+    if rows:
+        graph.run_write(_MERGE_REGISTRARS, {"rows": rows})
+    return rows

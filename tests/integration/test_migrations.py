@@ -1,0 +1,66 @@
+"""``attribution schema migrate`` on a graph written by an earlier version: split registrars
+become one node, with their relationships' provenance combined, and a second run changes
+nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from clirun import run_attribution
+
+from attribution.db import Graph
+from attribution.writer import GraphWriter, NodeRow, RelRow
+
+T0 = datetime(2026, 9, 1, tzinfo=UTC)
+T1 = datetime(2026, 10, 1, tzinfo=UTC)
+T2 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _split_registrars(graph: Graph) -> None:
+    """As an earlier version wrote them: the RDAP handle from intake, the normalised name from
+    enrichment, both for one.example."""
+    GraphWriter(graph).load(
+        nodes=[
+            NodeRow("Registrar", "292", {"name": "Ex  Reg, Inc."}, "rdap:answer.json", T0, T0, T0),
+            NodeRow("Registrar", "ex reg, inc.", {"name": "Ex Reg, Inc."}, "rdap", T1, T2, T2),
+        ],
+        rels=[
+            RelRow("REGISTERED_WITH", "one.example", "292", {}, "rdap:answer.json", T0, T0, T0),
+            RelRow("REGISTERED_WITH", "one.example", "ex reg, inc.", {}, "rdap", T1, T2, T2),
+            RelRow("REGISTERED_WITH", "two.example", "ex reg, inc.", {}, "rdap", T1, T1, T1),
+        ],
+    )
+
+
+def _state(graph: Graph) -> list[dict[str, object]]:
+    return graph.read(
+        "MATCH (d:Domain)-[r:REGISTERED_WITH]->(g:Registrar)\n"
+        "RETURN d.name AS domain, g.key AS key, r.source AS sources, r.first_seen AS first,\n"
+        "       r.last_seen AS last, r.sightings AS sightings, g.source AS registrar_sources,\n"
+        "       g.first_seen AS registrar_first\n"
+        "ORDER BY domain"
+    )
+
+
+def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str, str]) -> None:
+    _split_registrars(graph)
+    done = run_attribution(neo4j_env, "schema", "migrate", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"registrars_merged": [{"old": "292", "new": "ex reg, inc."}]}
+    state = _state(graph)
+    assert [(row["domain"], row["key"]) for row in state] == [
+        ("one.example", "ex reg, inc."),
+        ("two.example", "ex reg, inc."),
+    ]
+    one = state[0]
+    assert sorted(one["sources"]) == ["rdap", "rdap:answer.json"]
+    assert (one["first"].to_native(), one["last"].to_native()) == (T0, T2)
+    assert one["sightings"] == 2
+    assert sorted(one["registrar_sources"]) == ["rdap", "rdap:answer.json"]
+    assert one["registrar_first"].to_native() == T0
+    assert graph.read("MATCH (r:Registrar) RETURN r.key AS key") == [{"key": "ex reg, inc."}]
+
+    again = run_attribution(neo4j_env, "schema", "migrate", "--json")
+    assert json.loads(again.stdout) == {"registrars_merged": []}
+    assert _state(graph) == state
