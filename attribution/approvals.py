@@ -43,9 +43,10 @@ from neo4j import ManagedTransaction
 
 from attribution import audit
 from attribution.db import Graph
-from attribution.reports.builder import ReportError, resolve_target
+from attribution.identities import InvalidIdentity, parse_target
 from attribution.reports.canonical import verify_document
 from attribution.reports.recommend import ELIGIBLE
+from attribution.schema import TARGETS
 from attribution.settings import Settings
 
 __all__ = [
@@ -63,10 +64,6 @@ __all__ = [
 
 DEFAULT_MAX_AGE_DAYS = 7.0
 OUTCOMES = {"approve": "approved", "deny": "denied", "return": "returned"}
-_TARGET = {
-    "domain": ("Domain", "name", "CONCERNS_DOMAIN"),
-    "ip": ("IPAddress", "address", "CONCERNS_IP"),
-}
 
 
 class WorkflowRefusal(Exception):
@@ -179,9 +176,10 @@ def _check_evidence_age(content: Mapping[str, Any], policy: WorkflowPolicy, now:
 
 def _target(text: str) -> tuple[str, str]:
     try:
-        return resolve_target(text)
-    except ReportError as exc:
-        raise WorkflowRefusal(str(exc)) from exc
+        identity = parse_target(text, "approved against")
+    except InvalidIdentity as exc:
+        raise WorkflowRefusal(f"not a domain or IP address: {exc}") from exc
+    return identity.kind, str(identity.value)
 
 
 def _as_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,7 +210,8 @@ def request_approval(
     outcome = report["content"]["recommendation"]["outcome"]
     if outcome != ELIGIBLE:
         raise WorkflowRefusal(f"the report recommends {outcome}, not {ELIGIBLE}")
-    label, key, rel = _TARGET[kind]
+    spec = TARGETS[kind]
+    label, key, rel = spec.label, spec.key, spec.concerned_by
     request_id = f"req-{uuid.uuid4().hex[:16]}"
 
     def work(tx: ManagedTransaction) -> str | None:

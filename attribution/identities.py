@@ -64,6 +64,7 @@ import tldextract
 
 __all__ = [
     "MAX_DOMAIN_LENGTH",
+    "TARGET_KINDS",
     "Identity",
     "IdentityKind",
     "InvalidIdentity",
@@ -72,6 +73,7 @@ __all__ = [
     "canonical_domain",
     "canonical_ip",
     "parse_indicator",
+    "parse_target",
     "parse_url",
     "private_suffix",
     "registrable_domain",
@@ -401,6 +403,22 @@ def _host_identity(value: str, host: str) -> Identity:
         return Identity("domain", canonical_domain(host))
     except InvalidIdentity as exc:
         raise InvalidIdentity(value, f"URL host: {exc.reason}") from None
+
+
+TARGET_KINDS = ("domain", "ip")
+"""The kinds a report, a label or an approval can be about: servers are reached by name or
+address."""
+
+
+def parse_target(value: str, purpose: str = "a target") -> Identity:
+    """The canonical identity of a domain or an IP address; InvalidIdentity for anything else
+    (a CIDR, an AS number), naming ``purpose`` in the message."""
+    identity = parse_indicator(value)
+    if identity.kind not in TARGET_KINDS:
+        raise InvalidIdentity(
+            value, f"a {identity.kind} cannot be {purpose}; give a domain or address"
+        )
+    return identity
 
 
 def parse_indicator(value: str) -> Identity:

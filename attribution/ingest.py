@@ -27,9 +27,8 @@ from attribution.intake.records import (
     Rejection,
 )
 from attribution.labels import entries_from_records, label_rows
+from attribution.schema import LABEL_OF_KIND
 from attribution.writer import GraphWriter, NodeRow, RelRow
-
-LABEL_OF_KIND = {"domain": "Domain", "ip": "IPAddress", "cidr": "Prefix", "asn": "AutonomousSystem"}
 
 
 @dataclass

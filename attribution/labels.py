@@ -34,10 +34,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from attribution import identities
 from attribution.db import Graph
-from attribution.identities import InvalidIdentity, parse_indicator
+from attribution.identities import InvalidIdentity
 from attribution.intake.feeds import parse_label_list
 from attribution.intake.records import LabelRecord, Rejection
+from attribution.schema import TARGET_BY_LABEL, TARGETS
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 __all__ = [
@@ -66,8 +68,6 @@ NodeKey = tuple[str, str]
 KINDS = ("feed", "allowlist", "incident", "analyst")
 PRECEDENCE: dict[str, int] = {"feed": 0, "allowlist": 1, "incident": 2, "analyst": 3}
 VERDICTS = ("malicious", "benign")
-_REL_FOR = {"Domain": "LABELS_DOMAIN", "IPAddress": "LABELS_IP"}
-_NODE_FOR = {"domain": "Domain", "ip": "IPAddress"}
 
 
 @dataclass(frozen=True)
@@ -203,12 +203,8 @@ class LabelImport:
 
 
 def parse_target(value: str) -> NodeKey:
-    identity = parse_indicator(value)
-    if identity.kind == "domain":
-        return ("Domain", str(identity.value))
-    if identity.kind == "ip":
-        return ("IPAddress", str(identity.value))
-    raise InvalidIdentity(value, f"a {identity.kind} cannot be labelled; give a domain or address")
+    identity = identities.parse_target(value, "labelled")
+    return (TARGETS[identity.kind].label, str(identity.value))
 
 
 def entries_from_records(
@@ -222,8 +218,8 @@ def entries_from_records(
     entries: list[LabelEntry] = []
     refused: list[Rejection] = []
     for record in records:
-        label = _NODE_FOR.get(record.identity.kind)
-        if label is None:
+        target = TARGETS.get(record.identity.kind)
+        if target is None:
             reason = f"a {record.identity.kind} cannot be labelled; give a domain or address"
             refused.append(
                 Rejection.of(file_source, record.line, "value", record.identity.value, reason)
@@ -231,7 +227,7 @@ def entries_from_records(
             continue
         entries.append(
             LabelEntry(
-                (label, str(record.identity.value)),
+                (target.label, str(record.identity.value)),
                 record.label,
                 record.family or record.category,
                 record.source if record.source != file_source else None,
@@ -268,7 +264,9 @@ def label_rows(
             props["by"] = by
         if reason is not None:
             props["reason"] = reason
-        rels.append(RelRow(_REL_FOR[label], source, key, props, provenance, at, at, at))
+        rels.append(
+            RelRow(TARGET_BY_LABEL[label].labelled_by, source, key, props, provenance, at, at, at)
+        )
     return list(nodes.values()), rels
 
 

@@ -481,6 +481,35 @@ RELATIONSHIPS = RELATIONSHIPS + WORKFLOW_RELATIONSHIPS
 NODE_BY_LABEL = {spec.label: spec for spec in NODES}
 REL_BY_TYPE = {spec.type: spec for spec in RELATIONSHIPS}
 
+LABEL_OF_KIND: dict[str, str] = {
+    "domain": "Domain",
+    "ip": "IPAddress",
+    "cidr": "Prefix",
+    "asn": "AutonomousSystem",
+}
+"""The node label of each identity kind (:class:`attribution.identities.Identity`)."""
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How a target kind (a domain or an address) is stored, and what names it."""
+
+    kind: str
+    label: str
+    key: str
+    labelled_by: str
+    """Relationship from a ``LabelSource``."""
+    concerned_by: str
+    """Relationship from an ``ApprovalRequest``."""
+
+
+TARGETS: dict[str, TargetSpec] = {
+    "domain": TargetSpec("domain", "Domain", "name", "LABELS_DOMAIN", "CONCERNS_DOMAIN"),
+    "ip": TargetSpec("ip", "IPAddress", "address", "LABELS_IP", "CONCERNS_IP"),
+}
+"""The one map from a target kind to its node and relationships; every module reads it."""
+TARGET_BY_LABEL: dict[str, TargetSpec] = {spec.label: spec for spec in TARGETS.values()}
+
 
 def _check_names() -> None:
     for node in NODES:
@@ -490,6 +519,12 @@ def _check_names() -> None:
         assert _NAME.match(rel.type), rel.type
         assert rel.start in NODE_BY_LABEL and rel.end in NODE_BY_LABEL, rel.type
         assert set(rel.key) <= {p.name for p in rel.props}, rel.type
+    for label in LABEL_OF_KIND.values():
+        assert label in NODE_BY_LABEL, label
+    for target in TARGETS.values():
+        assert NODE_BY_LABEL[target.label].key == target.key, target.kind
+        assert REL_BY_TYPE[target.labelled_by].end == target.label, target.kind
+        assert REL_BY_TYPE[target.concerned_by].end == target.label, target.kind
 
 
 _check_names()

@@ -53,7 +53,7 @@ import jsonschema
 from attribution.db import Graph
 from attribution.identities import (
     InvalidIdentity,
-    parse_indicator,
+    parse_target,
     private_suffix,
     registrable_domain,
 )
@@ -75,7 +75,7 @@ from attribution.reports.servers import (
     server_entries,
 )
 from attribution.reports.values import hit_dict, json_value, latest, parse_time
-from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS
+from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, TARGETS
 from attribution.settings import Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 
@@ -109,7 +109,6 @@ _OPERATIONAL = {
     "enriched_at",
     "enrich_failures",
 }
-_TARGET_SPECS = {"domain": ("Domain", "name"), "ip": ("IPAddress", "address")}
 
 
 class ReportError(ValueError):
@@ -143,17 +142,15 @@ class _Manifest:
 def resolve_target(text: str) -> tuple[str, str]:
     """(kind, canonical value) of a report target; ReportError unless a domain or an address."""
     try:
-        identity = parse_indicator(text)
+        identity = parse_target(text, "the target of a report")
     except InvalidIdentity as exc:
         raise ReportError(f"not a domain or IP address: {exc}") from exc
-    if identity.kind not in _TARGET_SPECS:
-        raise ReportError(f"{text!r} is a {identity.kind}; reports cover domains and IP addresses")
     return identity.kind, str(identity.value)
 
 
 def _read_target(graph: Graph, text: str) -> _Target:
     kind, value = resolve_target(text)
-    label, key = _TARGET_SPECS[kind]
+    label, key = TARGETS[kind].label, TARGETS[kind].key
     found = graph.read(
         f"MATCH (t:{label} {{{key}: $value}}) RETURN properties(t) AS props",
         {"value": value},

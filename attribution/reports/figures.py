@@ -24,6 +24,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import networkx as nx
 
+from attribution.schema import TARGETS
+
 __all__ = ["MAX_NODES", "neighbourhood_png", "score_distribution_png"]
 
 MAX_NODES = 40
@@ -81,7 +83,7 @@ def _node_id(label: str, key: Any) -> str:
 def neighbourhood_png(content: Mapping[str, Any]) -> str:
     """A small drawing of the evidence neighbourhood (at most MAX_NODES nodes)."""
     target = content["target"]
-    target_label = "Domain" if target["kind"] == "domain" else "IPAddress"
+    target_label = TARGETS[target["kind"]].label
     centre = _node_id(target_label, target["value"])
     verdicts: dict[str, str] = {}
     graph = nx.Graph()

@@ -15,6 +15,7 @@ from attribution.identities import (
     canonical_domain,
     canonical_ip,
     parse_indicator,
+    parse_target,
     parse_url,
     registrable_domain,
 )
@@ -260,3 +261,26 @@ def test_parse_url_keeps_the_url_and_drops_credentials() -> None:
         Identity("ip", "2001:db8::1"),
         "https://[2001:db8::1]/",
     )
+
+
+def test_parse_target_takes_domains_and_addresses_only() -> None:
+    assert parse_target("WWW.Example.COM.") == Identity("domain", "www.example.com")
+    assert parse_target("2001:DB8::1") == Identity("ip", "2001:db8::1")
+    with pytest.raises(InvalidIdentity) as refused:
+        parse_target("198.51.100.0/24", "labelled")
+    assert refused.value.reason == "a cidr cannot be labelled; give a domain or address"
+    with pytest.raises(InvalidIdentity, match="a asn cannot be a target"):
+        parse_target("AS64500")
+
+
+def test_one_map_from_target_kind_to_node_and_relationships() -> None:
+    from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE, TARGETS
+
+    assert {k: (t.label, t.key, t.labelled_by, t.concerned_by) for k, t in TARGETS.items()} == {
+        "domain": ("Domain", "name", "LABELS_DOMAIN", "CONCERNS_DOMAIN"),
+        "ip": ("IPAddress", "address", "LABELS_IP", "CONCERNS_IP"),
+    }
+    for target in TARGETS.values():
+        assert NODE_BY_LABEL[target.label].key == target.key
+        assert REL_BY_TYPE[target.concerned_by].start == "ApprovalRequest"
+        assert REL_BY_TYPE[target.labelled_by].start == "LabelSource"
