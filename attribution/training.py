@@ -66,6 +66,7 @@ from attribution.labels import (
     read_truth,
     resolve_labels,
 )
+from attribution.schema import TARGETS
 from attribution.scoring.baselines import plain_gate, uncalibrated_at_half
 from attribution.scoring.estimator import (
     OUTSIDE_CALIBRATION,
@@ -362,8 +363,8 @@ RETURN 'IPAddress' AS label, n.address AS key
 """
 
 _WRITE_SCORES = {
-    "Domain": "UNWIND $rows AS row MATCH (n:Domain {name: row.key})\n",
-    "IPAddress": "UNWIND $rows AS row MATCH (n:IPAddress {address: row.key})\n",
+    target.label: f"UNWIND $rows AS row MATCH (n:{target.label} {{{target.key}: row.key}})\n"
+    for target in TARGETS.values()
 }
 _SET_SCORES = (
     "SET n.score = row.score, n.score_low = row.low, n.score_high = row.high,\n"
@@ -378,9 +379,9 @@ def _write_scores(
     graph: Graph, rows: list[dict[str, Any]], version: str, at_ms: int, batch: int
 ) -> int:
     written = 0
-    for label in ("Domain", "IPAddress"):
+    for label, match in _WRITE_SCORES.items():
         mine = [r for r in rows if r["label"] == label]
-        statement = _WRITE_SCORES[label] + _SET_SCORES
+        statement = match + _SET_SCORES
         for start in range(0, len(mine), batch):
             chunk = [{k: r[k] for k in _SCORE_FIELDS} for r in mine[start : start + batch]]
 

@@ -59,6 +59,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from attribution.db import Graph
 from attribution.identities import Identity
 from attribution.observations_to_rows import ObservationRows, enrichment_state, rows_for_results
+from attribution.schema import TARGETS
 from attribution.writer import GraphWriter
 from enrichment.clients import EnrichmentClients
 from enrichment.config import EnrichmentConfig
@@ -142,8 +143,8 @@ SET n.enrich_state = 'pending', n.enrich_depth = item.depth
 RETURN count(n) AS queued
 """
 _DISCOVER_BY_KIND = {
-    "domain": _DISCOVER.replace("LABEL", "Domain").replace("KEY", "name"),
-    "ip": _DISCOVER.replace("LABEL", "IPAddress").replace("KEY", "address"),
+    kind: _DISCOVER.replace("LABEL", target.label).replace("KEY", target.key)
+    for kind, target in TARGETS.items()
 }
 
 
