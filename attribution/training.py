@@ -428,14 +428,14 @@ def _scored_rows(
     if not rows:
         return []
     X = features.X[rows]
-    proba = classifier.predict_proba(X)[:, 1]
+    shapley = classifier.shapley(X)
+    proba = shapley.scores  # the full coalition's score is the probability itself
     interval = classifier.predict_interval(X)
     decided = classifier.decide(X)
     kinds = ["an address" if features.keys[i][0] == "IPAddress" else "a domain" for i in rows]
     explained = explanations(
-        classifier.shapley(X), X, classifier.feature_names_, classifier.groups_, GROUP_TITLES,
-        kinds,
-    )  # fmt: skip
+        shapley, X, classifier.feature_names_, classifier.groups_, GROUP_TITLES, kinds
+    )
     out = []
     for j, i in enumerate(rows):
         label, key = features.keys[i]

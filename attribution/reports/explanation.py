@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from attribution.features.extract import FEATURE_GROUPS
+from attribution.features.families import FAMILIES
 from attribution.reports.values import json_value
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "min_families",
 ]
 
-EVIDENCE_FAMILIES = ("resolution", "hosting", "registration", "incident", "labels", "association")
+EVIDENCE_FAMILIES = FAMILIES
 """The independent evidence families scoring records, in the order reports list them."""
 
 _LABEL_NOTE = (

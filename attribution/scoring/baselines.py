@@ -15,22 +15,21 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
-from attribution.scoring.estimator import benign_holdout, default_base_estimator
+from attribution.scoring.estimator import (
+    benign_holdout,
+    default_base_estimator,
+    zero_blank_columns,
+)
 from attribution.scoring.umbrella import umbrella_threshold
 
 __all__ = ["blank_filled", "plain_gate", "uncalibrated_at_half"]
 
 
 def blank_filled(X_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Copies with every column that has no value in ``X_train`` set to 0 (the trees cannot
-    bin an empty column; constant in training, it is never split on)."""
+    """Every matrix with the columns that have no value in ``X_train`` set to 0, as the
+    classifier feeds its own trees (:func:`~attribution.scoring.estimator.zero_blank_columns`)."""
     blank = np.isnan(X_train).all(axis=0)
-    out = []
-    for X in (X_train, *others):
-        X = np.array(X, dtype=float)
-        X[:, blank] = 0.0
-        out.append(X)
-    return out
+    return [zero_blank_columns(X, blank) for X in (X_train, *others)]
 
 
 def plain_gate(

@@ -41,6 +41,7 @@ __all__ = [
     "InsufficientCalibrationWarning",
     "MaliciousnessClassifier",
     "default_base_estimator",
+    "zero_blank_columns",
 ]
 
 ACT = "act"
@@ -64,6 +65,20 @@ def default_base_estimator(random_state: int | np.random.RandomState | None = No
     (missing evidence) is routed natively at each split rather than imputed.
     """
     return HistGradientBoostingClassifier(random_state=random_state)
+
+
+def zero_blank_columns(X: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """``X`` with the ``blank`` columns set to 0 (a copy when any is blank).
+
+    Gradient-boosted trees cannot bin a column with no value at all. A column blank in
+    training is given 0 on the way into the trees, in training and at prediction alike:
+    constant in training, it is never split on, so its later values change nothing.
+    """
+    if not blank.any():
+        return X
+    out = np.array(X, dtype=float)
+    out[:, blank] = 0.0
+    return out
 
 
 def _holdout_size(fraction: float, n_benign: int) -> int:
@@ -330,10 +345,8 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_scorer(self, X_train: np.ndarray, y_train: np.ndarray, seed: int) -> None:
-        # Gradient-boosted trees cannot bin a column with no value at all. Such a column is
-        # given 0 on the way into the scorers, in training and at prediction alike: constant
-        # in training, it is never split on, so its later values change nothing. The evidence
-        # patterns and explanations still see the column as it was (missing).
+        # Columns blank in training go into the scorers as 0 (:func:`zero_blank_columns`);
+        # the evidence patterns and explanations still see them as they were (missing).
         self.blank_columns_ = np.isnan(X_train).all(axis=0)
         X_train = self._scorer_input(X_train)
         smallest_class = int(np.bincount(y_train, minlength=2).min())
@@ -435,11 +448,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         return X_arr
 
     def _scorer_input(self, X_arr: np.ndarray) -> np.ndarray:
-        if not self.blank_columns_.any():
-            return X_arr
-        out = X_arr.copy()
-        out[:, self.blank_columns_] = 0.0
-        return out
+        return zero_blank_columns(X_arr, self.blank_columns_)
 
     def _correct(self, p: np.ndarray) -> np.ndarray:
         c = self.prior_correction_
@@ -553,15 +562,10 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         listed."""
         if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
             raise ValueError(f"top must be a positive integer, got {top!r}")
-        X_arr = self._validated(X)
-        result = self.shapley(X_arr)
-        observed = observed_groups(X_arr, [self.groups_[n] for n in result.groups])
+        result = self.shapley(X)
         out = []
-        for i in range(X_arr.shape[0]):
-            order = np.argsort(-np.abs(result.values[i]), kind="stable")
-            out.append(
-                [(result.groups[g], float(result.values[i, g])) for g in order if observed[i, g]][
-                    :top
-                ]
-            )
+        for values, observed in zip(result.values, result.observed, strict=True):
+            order = np.argsort(-np.abs(values), kind="stable")
+            pairs = [(result.groups[g], float(values[g])) for g in order if observed[g]]
+            out.append(pairs[:top])
         return out

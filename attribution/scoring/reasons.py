@@ -51,7 +51,7 @@ def explanations(
         for g, name in enumerate(result.groups):
             columns = groups[name]
             title = titles.get(name, name)
-            if np.isnan(row[list(columns)]).all():
+            if not result.observed[i, g]:
                 absent.append(title)
                 continue
             contributions.append(

@@ -40,6 +40,8 @@ class GroupShapley:
     base: np.ndarray
     values: np.ndarray
     scores: np.ndarray
+    observed: np.ndarray
+    """``observed[i, g]``: row i has a value in group g (an unobserved group's value is 0)."""
 
 
 def observed_groups(X: np.ndarray, columns: Sequence[Sequence[int]]) -> np.ndarray:
@@ -67,14 +69,17 @@ def _pattern_values(
     m = len(player_columns)
     n_coalitions = 1 << m
     n, d = rows.shape
+    # masked[c, j]: column j is set to NaN in coalition c (its player is not in the coalition).
+    masked = np.zeros((n_coalitions, d), dtype=bool)
+    for player, cols in enumerate(player_columns):
+        absent = np.array([(mask >> player) & 1 == 0 for mask in range(n_coalitions)])
+        masked[np.ix_(absent, np.asarray(cols, dtype=int))] = True
     out = np.empty((n, n_coalitions))
     chunk = max(1, _CHUNK_CELLS // max(1, n_coalitions * d))
     for start in range(0, n, chunk):
         block = rows[start : start + chunk]
         stacked = np.repeat(block[:, None, :], n_coalitions, axis=1)
-        for player, cols in enumerate(player_columns):
-            absent = np.array([(mask >> player) & 1 == 0 for mask in range(n_coalitions)])
-            stacked[:, absent[:, None] & np.isin(np.arange(d), cols)[None, :]] = np.nan
+        stacked[:, masked] = np.nan
         scores = predict(stacked.reshape(-1, d))
         out[start : start + len(block)] = scores.reshape(len(block), n_coalitions)
     return out
@@ -121,4 +126,4 @@ def group_shapley(
             # An elementwise product summed per row (not a BLAS product, whose blocking
             # depends on the batch): each row's value is the same whatever else is scored.
             values[members, g] = (gains * weights[sizes[without]]).sum(axis=1)
-    return GroupShapley(groups=names, base=base, values=values, scores=scores)
+    return GroupShapley(names, base, values, scores, observed)

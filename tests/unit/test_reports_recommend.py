@@ -482,3 +482,12 @@ def test_missing_warninglists_are_a_control_not_checked() -> None:
 def test_an_abstention_without_a_score_says_the_evidence_was_insufficient() -> None:
     result = recommend(_domain(score=None, decision="insufficient-evidence"))
     assert result.reasons == ["the classifier found insufficient evidence"]
+
+
+def test_every_feature_group_says_where_a_report_shows_its_values() -> None:
+    from attribution.features import FEATURE_GROUPS
+    from attribution.features.families import FAMILIES
+    from attribution.reports.explanation import CHECK_IN, EVIDENCE_FAMILIES
+
+    assert set(CHECK_IN) == set(FEATURE_GROUPS)
+    assert EVIDENCE_FAMILIES == FAMILIES
