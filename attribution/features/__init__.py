@@ -1,10 +1,13 @@
 """Features of domains and addresses, exported read-only from the graph.
 
-:mod:`~attribution.features.lexical` scores the name itself, :mod:`~attribution.features.extract`
-reads the graph and builds one row per node with the versioned :data:`FEATURE_NAMES`, and
+:mod:`~attribution.features.export` reads the graph once, read-only;
+:mod:`~attribution.features.lexical` scores the name itself; :mod:`~attribution.features.extract`
+builds one row per node with the versioned :data:`FEATURE_NAMES`; and
 :mod:`~attribution.features.graphfeat` adds graph structure and cross-fitted label features.
+:mod:`~attribution.features.families` groups the observed evidence into independent families.
 """
 
+from attribution.features.export import GraphExport, export_graph
 from attribution.features.extract import (
     EVIDENCE_FEATURES,
     FEATURE_GROUPS,
@@ -12,9 +15,7 @@ from attribution.features.extract import (
     FEATURE_SET_VERSION,
     GROUP_TITLES,
     FeatureMatrix,
-    GraphExport,
     build_features,
-    export_graph,
     features_from_export,
 )
 

@@ -1,7 +1,6 @@
 """Feature rows for every Domain and IPAddress, from a read-only export of the graph.
 
-:func:`export_graph` reads the facts the features need with a handful of parameter-free,
-read-only Cypher statements (each in a read transaction tagged with its name), and
+:func:`~attribution.features.export.export_graph` reads the facts the features need, and
 :func:`build_features` turns them into one row per node with the columns of
 :data:`FEATURE_NAMES`, in that order. :data:`FEATURE_SET_VERSION` changes whenever a column is
 added, removed, reordered or computed differently; a saved model records it and refuses to
@@ -43,7 +42,6 @@ labels (cross-fitted, see :mod:`attribution.features.graphfeat`)
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import statistics
 from collections import defaultdict
@@ -56,6 +54,8 @@ from typing import Any
 import numpy as np
 
 from attribution.db import Graph
+from attribution.features import graphfeat
+from attribution.features.export import GraphExport, export_graph, net_of
 from attribution.features.lexical import LEXICAL_FEATURES, lexical_features
 from attribution.labels import NodeKey, ResolvedLabel
 
@@ -159,101 +159,6 @@ _DAY_MS = 86_400_000.0
 
 
 @dataclass
-class GraphExport:
-    """The facts the features use, as plain Python data (times in epoch milliseconds)."""
-
-    domains: dict[str, dict[str, Any]] = field(default_factory=dict)
-    addresses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    resolves: list[tuple[str, str, int | None]] = field(default_factory=list)
-    """(name, address, smallest TTL seen)."""
-    aliases: list[tuple[str, str]] = field(default_factory=list)
-    name_servers: list[tuple[str, str]] = field(default_factory=list)
-    mail_servers: list[tuple[str, str]] = field(default_factory=list)
-    reverse: dict[str, str] = field(default_factory=dict)
-    prefixes: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)
-    """address -> [(prefix, origin AS or None)]."""
-    registrars: dict[str, str] = field(default_factory=dict)
-    registrants: dict[str, tuple[str, bool | None]] = field(default_factory=dict)
-    incidents: set[NodeKey] = field(default_factory=set)
-    """Nodes named in any incident report, confirmed or not."""
-
-    def keys(self) -> list[NodeKey]:
-        """Every scored node, domains first, each group sorted."""
-        return [("Domain", n) for n in sorted(self.domains)] + [
-            ("IPAddress", a) for a in sorted(self.addresses)
-        ]
-
-
-_EXPORT: dict[str, str] = {
-    "domains": """
-        MATCH (d:Domain)
-        RETURN d.name AS name, d.registrable AS registrable, d.first_seen.epochMillis AS first,
-               d.last_seen.epochMillis AS last, d.created.epochMillis AS created,
-               d.updated.epochMillis AS updated, d.expires.epochMillis AS expires,
-               d.privacy_proxy AS privacy, d.nxdomain AS nxdomain""",
-    "addresses": """
-        MATCH (i:IPAddress)
-        RETURN i.address AS address, i.first_seen.epochMillis AS first,
-               i.last_seen.epochMillis AS last""",
-    "resolves": """
-        MATCH (d:Domain)-[r:RESOLVES_TO]->(i:IPAddress)
-        RETURN d.name AS a, i.address AS b, coalesce(r.min_ttl, r.ttl) AS ttl""",
-    "aliases": "MATCH (d:Domain)-[:ALIAS_OF]->(t:Domain) RETURN d.name AS a, t.name AS b",
-    "name_servers": "MATCH (d:Domain)-[:NAME_SERVER]->(n:Domain) RETURN d.name AS a, n.name AS b",
-    "mail_servers": "MATCH (d:Domain)-[:MAIL_SERVER]->(m:Domain) RETURN d.name AS a, m.name AS b",
-    "reverse": "MATCH (i:IPAddress)-[:REVERSE_NAME]->(d:Domain) RETURN i.address AS a, d.name AS b",
-    "prefixes": """
-        MATCH (i:IPAddress)-[:IN_PREFIX]->(p:Prefix)
-        OPTIONAL MATCH (p)-[:ANNOUNCED_BY]->(a:AutonomousSystem)
-        RETURN i.address AS a, p.cidr AS b, a.asn AS asn""",
-    "registrars": "MATCH (d:Domain)-[:REGISTERED_WITH]->(r:Registrar) RETURN d.name AS a, r.key AS b",
-    "registrants": """
-        MATCH (d:Domain)-[:REGISTERED_BY]->(r:Registrant)
-        RETURN d.name AS a, r.key AS b, r.privacy_proxy AS privacy""",
-    "incidents": """
-        MATCH (d:Domain) WHERE EXISTS { (d)-[:REPORTED_IN]->(:IncidentReport) }
-        RETURN 'Domain' AS label, d.name AS key
-        UNION ALL
-        MATCH (i:IPAddress) WHERE EXISTS { (i)-[:IP_REPORTED_IN]->(:IncidentReport) }
-        RETURN 'IPAddress' AS label, i.address AS key""",
-}
-
-
-def export_graph(graph: Graph, *, timeout: float | None = None) -> GraphExport:
-    """Read the facts behind the features, read-only (each statement tagged ``features.*``)."""
-
-    def read(name: str) -> list[dict[str, Any]]:
-        return graph.read(_EXPORT[name], timeout=timeout, metadata={"query": f"features.{name}"})
-
-    out = GraphExport()
-    for row in read("domains"):
-        out.domains[row["name"]] = row
-    for row in read("addresses"):
-        out.addresses[row["address"]] = row
-    out.resolves = [(r["a"], r["b"], r["ttl"]) for r in read("resolves")]
-    out.aliases = [(r["a"], r["b"]) for r in read("aliases")]
-    out.name_servers = [(r["a"], r["b"]) for r in read("name_servers")]
-    out.mail_servers = [(r["a"], r["b"]) for r in read("mail_servers")]
-    for row in read("reverse"):
-        # Several reverse names over time: keep the smallest for a stable result.
-        current = out.reverse.get(row["a"])
-        out.reverse[row["a"]] = row["b"] if current is None else min(current, row["b"])
-    for row in read("prefixes"):
-        out.prefixes.setdefault(row["a"], []).append((row["b"], row["asn"]))
-    for row in read("registrars"):
-        current_registrar = out.registrars.get(row["a"])
-        out.registrars[row["a"]] = (
-            row["b"] if current_registrar is None else min(current_registrar, row["b"])
-        )
-    for row in read("registrants"):
-        current = out.registrants.get(row["a"], (None, None))[0]
-        if current is None or row["b"] < current:
-            out.registrants[row["a"]] = (row["b"], row["privacy"])
-    out.incidents = {(row["label"], row["key"]) for row in read("incidents")}
-    return out
-
-
-@dataclass
 class FeatureMatrix:
     """Feature rows: ``X[i]`` belongs to ``keys[i]``; columns are :data:`FEATURE_NAMES`."""
 
@@ -280,12 +185,6 @@ class FeatureMatrix:
         return {key: i for i, key in enumerate(self.keys)}
 
 
-def _net_of(address: str) -> str:
-    ip = ipaddress.ip_address(address)
-    length = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
-
-
 @cache
 def _warninglists(directory: str) -> Any:
     from attribution.warninglists import load_warninglists
@@ -307,6 +206,176 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
+@dataclass
+class _Relations:
+    """The export's relationships indexed both ways, built once per feature run."""
+
+    names_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """address -> names resolving to it directly."""
+    addrs_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """name -> addresses it resolves to directly."""
+    ttls_of_name: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    ttls_of_addr: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    alias_targets: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    ns_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    domains_of_ns: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    mx_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    asn_of_addr: dict[str, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, export: GraphExport) -> _Relations:
+        rel = cls()
+        for name, address, ttl in export.resolves:
+            rel.names_of[address].add(name)
+            rel.addrs_of[name].add(address)
+            if ttl is not None:
+                rel.ttls_of_name[name].append(float(ttl))
+                rel.ttls_of_addr[address].append(float(ttl))
+        for alias, target in export.aliases:
+            rel.alias_targets[alias].add(target)
+        for name, ns in export.name_servers:
+            rel.ns_of[name].add(ns)
+            rel.domains_of_ns[ns].add(name)
+        for name, mx in export.mail_servers:
+            rel.mx_of[name].add(mx)
+        rel.asn_of_addr = {
+            a: {asn for _, asn in rows if asn is not None} for a, rows in export.prefixes.items()
+        }
+        return rel
+
+    def addresses(self, name: str) -> set[str]:
+        """Addresses of a name, directly or through one CNAME."""
+        found = set(self.addrs_of.get(name, ()))
+        for target in self.alias_targets.get(name, ()):
+            found |= self.addrs_of.get(target, set())
+        return found
+
+    def name_ttls(self, name: str) -> list[float]:
+        """TTLs of a name's address records, its CNAME targets' included."""
+        ttls = list(self.ttls_of_name.get(name, ()))
+        for target in self.alias_targets.get(name, ()):
+            ttls += self.ttls_of_name.get(target, [])
+        return ttls
+
+
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def _domain_dns(row: np.ndarray, name: str, props: Mapping[str, Any], rel: _Relations) -> None:
+    """DNS and hosting columns of a domain (``addrs`` directly or through one CNAME)."""
+    addrs = rel.addresses(name)
+    has_dns = (
+        bool(addrs or rel.ns_of.get(name) or rel.mx_of.get(name) or rel.alias_targets.get(name))
+        or props.get("nxdomain") is not None
+    )
+    if has_dns:
+        row[_COL["dns_addr_count"]] = len(addrs)
+        row[_COL["dns_v6_count"]] = sum(":" in a for a in addrs)
+        row[_COL["dns_ns_count"]] = len(rel.ns_of.get(name, ()))
+        row[_COL["dns_mx_count"]] = len(rel.mx_of.get(name, ()))
+        row[_COL["dns_alias"]] = 1.0 if rel.alias_targets.get(name) else 0.0
+    ttls = rel.name_ttls(name)
+    if ttls:
+        row[_COL["dns_min_ttl"]] = min(ttls)
+        row[_COL["dns_median_ttl"]] = _median(ttls)
+    if addrs:
+        row[_COL["dns_distinct_24"]] = len({net_of(a) for a in addrs})
+        if any(a in rel.asn_of_addr for a in addrs):
+            row[_COL["dns_distinct_asn"]] = len(_asns_of(addrs, rel))
+        counts = [len(rel.names_of.get(a, ())) for a in addrs]
+        row[_COL["host_cohost_max"]] = max(counts)
+        row[_COL["host_cohost_mean"]] = float(np.mean(counts))
+    if rel.ns_of.get(name):
+        row[_COL["dns_ns_shared_max"]] = max(
+            len(rel.domains_of_ns[ns]) - 1 for ns in rel.ns_of[name]
+        )
+
+
+def _asns_of(addresses: set[str], rel: _Relations) -> set[int]:
+    asns: set[int] = set()
+    for address in addresses:
+        asns |= rel.asn_of_addr.get(address, set())
+    return asns
+
+
+def _domain_registration(
+    row: np.ndarray, name: str, props: Mapping[str, Any], export: GraphExport
+) -> None:
+    """Registration columns, from the registrable domain's data (the name's own as fallback)."""
+    registrable = props.get("registrable") or name
+    reg = export.domains.get(registrable, props)
+    created, first = reg.get("created"), props.get("first")
+    if created is not None:
+        if first is not None:
+            row[_COL["reg_age_days"]] = (first - created) / _DAY_MS
+        if reg.get("expires") is not None:
+            row[_COL["reg_length_days"]] = (reg["expires"] - created) / _DAY_MS
+        if reg.get("updated") is not None:
+            row[_COL["reg_update_gap_days"]] = (reg["updated"] - created) / _DAY_MS
+    privacy = reg.get("privacy")
+    if privacy is None and registrable in export.registrants:
+        privacy = export.registrants[registrable][1]
+    if privacy is not None:
+        row[_COL["reg_privacy"]] = 1.0 if privacy else 0.0
+
+
+def _warninglist_columns(row: np.ndarray, hits: set[str]) -> None:
+    for category, feature in _WL_CATEGORY.items():
+        row[_COL[feature]] = 1.0 if category in hits else 0.0
+
+
+def _domain_hits(wl: Any, name: str, registrable: str, addrs: set[str]) -> set[str]:
+    """Warninglist categories of the name, its registrable domain and (cloud, CDN) addresses."""
+    hits = {h.category for h in wl.match_domain(name)}
+    if registrable != name:
+        hits |= {h.category for h in wl.match_domain(registrable)}
+    for address in addrs:
+        hits |= {h.category for h in wl.match_ip(address)} & _ADDRESS_CATEGORIES
+    return hits
+
+
+def _domain_row(
+    row: np.ndarray,
+    name: str,
+    props: Mapping[str, Any],
+    export: GraphExport,
+    rel: _Relations,
+    wl: Any,
+) -> frozenset[int]:
+    """Fill a domain's columns; returns the origin ASes of its addresses."""
+    row[_COL["is_ip"]] = 0.0
+    for feature, value in lexical_features(name).items():
+        row[_COL[feature]] = value
+    _domain_dns(row, name, props, rel)
+    _domain_registration(row, name, props, export)
+    addrs = rel.addresses(name)
+    if wl is not None:
+        registrable = props.get("registrable") or name
+        _warninglist_columns(row, _domain_hits(wl, name, registrable, addrs))
+    return frozenset(_asns_of(addrs, rel))
+
+
+def _address_row(
+    row: np.ndarray, address: str, export: GraphExport, rel: _Relations, wl: Any
+) -> None:
+    """Fill an address's columns (reverse name, records pointing at it, routing, lists)."""
+    row[_COL["is_ip"]] = 1.0
+    ttls = rel.ttls_of_addr.get(address, [])
+    if ttls:
+        row[_COL["dns_min_ttl"]] = min(ttls)
+        row[_COL["dns_median_ttl"]] = _median(ttls)
+    ptr = export.reverse.get(address)
+    if ptr is not None:
+        row[_COL["ip_ptr_dynamic"]] = 1.0 if _DYNAMIC_PTR.search(ptr) else 0.0
+    if address in rel.names_of:
+        row[_COL["host_cohost_max"]] = len(rel.names_of[address])
+        row[_COL["host_cohost_mean"]] = len(rel.names_of[address])
+    if rel.asn_of_addr.get(address):
+        row[_COL["dns_distinct_asn"]] = len(rel.asn_of_addr[address])
+    if wl is not None:
+        _warninglist_columns(row, {h.category for h in wl.match_ip(address)})
+
+
 def features_from_export(
     export: GraphExport,
     labels: Mapping[NodeKey, ResolvedLabel],
@@ -317,147 +386,31 @@ def features_from_export(
     progress: Callable[[str], None] | None = None,
 ) -> FeatureMatrix:
     """Feature rows for every node of ``export``; label features cross-fitted over ``labels``."""
-    from attribution.features import graphfeat
-
-    nan = float("nan")
+    say = progress or (lambda _: None)
     keys = export.keys()
     position = {key: i for i, key in enumerate(keys)}
-    X = np.full((len(keys), len(FEATURE_NAMES)), nan)
-    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-    names_of: dict[str, set[str]] = defaultdict(set)  # address -> names resolving to it
-    addrs_of: dict[str, set[str]] = defaultdict(set)  # name -> addresses, directly
-    ttls_of_name: dict[str, list[float]] = defaultdict(list)
-    ttls_of_addr: dict[str, list[float]] = defaultdict(list)
-    for name, address, ttl in export.resolves:
-        names_of[address].add(name)
-        addrs_of[name].add(address)
-        if ttl is not None:
-            ttls_of_name[name].append(float(ttl))
-            ttls_of_addr[address].append(float(ttl))
-    alias_targets: dict[str, set[str]] = defaultdict(set)
-    for alias, target in export.aliases:
-        alias_targets[alias].add(target)
-    ns_of: dict[str, set[str]] = defaultdict(set)
-    domains_of_ns: dict[str, set[str]] = defaultdict(set)
-    for name, ns in export.name_servers:
-        ns_of[name].add(ns)
-        domains_of_ns[ns].add(name)
-    mx_of: dict[str, set[str]] = defaultdict(set)
-    for name, mx in export.mail_servers:
-        mx_of[name].add(mx)
-    asn_of_addr: dict[str, set[int]] = {
-        a: {asn for _, asn in rows if asn is not None} for a, rows in export.prefixes.items()
-    }
-
-    def addresses(name: str) -> set[str]:
-        found = set(addrs_of.get(name, ()))
-        for target in alias_targets.get(name, ()):
-            found |= addrs_of.get(target, set())
-        return found
-
+    X = np.full((len(keys), len(FEATURE_NAMES)), float("nan"))
+    rel = _Relations.of(export)
     node_asns: dict[NodeKey, frozenset[int]] = {}
-    wl = warninglists
-
     for name, props in export.domains.items():
         row = X[position[("Domain", name)]]
-        row[col["is_ip"]] = 0.0
-        for feature, value in lexical_features(name).items():
-            row[col[feature]] = value
-        addrs = addresses(name)
-        has_dns = (
-            bool(addrs or ns_of.get(name) or mx_of.get(name) or alias_targets.get(name))
-            or props.get("nxdomain") is not None
-        )
-        asns: set[int] = set()
-        for address in addrs:
-            asns |= asn_of_addr.get(address, set())
-        node_asns[("Domain", name)] = frozenset(asns)
-        if has_dns:
-            row[col["dns_addr_count"]] = len(addrs)
-            row[col["dns_v6_count"]] = sum(":" in a for a in addrs)
-            row[col["dns_ns_count"]] = len(ns_of.get(name, ()))
-            row[col["dns_mx_count"]] = len(mx_of.get(name, ()))
-            row[col["dns_alias"]] = 1.0 if alias_targets.get(name) else 0.0
-        ttls = list(ttls_of_name.get(name, ()))
-        for target in alias_targets.get(name, ()):
-            ttls += ttls_of_name.get(target, [])
-        if ttls:
-            row[col["dns_min_ttl"]] = min(ttls)
-            row[col["dns_median_ttl"]] = _median(ttls)
-        if addrs:
-            row[col["dns_distinct_24"]] = len({_net_of(a) for a in addrs})
-            routed = [a for a in addrs if a in asn_of_addr]
-            if routed:
-                row[col["dns_distinct_asn"]] = len(asns)
-            counts = [len(names_of.get(a, ())) for a in addrs]
-            row[col["host_cohost_max"]] = max(counts)
-            row[col["host_cohost_mean"]] = float(np.mean(counts))
-        if ns_of.get(name):
-            row[col["dns_ns_shared_max"]] = max(len(domains_of_ns[ns]) - 1 for ns in ns_of[name])
-
-        registrable = props.get("registrable") or name
-        reg = export.domains.get(registrable, props)
-        created, first = reg.get("created"), props.get("first")
-        if created is not None:
-            if first is not None:
-                row[col["reg_age_days"]] = (first - created) / _DAY_MS
-            if reg.get("expires") is not None:
-                row[col["reg_length_days"]] = (reg["expires"] - created) / _DAY_MS
-            if reg.get("updated") is not None:
-                row[col["reg_update_gap_days"]] = (reg["updated"] - created) / _DAY_MS
-        privacy = reg.get("privacy")
-        if privacy is None and registrable in export.registrants:
-            privacy = export.registrants[registrable][1]
-        if privacy is not None:
-            row[col["reg_privacy"]] = 1.0 if privacy else 0.0
-
-        if wl is not None:
-            hits = {h.category for h in wl.match_domain(name)}
-            if registrable != name:
-                hits |= {h.category for h in wl.match_domain(registrable)}
-            for address in addrs:
-                hits |= {h.category for h in wl.match_ip(address)} & _ADDRESS_CATEGORIES
-            for category, feature in _WL_CATEGORY.items():
-                row[col[feature]] = 1.0 if category in hits else 0.0
-
+        node_asns[("Domain", name)] = _domain_row(row, name, props, export, rel, warninglists)
     for address in export.addresses:
-        row = X[position[("IPAddress", address)]]
-        row[col["is_ip"]] = 1.0
-        node_asns[("IPAddress", address)] = frozenset(asn_of_addr.get(address, set()))
-        ttls = ttls_of_addr.get(address, [])
-        if ttls:
-            row[col["dns_min_ttl"]] = min(ttls)
-            row[col["dns_median_ttl"]] = _median(ttls)
-        ptr = export.reverse.get(address)
-        if ptr is not None:
-            row[col["ip_ptr_dynamic"]] = 1.0 if _DYNAMIC_PTR.search(ptr) else 0.0
-        if address in names_of:
-            row[col["host_cohost_max"]] = len(names_of[address])
-            row[col["host_cohost_mean"]] = len(names_of[address])
-        if asn_of_addr.get(address):
-            row[col["dns_distinct_asn"]] = len(asn_of_addr[address])
-        if wl is not None:
-            hits = {h.category for h in wl.match_ip(address)}
-            for category, feature in _WL_CATEGORY.items():
-                row[col[feature]] = 1.0 if category in hits else 0.0
-
-    if progress:
-        progress("base features")
+        _address_row(X[position[("IPAddress", address)]], address, export, rel, warninglists)
+        node_asns[("IPAddress", address)] = frozenset(rel.asn_of_addr.get(address, set()))
+    say("base features")
     nxgraph = graphfeat.build_graph(export)
     degree, component = graphfeat.structural_features(nxgraph, keys)
-    X[:, col["g_degree"]] = degree
-    X[:, col["g_component_size"]] = component
-    if progress:
-        progress("graph structure")
+    X[:, _COL["g_degree"]] = degree
+    X[:, _COL["g_component_size"]] = component
+    say("graph structure")
     folds = graphfeat.assign_folds(keys, labels, n_folds, seed)
     label_cols = graphfeat.cross_fitted_label_features(
         export, nxgraph, keys, labels, folds, n_folds, node_asns
     )
     for name, values in label_cols.items():
-        X[:, col[name]] = values
-    if progress:
-        progress("label features")
+        X[:, _COL[name]] = values
+    say("label features")
     return FeatureMatrix(
         keys=keys, X=X, folds=folds, asns=node_asns, incidents=set(export.incidents)
     )

@@ -35,7 +35,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from attribution.features.extract import GraphExport, _net_of
+from attribution.features.export import GraphExport, net_of
 from attribution.labels import NodeKey, ResolvedLabel
 
 __all__ = [
@@ -188,7 +188,7 @@ def _pivots(export: GraphExport, keys: Sequence[NodeKey]) -> tuple[np.ndarray, n
             add(position[("IPAddress", address)], f"name:{name}")
     for address in export.addresses:
         add(position[("IPAddress", address)], f"ip:{address}")
-        add(position[("IPAddress", address)], f"net:{_net_of(address)}")
+        add(position[("IPAddress", address)], f"net:{net_of(address)}")
     return np.array(rows, dtype=int), np.array(pivots, dtype=int), len(pivot_id)
 
 
