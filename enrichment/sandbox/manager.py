@@ -191,6 +191,17 @@ def _log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _pick_ports(*asked: int | None) -> list[int]:
+    """The ports asked for, with a distinct free port wherever none was asked."""
+    taken: set[int] = set()
+    ports = []
+    for asked_port in asked:
+        port = asked_port if asked_port is not None else free_port(taken)
+        taken.add(port)
+        ports.append(port)
+    return ports
+
+
 class Sandbox:
     """The sandbox whose processes and files live in one state directory."""
 
@@ -223,55 +234,17 @@ class Sandbox:
         match, or be None). Raises SandboxError if it is up on another directory.
         """
         data_root = Path(data_dir).resolve()
-        current = self.endpoints()
-        if current is not None:
-            state = self.status()
-            if state["up"] and current["data_dir"] == str(data_root):
-                asked = {"dns_port": dns_port, "whois_port": whois_port}
-                clash = [k for k, v in asked.items() if v is not None and v != current[k]]
-                if rdap_port is not None and current["rdap_base_url"] != self._url(rdap_port):
-                    clash.append("rdap_port")
-                if clash:
-                    raise SandboxError(f"sandbox already up with other {', '.join(clash)}")
-                return current
-            if state["up"]:
-                raise SandboxError(
-                    f"sandbox in {self.state_dir} is up on {current['data_dir']}; run down first"
-                )
-            self.down()  # half-dead leftovers: clear them before starting again
+        running = self._already_up(data_root, dns_port, rdap_port, whois_port)
+        if running is not None:
+            return running
         data = load_data_dir(data_root)
         nsd.check_zones(data)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        taken: set[int] = set()
-        ports = []
-        for asked_port in (dns_port, rdap_port, whois_port):
-            port = asked_port if asked_port is not None else free_port(taken)
-            taken.add(port)
-            ports.append(port)
-        dns_p, rdap_p, whois_p = ports
-        conf = nsd.write_config(data, self.state_dir, dns_p)
-        nsd_proc = nsd.start(conf, self.state_dir / "nsd.out")
-        serve_log = self.state_dir / "serve.log"
-        with serve_log.open("ab") as log:
-            serve_proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "enrichment.sandbox.serve",
-                    "--data-dir",
-                    str(data_root),
-                    "--rdap-port",
-                    str(rdap_p),
-                    "--whois-port",
-                    str(whois_p),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=str(REPO_ROOT),
-                env={**os.environ, "PYTHONPATH": self._pythonpath()},
-            )
+        dns_p, rdap_p, whois_p = _pick_ports(dns_port, rdap_port, whois_port)
+        nsd_proc = nsd.start(
+            nsd.write_config(data, self.state_dir, dns_p), self.state_dir / "nsd.out"
+        )
+        serve_proc = self._start_servers(data_root, rdap_p, whois_p)
         endpoints: dict[str, Any] = {
             "dns_host": HOST,
             "dns_port": dns_p,
@@ -283,23 +256,86 @@ class Sandbox:
             "pids": {"nsd": nsd_proc.pid, "servers": serve_proc.pid},
         }
         self.state_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
-        first_zone = min(data.zones, default=".")
+        self._wait_ready(endpoints, min(data.zones, default="."), nsd_proc, serve_proc)
+        return endpoints
+
+    def _already_up(
+        self,
+        data_root: Path,
+        dns_port: int | None,
+        rdap_port: int | None,
+        whois_port: int | None,
+    ) -> dict[str, Any] | None:
+        """The running sandbox's endpoints when it serves ``data_root`` on the ports asked for;
+        None when nothing runs (half-dead leftovers are cleared). Raises on any clash."""
+        current = self.endpoints()
+        if current is None:
+            return None
+        state = self.status()
+        if state["up"] and current["data_dir"] == str(data_root):
+            asked = {"dns_port": dns_port, "whois_port": whois_port}
+            clash = [k for k, v in asked.items() if v is not None and v != current[k]]
+            if rdap_port is not None and current["rdap_base_url"] != self._url(rdap_port):
+                clash.append("rdap_port")
+            if clash:
+                raise SandboxError(f"sandbox already up with other {', '.join(clash)}")
+            return current
+        if state["up"]:
+            raise SandboxError(
+                f"sandbox in {self.state_dir} is up on {current['data_dir']}; run down first"
+            )
+        self.down()
+        return None
+
+    def _start_servers(self, data_root: Path, rdap_p: int, whois_p: int) -> subprocess.Popen[bytes]:
+        """Start the RDAP and WHOIS process in its own session, logging to ``serve.log``."""
+        command = [
+            sys.executable,
+            "-m",
+            "enrichment.sandbox.serve",
+            "--data-dir",
+            str(data_root),
+            "--rdap-port",
+            str(rdap_p),
+            "--whois-port",
+            str(whois_p),
+        ]
+        with (self.state_dir / "serve.log").open("ab") as log:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(REPO_ROOT),
+                env={**os.environ, "PYTHONPATH": self._pythonpath()},
+            )
+
+    def _wait_ready(
+        self,
+        endpoints: dict[str, Any],
+        first_zone: str,
+        nsd_proc: subprocess.Popen[bytes],
+        serve_proc: subprocess.Popen[bytes],
+    ) -> None:
+        """Wait until DNS, RDAP and WHOIS all answer; stop everything and raise when a process
+        exits or :data:`START_TIMEOUT` passes first."""
         deadline = time.monotonic() + START_TIMEOUT
         ready = {"dns": False, "rdap": False, "whois": False}
         while time.monotonic() < deadline:
             for name, proc, log_path in (
                 ("nsd", nsd_proc, self.state_dir / "nsd" / "nsd.log"),
-                ("servers", serve_proc, serve_log),
+                ("servers", serve_proc, self.state_dir / "serve.log"),
             ):
                 if proc.poll() is not None:
                     self.down()
                     detail = _log_tail(log_path) or _log_tail(self.state_dir / "nsd.out")
                     raise SandboxError(f"{name} exited with status {proc.returncode}:\n{detail}")
-            ready["dns"] = ready["dns"] or probe_dns(dns_p, first_zone)
+            ready["dns"] = ready["dns"] or probe_dns(endpoints["dns_port"], first_zone)
             ready["rdap"] = ready["rdap"] or probe_rdap(endpoints["rdap_base_url"])
-            ready["whois"] = ready["whois"] or probe_whois(whois_p)
+            ready["whois"] = ready["whois"] or probe_whois(endpoints["whois_port"])
             if all(ready.values()):
-                return endpoints
+                return
             time.sleep(0.1)
         self.down()
         waiting = sorted(k for k, v in ready.items() if not v)
