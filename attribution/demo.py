@@ -86,8 +86,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
-    examples = REPO_ROOT / "docs" / "examples"
-    truth = world / "labels" / "truth.csv"
+    """Every capability in turn; the output doubles as a walkthrough."""
+    _start_graph(REPO_ROOT / "docs" / "examples")
+    _serve_world(world, size, seed)
+    _enrich_and_label(world)
+    _classify(world / "labels" / "truth.csv")
+    _analyst_queries()
+    eligible = _server_reports(reports)
+    if eligible is not None:
+        target, report = eligible
+        _approval(target, report)
+    _verify_and_share()
+
+
+def _start_graph(examples: Path) -> None:
+    """Neo4j, the schema, and the sample files' intake (one bad line named, the rest kept)."""
     step(
         "Start the local Neo4j server (resolved from Maven Central on first use)", "neo4j", "start"
     )
@@ -104,6 +117,10 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         str(examples / "partner-bundle.json"),
         str(examples / "flows.csv"),
     )
+
+
+def _serve_world(world: Path, size: int, seed: int) -> None:
+    """A generated world served over real protocols on loopback, and its indicators ingested."""
     step(
         "Generate a synthetic world: benign CDN/cloud/shared hosting, campaigns, fast flux, DGA, look-alikes",
         "sandbox",
@@ -135,6 +152,10 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "list",
         str(_corpus(world)),
     )
+
+
+def _enrich_and_label(world: Path) -> None:
+    """Enrichment through the sandbox, then the feed and allowlist labels."""
     step(
         "Enrich every pending indicator through the sandbox (DNS, ASN, IP RDAP, registration); the sample "
         "list's names exist in no zone of the world, so they end failed with the reason recorded (exit 1)",
@@ -153,6 +174,10 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "feed",
     )
     step("", "label", "import", str(world / "labels" / "allowlist.txt"), "--kind", "allowlist")
+
+
+def _classify(truth: Path) -> None:
+    """Train, score and evaluate the classifier against the world's ground truth."""
     step(
         "Train the calibrated classifier on the world's ground truth; its gate bounds the false-positive rate",
         "train",
@@ -171,6 +196,10 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "--out",
         str(OUT / "evaluation"),
     )
+
+
+def _analyst_queries() -> None:
+    """Named queries from the library, as an analyst runs them."""
     step(
         "Analyst queries: reports by sector, fast-flux candidates, high scores not yet reviewed",
         "query",
@@ -187,10 +216,10 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
         "-p",
         "limit=10",
     )
-    eligible = _server_reports(reports)
-    if eligible is not None:
-        target, report = eligible
-        _approval(target, report)
+
+
+def _verify_and_share() -> None:
+    """The audit chain's verification and the STIX export of the act decisions."""
     step("Verify the hash-chained audit log", "audit", "verify")
     step(
         "Share the act decisions with partners as STIX 2.1",
