@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from attribution.classifier.store import ModelManifest, ModelStore
 from attribution.db import Graph
 from attribution.features import (
     FEATURE_GROUPS,
@@ -87,7 +87,6 @@ __all__ = [
     "build_dataset",
     "evaluate_model",
     "load_world_facts",
-    "resolve_model_dir",
     "score_graph",
     "train_model",
 ]
@@ -98,7 +97,6 @@ NAIVE_ENTROPY_BITS = 3.5
 """The naive baseline calls a name DGA-looking at this character entropy (bits/char) or more."""
 LOOKALIKE_PREFIXES = ("lookalike",)
 LOOKALIKE_CATEGORIES = frozenset({"dynamic-dns", "cdn-hostname"})
-_VERSION = re.compile(r"^v(\d+)$")
 WRITE_BATCH = 5000
 REASONS = 3
 
@@ -201,15 +199,6 @@ def _classifier(alpha: float, delta: float, seed: int, **kwargs: Any) -> Malicio
 # --------------------------------------------------------------------------- train
 
 
-def _next_version(models_dir: Path, name: str) -> str:
-    numbers = [
-        int(m.group(1))
-        for p in (models_dir / name).glob("v*")
-        if p.is_dir() and (m := _VERSION.match(p.name))
-    ]
-    return f"v{max(numbers, default=0) + 1}"
-
-
 def cross_validated_metrics(
     X: np.ndarray, y: np.ndarray, *, alpha: float, delta: float, n_folds: int, seed: int
 ) -> dict[str, float]:
@@ -274,7 +263,7 @@ def train_model(
     if progress:
         progress("cross-validation")
     model = _classifier(alpha, delta, seed, batch_size=batch_size).fit(X, y)
-    version = _next_version(models_dir, name)
+    version = ModelStore(models_dir).next_version(name)
     path = save_model(
         model,
         models_dir,
@@ -307,47 +296,6 @@ def train_model(
 
 
 # --------------------------------------------------------------------------- score
-
-
-def resolve_model_dir(models_dir: Path, model: str, name: str = "maliciousness") -> Path:
-    """A model version directory: an explicit path, or ``latest`` version of ``name``."""
-    if model != "latest":
-        return Path(model)
-    numbers = sorted(
-        (int(m.group(1)), p)
-        for p in (models_dir / name).glob("v*")
-        if p.is_dir() and (m := _VERSION.match(p.name))
-    )
-    if not numbers:
-        raise FileNotFoundError(
-            f"no trained model {name!r} under {models_dir}; run `attribution train`"
-        )
-    return numbers[-1][1]
-
-
-def _state_path(models_dir: Path, name: str) -> Path:
-    return models_dir / name / "score-state.json"
-
-
-def _read_state(path: Path, database: str) -> dict[str, Any] | None:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    entry = state.get(database) if isinstance(state, dict) else None
-    return entry if isinstance(entry, dict) else None
-
-
-def _write_state(path: Path, database: str, entry: dict[str, Any]) -> None:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        state = {}
-    state[database] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 _CHANGED = """
@@ -397,12 +345,8 @@ def _model_policy(model_dir: Path, override: int | None) -> EvidencePolicy:
     """The evidence policy the model was trained with, unless the caller overrides it."""
     if override is not None:
         return EvidencePolicy(override)
-    from attribution.scoring.persistence import read_manifest
-
-    recorded = read_manifest(model_dir).get("evidence_policy")
-    if isinstance(recorded, Mapping) and isinstance(recorded.get("min_families"), int):
-        return EvidencePolicy(recorded["min_families"])
-    return EvidencePolicy(DEFAULT_MIN_FAMILIES)
+    recorded = ModelManifest.read(model_dir, model_dir.parent.name, model_dir.name).min_families
+    return EvidencePolicy(DEFAULT_MIN_FAMILIES if recorded is None else recorded)
 
 
 def _insufficient_row(key: NodeKey, observed: frozenset[str], why: str) -> dict[str, Any]:
@@ -460,8 +404,7 @@ def _scored_rows(
     return out
 
 
-def _changed_nodes(graph: Graph, state_file: Path, version: str) -> set[NodeKey] | None:
-    state = _read_state(state_file, graph.database)
+def _changed_nodes(graph: Graph, state: dict[str, Any] | None, version: str) -> set[NodeKey] | None:
     if state is None or state.get("model_version") != version:
         return None
     rows = graph.read(
@@ -493,14 +436,15 @@ def score_graph(
     from attribution.scoring.persistence import load_model
 
     began = time.perf_counter()
-    model_dir = resolve_model_dir(models_dir, model, name)
+    store = ModelStore(models_dir)
+    model_dir = store.resolve(model, name)
     classifier = load_model(model_dir, expected_feature_version=FEATURE_SET_VERSION)
     policy = _model_policy(model_dir, min_families)
-    version = f"{model_dir.parent.name}/{model_dir.name}"
+    version = store.model_version(model_dir)
     started = now or datetime.now(UTC)
     at_ms = int(started.timestamp() * 1000)
-    state_file = _state_path(models_dir, model_dir.parent.name)
-    selected = _changed_nodes(graph, state_file, version) if changed_since_last_run else None
+    state = store.read_state(model_dir.parent.name, graph.database)
+    selected = _changed_nodes(graph, state, version) if changed_since_last_run else None
 
     observations = read_label_observations(graph)
     features = build_features(
@@ -523,7 +467,9 @@ def score_graph(
     for row in out_rows:
         decisions[row["decision"]] += 1
     written = _write_scores(graph, out_rows, version, at_ms, batch)
-    _write_state(state_file, graph.database, {"model_version": version, "last_run_ms": at_ms})
+    store.write_state(
+        model_dir.parent.name, graph.database, {"model_version": version, "last_run_ms": at_ms}
+    )
     return {
         "model_version": version,
         "model_path": str(model_dir),

@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from attribution.features import build_features
+from attribution.features import FEATURE_SET_VERSION, build_features
 from attribution.labels import LabelEntry, label_rows, read_labels
 from attribution.training import score_graph, train_model
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
@@ -106,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             models = Path(tmp)
             train_model(graph, models_dir=models, alpha=0.05, delta=0.05, n_folds=3)
+            from attribution.classifier.store import ModelStore
             from attribution.scoring.persistence import load_model
-            from attribution.training import resolve_model_dir
 
             model = load_model(
-                resolve_model_dir(models, "latest"), expected_feature_version="graph-features-1"
+                ModelStore(models).latest("maliciousness"),
+                expected_feature_version=FEATURE_SET_VERSION,
             )
 
             t0 = time.perf_counter()

@@ -4,7 +4,7 @@
     Features and labels from the graph (targets from ``--truth`` for evaluation worlds),
     cross-validated metrics, then the final classifier saved as the next version under
     ``models/<name>/``. Exit code 4 when there are too few benign samples for the gate.
-``score [--model PATH|latest] [--changed-since-last-run] [--min-families N] [--json]``
+``score [--model PATH|vN|latest] [--changed-since-last-run] [--min-families N] [--json]``
     Writes score with its Venn-ABERS interval, decision, model_version, scored_at, evidence
     families, explanation and reasons on every Domain and IPAddress (or those changed since
     the last run with the same model). The evidence policy is the model's own unless
@@ -65,7 +65,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     score = sub.add_parser("score", help="score every domain and address in the graph")
     _common(score)
-    score.add_argument("--model", default="latest", help="model version directory, or latest")
+    score.add_argument(
+        "--model",
+        default="latest",
+        help="model version directory, a version of --name (v3), or latest (default)",
+    )
     score.add_argument(
         "--changed-since-last-run",
         action="store_true",
@@ -192,14 +196,14 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from attribution.classifier.store import ModelStore
     from attribution.scoring.umbrella import InsufficientCalibrationData, min_calibration_size
     from attribution.training import evaluate_model
 
     _check_truth(args.truth)
     out = args.out
     if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        out = load_settings().models_dir / args.name / "evaluations" / stamp
+        out = ModelStore(load_settings().models_dir).evaluation_dir(args.name, datetime.now(UTC))
     with connect() as graph:
         try:
             result = evaluate_model(

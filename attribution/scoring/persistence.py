@@ -1,6 +1,7 @@
 """Saving and loading trained classifiers as versioned, checked artifacts.
 
-A saved model is a directory ``<models_dir>/<name>/<version>/`` holding:
+A saved model is a version folder (placed by :class:`attribution.classifier.store.ModelStore`)
+holding:
 
 - ``model.skops``: the fitted :class:`MaliciousnessClassifier`, written with ``skops.io``
   (no pickle; loading only builds the types it is told to trust);
@@ -36,6 +37,7 @@ import skops.io
 from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_is_fitted
 
+from attribution.classifier.store import CARD_FILE, MANIFEST_FILE, MODEL_FILE, ModelStore
 from attribution.scoring.estimator import MaliciousnessClassifier
 
 __all__ = [
@@ -56,9 +58,6 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT = 1
-MODEL_FILE = "model.skops"
-MANIFEST_FILE = "manifest.json"
-CARD_FILE = "MODEL_CARD.md"
 
 #: Types beyond skops' built-in safe set (which already covers numpy arrays and dtypes and the
 #: public scikit-learn estimators) that a saved classifier needs: this class and the
@@ -289,7 +288,7 @@ def save_model(
             f"X_train has {n_features} columns but the model expects {model.n_features_in_}"
         )
 
-    target = Path(models_dir) / name / version
+    target = ModelStore(Path(models_dir)).version_dir(name, version)
     if target.exists():
         raise ModelVersionExists(f"model {name} version {version} already exists at {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
