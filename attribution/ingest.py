@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from attribution.db import Graph
-from attribution.identities import Identity, registrable_domain
+from attribution.identities import Identity
 from attribution.intake.records import (
     FlowRecord,
     IncidentReportRecord,
@@ -27,8 +27,10 @@ from attribution.intake.records import (
     Rejection,
 )
 from attribution.labels import entries_from_records, label_rows
-from attribution.schema import LABEL_OF_KIND
-from attribution.writer import GraphWriter, NodeRow, RelRow
+from attribution.observations_to_rows import registration_rows
+from attribution.rows import Rows, Seen
+from attribution.schema import DNS_RELATIONSHIP, REL_BY_TYPE
+from attribution.writer import GraphWriter
 
 
 @dataclass
@@ -58,79 +60,6 @@ class IngestSummary:
         }
 
 
-class Rows:
-    """Node and relationship rows collected for one load."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self.nodes: list[NodeRow] = []
-        self.rels: list[RelRow] = []
-
-    def node(
-        self,
-        identity: Identity,
-        props: dict[str, Any],
-        source: str,
-        first: datetime | None = None,
-        last: datetime | None = None,
-    ) -> None:
-        first = first or self.now
-        last = max(last or self.now, first)
-        props = dict(props)
-        if identity.kind == "domain":
-            registrable = registrable_domain(str(identity.value))
-            props.setdefault("registrable", registrable)
-            props.setdefault("tld", str(identity.value).rsplit(".", 1)[-1])
-            if registrable and registrable != identity.value:
-                self.nodes.append(
-                    NodeRow(
-                        "Domain",
-                        registrable,
-                        {"registrable": registrable},
-                        source,
-                        first,
-                        last,
-                        self.now,
-                    )
-                )
-                self.rels.append(
-                    RelRow(
-                        "SUBDOMAIN_OF",
-                        identity.value,
-                        registrable,
-                        {},
-                        source,
-                        first,
-                        last,
-                        self.now,
-                    )
-                )
-        elif identity.kind in ("ip", "cidr"):
-            props.setdefault("version", 6 if ":" in str(identity.value) else 4)
-        self.nodes.append(
-            NodeRow(
-                LABEL_OF_KIND[identity.kind], identity.value, props, source, first, last, self.now
-            )
-        )
-
-    def rel(
-        self,
-        rel_type: str,
-        start: object,
-        end: object,
-        props: dict[str, Any],
-        source: str,
-        first: datetime | None = None,
-        last: datetime | None = None,
-    ) -> None:
-        first = first or self.now
-        self.rels.append(
-            RelRow(
-                rel_type, start, end, props, source, first, max(last or self.now, first), self.now
-            )
-        )
-
-
 def _indicator_props(tags: Sequence[str], url: str | None) -> dict[str, Any]:
     props: dict[str, Any] = {
         "indicator": True,
@@ -143,186 +72,112 @@ def _indicator_props(tags: Sequence[str], url: str | None) -> dict[str, Any]:
     return props
 
 
-def add_indicator(rows: Rows, record: IndicatorRecord) -> None:
+def add_indicator(rows: Rows, record: IndicatorRecord, now: datetime) -> None:
     source = f"ingest:{record.source}"
-    rows.node(record.identity, _indicator_props(record.tags, record.url), source, record.first_seen)
+    props = _indicator_props(record.tags, record.url)
+    rows.node(record.identity, props, source, Seen.since(record.first_seen, now))
 
 
-def add_incident(rows: Rows, record: IncidentReportRecord) -> None:
+def add_incident(rows: Rows, record: IncidentReportRecord, now: datetime) -> None:
+    """A report, its operator, and every indicator it names with the role it gives it."""
     source = f"incident:{record.source}"
-    rows.nodes.append(
-        NodeRow(
-            "IncidentReport",
-            record.report_id,
-            {
-                "sector": record.sector,
-                "observed_at": record.observed_at,
-                "reported_at": record.reported_at,
-                "confirmed": record.confirmed,
-            },
-            source,
-            record.observed_at,
-            record.reported_at,
-            rows.now,
-        )
-    )
-    rows.nodes.append(
-        NodeRow(
-            "Operator",
-            record.operator_name,
-            {"sector": record.sector},
-            source,
-            record.observed_at,
-            record.reported_at,
-            rows.now,
-        )
-    )
-    rows.rel(
-        "SUBMITTED_BY",
-        record.report_id,
-        record.operator_name,
-        {},
-        source,
-        record.observed_at,
-        record.reported_at,
-    )
+    seen = Seen(record.observed_at, record.reported_at, now)
+    report = {
+        "sector": record.sector,
+        "observed_at": record.observed_at,
+        "reported_at": record.reported_at,
+        "confirmed": record.confirmed,
+    }
+    rows.entity("IncidentReport", record.report_id, report, source, seen)
+    rows.entity("Operator", record.operator_name, {"sector": record.sector}, source, seen)
+    rows.rel("SUBMITTED_BY", record.report_id, record.operator_name, {}, source, seen)
+    tags = _indicator_props((f"incident:{record.sector}",), None)
     for item in record.indicators:
-        rows.node(
-            item.identity,
-            _indicator_props((f"incident:{record.sector}",), None),
-            source,
-            item.first_seen,
-            item.last_seen,
-        )
+        item_seen = Seen(item.first_seen, item.last_seen, now)
+        rows.node(item.identity, tags, source, item_seen)
+        value = item.identity.value
         if item.identity.kind == "domain":
-            rows.rel(
-                "REPORTED_IN",
-                item.identity.value,
-                record.report_id,
-                {"role": item.role},
-                source,
-                item.first_seen,
-                item.last_seen,
-            )
+            props: dict[str, Any] = {"role": item.role}
+            rows.rel("REPORTED_IN", value, record.report_id, props, source, item_seen)
         elif item.identity.kind == "ip":
-            rows.rel(
-                "IP_REPORTED_IN",
-                item.identity.value,
-                record.report_id,
-                {
-                    "role": item.role,
-                    "dst_port": item.dst_port,
-                    "protocol": item.protocol,
-                },
-                source,
-                item.first_seen,
-                item.last_seen,
-            )
+            props = {"role": item.role, "dst_port": item.dst_port, "protocol": item.protocol}
+            rows.rel("IP_REPORTED_IN", value, record.report_id, props, source, item_seen)
 
 
-def add_flow(rows: Rows, record: FlowRecord) -> None:
+def add_flow(rows: Rows, record: FlowRecord, now: datetime) -> None:
     source = f"flow:{record.source}"
+    seen = Seen(record.first_seen, record.last_seen, now)
     for end in (record.src, record.dst):
-        rows.node(end, {}, source, record.first_seen, record.last_seen)
-    rows.rel(
-        "CONTACTED",
-        record.src.value,
-        record.dst.value,
-        {
-            "dst_port": record.dst_port if record.dst_port is not None else -1,
-            "protocol": record.protocol,
-            "packets": record.packets,
-            "bytes": record.bytes,
-            "flows": record.count,
-        },
-        source,
-        record.first_seen,
-        record.last_seen,
-    )
+        rows.node(end, {}, source, seen)
+    props = {
+        "dst_port": record.dst_port if record.dst_port is not None else -1,
+        "protocol": record.protocol,
+        "packets": record.packets,
+        "bytes": record.bytes,
+        "flows": record.count,
+    }
+    rows.rel("CONTACTED", record.src.value, record.dst.value, props, source, seen)
 
 
-def add_passive_dns(rows: Rows, record: PassiveDnsRecord) -> None:
-    """A passive DNS aggregate: the sighting window becomes first/last seen of the fact."""
+def add_passive_dns(rows: Rows, record: PassiveDnsRecord, now: datetime) -> None:
+    """A passive DNS aggregate: the sighting window becomes first/last seen of the fact.
+
+    Each value whose record is owned by a name maps through the one DNS map, as the worker's
+    answers do; a PTR (owned by an address's reverse name) or DNAME sighting keeps the name
+    alone.
+    """
     source = f"passive-dns:{record.source}"
-    first, last = record.time_first, record.time_last
-    name = Identity("domain", record.rrname)
-    rows.node(name, {}, source, first, last)
+    seen = Seen(record.time_first, record.time_last, now)
+    rel_type = DNS_RELATIONSHIP.get(record.rrtype)
+    if rel_type is None or REL_BY_TYPE[rel_type].start != "Domain":
+        rows.node(Identity("domain", record.rrname), {}, source, seen)
+        return
     for value in record.rdata:
-        if record.rrtype in ("A", "AAAA"):
-            rows.node(Identity("ip", value), {}, source, first, last)
-            rows.rel(
-                "RESOLVES_TO", record.rrname, value, {"rtype": record.rrtype}, source, first, last
-            )
-        elif record.rrtype in ("CNAME", "NS", "MX"):
-            target = value.split()[-1] if record.rrtype == "MX" else value
-            rows.node(Identity("domain", target), {}, source, first, last)
-            rel = {"CNAME": "ALIAS_OF", "NS": "NAME_SERVER", "MX": "MAIL_SERVER"}[record.rrtype]
-            rows.rel(rel, record.rrname, target, {}, source, first, last)
+        rows.dns_record(record.rrtype, record.rrname, value, {}, source, seen)
 
 
 def _event(record: RdapRecord, action: str) -> datetime | None:
     return next((at for name, at in record.events if name == action), None)
 
 
-def add_rdap(rows: Rows, record: RdapRecord) -> None:
-    """A raw RDAP answer: networks, domains' registration facts, AS numbers."""
-    source = f"rdap:{record.source}"
-    registered = _event(record, "registration")
-    changed = _event(record, "last changed")
-    if record.object_class == "ip network" and record.handle:
-        rows.nodes.append(
-            NodeRow(
-                "Network",
-                record.handle,
-                {
-                    "name": record.name,
-                    "cidrs": list(record.cidrs),
-                    "country": record.country,
-                    "registered": registered,
-                    "updated": changed,
-                },
-                source,
-                rows.now,
-                rows.now,
-                rows.now,
-            )
-        )
-        for entity in record.entities:
-            if "registrant" in entity.roles and entity.handle:
-                rows.nodes.append(
-                    NodeRow(
-                        "Organization",
-                        entity.handle,
-                        {"name": entity.name},
-                        source,
-                        rows.now,
-                        rows.now,
-                        rows.now,
-                    )
-                )
-                rows.rel("ALLOCATED_TO", record.handle, entity.handle, {}, source)
-    elif record.object_class == "domain" and record.registration is not None:
-        # observations_to_rows builds on this module's Rows; imported here to avoid the cycle
-        # until the row builder has a module of its own.
-        from attribution.observations_to_rows import registration_rows
+def _rdap_network(rows: Rows, record: RdapRecord, source: str, seen: Seen) -> None:
+    """An RDAP ip network: the allocation and the organisation it is registered to."""
+    props = {
+        "name": record.name,
+        "cidrs": list(record.cidrs),
+        "country": record.country,
+        "registered": _event(record, "registration"),
+        "updated": _event(record, "last changed"),
+    }
+    rows.entity("Network", record.handle, props, source, seen)
+    for entity in record.entities:
+        if "registrant" in entity.roles and entity.handle:
+            rows.entity("Organization", entity.handle, {"name": entity.name}, source, seen)
+            rows.rel("ALLOCATED_TO", record.handle, entity.handle, {}, source, seen)
 
-        when = rows.now
+
+def add_rdap(rows: Rows, record: RdapRecord, now: datetime) -> None:
+    """A raw RDAP answer: networks, domains' registration facts, AS numbers.
+
+    A domain's registration was read by enrichment's own transform and is mapped by
+    :func:`~attribution.observations_to_rows.registration_rows`, as enrichment's answers are.
+    """
+    source = f"rdap:{record.source}"
+    seen = Seen.at(now)
+    if record.object_class == "ip network" and record.handle:
+        _rdap_network(rows, record, source, seen)
+    elif record.object_class == "domain" and record.registration is not None:
         registration = replace(
             record.registration,
-            provenance=replace(record.registration.provenance, source=source, retrieved_at=when),
+            provenance=replace(record.registration.provenance, source=source, retrieved_at=now),
         )
-        mapped = registration_rows(Identity("domain", registration.domain), registration)
-        rows.nodes.extend(mapped.nodes)
-        rows.rels.extend(mapped.rels)
+        rows.extend(registration_rows(Identity("domain", registration.domain), registration))
     elif record.object_class == "autnum" and record.asn_range is not None:
-        rows.node(
-            Identity("asn", record.asn_range[0]),
-            {"name": record.name, "country": record.country},
-            source,
-        )
+        props = {"name": record.name, "country": record.country}
+        rows.node(Identity("asn", record.asn_range[0]), props, source, seen)
 
 
-def add_label(rows: Rows, record: LabelRecord) -> None:
+def add_label(rows: Rows, record: LabelRecord, now: datetime) -> None:
     """A feed or allowlist verdict: (LabelSource)-[:LABELS_*]->(target).
 
     The label rows are :func:`attribution.labels.label_rows`', as ``attribution label import``
@@ -331,14 +186,14 @@ def add_label(rows: Rows, record: LabelRecord) -> None:
     """
     kind = "feed" if record.label == "malicious" else "allowlist"
     source_name = f"{kind}:{record.source}"
-    rows.node(record.identity, {}, source_name, record.time)
+    rows.node(record.identity, {}, source_name, Seen.since(record.time, now))
     entries, _not_labelled = entries_from_records([record], record.source)
-    nodes, rels = label_rows(entries, kind, source_name, source_name, record.time or rows.now)
+    nodes, rels = label_rows(entries, kind, source_name, source_name, record.time or now)
     rows.nodes.extend(nodes)
     rows.rels.extend(rels)
 
 
-MAPPERS: dict[type, Callable[[Rows, Any], None]] = {
+MAPPERS: dict[type, Callable[[Rows, Any, datetime], None]] = {
     IndicatorRecord: add_indicator,
     IncidentReportRecord: add_incident,
     FlowRecord: add_flow,
@@ -346,17 +201,15 @@ MAPPERS: dict[type, Callable[[Rows, Any], None]] = {
     RdapRecord: add_rdap,
     LabelRecord: add_label,
 }
-
-
-def register_mapper(record_type: type, mapper: Callable[[Rows, Any], None]) -> None:
-    """Teach ingest how to write another record kind."""
-    MAPPERS[record_type] = mapper
+"""The one mapper of each record kind; ``now`` is the load's retrieval time."""
 
 
 def rows_for(records: Iterable[object], now: datetime | None = None) -> Rows:
-    rows = Rows(now or datetime.now(UTC))
+    """Writer rows for parsed records, retrieved ``now`` (default: the current time)."""
+    when = now or datetime.now(UTC)
+    rows = Rows()
     for record in records:
-        MAPPERS[type(record)](rows, record)
+        MAPPERS[type(record)](rows, record, when)
     return rows
 
 

@@ -31,15 +31,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import dns.exception
 import dns.name
 import dns.reversename
 
 from attribution.identities import Identity, InvalidIdentity, canonical_domain, canonical_ip
-from attribution.ingest import Rows
-from attribution.writer import NodeRow, RelRow
+from attribution.rows import Rows, Seen
+from attribution.schema import DNS_RELATIONSHIP
 from enrichment.failures import Outcome
 from enrichment.observations import (
     AsnOrigin,
@@ -54,38 +53,24 @@ _SPACES = re.compile(r"\s+")
 
 
 @dataclass
-class ObservationRows:
+class ObservationRows(Rows):
     """Rows for one load, the identities the answers point at, and observation counts."""
 
-    nodes: list[NodeRow] = field(default_factory=list)
-    rels: list[RelRow] = field(default_factory=list)
     discovered: list[Identity] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
 
-    def extend(self, other: ObservationRows) -> None:
-        self.nodes.extend(other.nodes)
-        self.rels.extend(other.rels)
-        for identity in other.discovered:
-            if identity not in self.discovered:
-                self.discovered.append(identity)
-        self.kinds.update(other.kinds)
-
-
-class _Collector:
-    """Shares one node and one relationship list between :class:`Rows` of different times."""
-
-    def __init__(self) -> None:
-        self.out = ObservationRows()
-
-    def at(self, when: datetime) -> Rows:
-        rows = Rows(when)
-        rows.nodes = self.out.nodes
-        rows.rels = self.out.rels
-        return rows
-
     def discover(self, identity: Identity, subject: Identity) -> None:
-        if identity != subject and identity not in self.out.discovered:
-            self.out.discovered.append(identity)
+        """Note an identity an answer about ``subject`` points at, for the worker to follow."""
+        if identity != subject and identity not in self.discovered:
+            self.discovered.append(identity)
+
+    def extend(self, other: Rows) -> None:
+        super().extend(other)
+        if isinstance(other, ObservationRows):
+            for identity in other.discovered:
+                if identity not in self.discovered:
+                    self.discovered.append(identity)
+            self.kinds.update(other.kinds)
 
 
 def normalised_name(text: str) -> str:
@@ -126,96 +111,87 @@ def observation_kind(observation: Observation) -> str:
     return "domain_registration"
 
 
-def _dns_records(collector: _Collector, records: list[DnsRecord], subject: Identity) -> None:
+def _dns_record(out: ObservationRows, record: DnsRecord, subject: Identity) -> None:
+    """A record that states a relationship (address, alias, server, reverse name)."""
+    seen = Seen.at(record.provenance.retrieved_at)
+    source = record.provenance.source
+    props = {"ttl": record.ttl, "min_ttl": record.ttl}
+    if record.rrtype == "PTR":
+        owner = str(subject.value) if subject.kind == "ip" else _reverse_owner(record.name)
+        if owner is not None:
+            out.dns_record("PTR", owner, record.value, props, source, seen)
+        return
+    name = _domain(record.name)
+    if name is None:
+        return
+    target = out.dns_record(record.rrtype, name, record.value, props, source, seen)
+    if target is not None:
+        out.discover(target, subject)
+
+
+def _soa(out: ObservationRows, record: DnsRecord, name: str) -> None:
+    parts = record.value.split()
+    if len(parts) < 3:
+        return
+    props = {
+        "soa_mname": _domain(parts[0]) or parts[0].rstrip("."),
+        "soa_rname": _domain(parts[1]) or parts[1].rstrip("."),
+        "soa_serial": int(parts[2]) if parts[2].isdigit() else None,
+    }
+    seen = Seen.at(record.provenance.retrieved_at)
+    out.node(Identity("domain", name), props, record.provenance.source, seen)
+
+
+def _dns_records(out: ObservationRows, records: list[DnsRecord], subject: Identity) -> None:
     txt: dict[str, list[str]] = {}
     txt_time: dict[str, datetime] = {}
     address_ttl: dict[str, int] = {}
     for record in records:
-        when = record.provenance.retrieved_at
-        source = record.provenance.source
-        rows = collector.at(when)
-        dns_props: dict[str, Any] = {"ttl": record.ttl, "min_ttl": record.ttl}
-        if record.rrtype == "PTR":
-            target = _domain(record.value)
-            owner = str(subject.value) if subject.kind == "ip" else _reverse_owner(record.name)
-            if target is None or owner is None:
-                continue
-            rows.node(Identity("ip", owner), {}, source)
-            rows.node(Identity("domain", target), {}, source)
-            rows.rel("REVERSE_NAME", owner, target, dns_props, source)
-            continue
+        if record.rrtype in DNS_RELATIONSHIP:
+            _dns_record(out, record, subject)
         name = _domain(record.name)
         if name is None:
             continue
-        if record.rrtype in ("A", "AAAA"):
-            address = _address(record.value)
-            if address is None:
-                continue
-            rows.node(Identity("domain", name), {}, source)
-            rows.node(Identity("ip", address), {}, source)
-            rows.rel("RESOLVES_TO", name, address, {"rtype": record.rrtype, **dns_props}, source)
+        if record.rrtype in ("A", "AAAA") and _address(record.value) is not None:
             address_ttl[name] = min(address_ttl.get(name, record.ttl), record.ttl)
-            collector.discover(Identity("ip", address), subject)
-        elif record.rrtype in ("CNAME", "NS", "MX"):
-            value = record.value
-            props = dict(dns_props)
-            if record.rrtype == "MX":
-                preference, _, value = value.partition(" ")
-                props["preference"] = int(preference) if preference.isdigit() else None
-            target = _domain(value.strip())
-            if target is None:
-                continue
-            rel_type = {"CNAME": "ALIAS_OF", "NS": "NAME_SERVER", "MX": "MAIL_SERVER"}
-            rows.node(Identity("domain", name), {}, source)
-            rows.node(Identity("domain", target), {}, source)
-            rows.rel(rel_type[record.rrtype], name, target, props, source)
-            collector.discover(Identity("domain", target), subject)
         elif record.rrtype == "TXT":
+            when = record.provenance.retrieved_at
             txt.setdefault(name, []).append(record.value)
             txt_time[name] = max(txt_time.get(name, when), when)
         elif record.rrtype == "SOA":
-            parts = record.value.split()
-            if len(parts) < 3:
-                continue
-            props = {
-                "soa_mname": _domain(parts[0]) or parts[0].rstrip("."),
-                "soa_rname": _domain(parts[1]) or parts[1].rstrip("."),
-                "soa_serial": int(parts[2]) if parts[2].isdigit() else None,
-            }
-            rows.node(Identity("domain", name), props, source)
+            _soa(out, record, name)
     for name, values in txt.items():
-        collector.at(txt_time[name]).node(Identity("domain", name), {"txt": values}, "dns")
+        out.node(Identity("domain", name), {"txt": values}, "dns", Seen.at(txt_time[name]))
     for name, ttl in address_ttl.items():
         when = max(r.provenance.retrieved_at for r in records)
-        collector.at(when).node(Identity("domain", name), {"min_ttl": ttl}, "dns")
+        out.node(Identity("domain", name), {"min_ttl": ttl}, "dns", Seen.at(when))
 
 
-def _asn(collector: _Collector, origin: AsnOrigin) -> None:
+def _asn(out: ObservationRows, origin: AsnOrigin) -> None:
     source = origin.provenance.source
-    rows = collector.at(origin.provenance.retrieved_at)
+    seen = Seen.at(origin.provenance.retrieved_at)
     address = canonical_ip(origin.address)
-    rows.node(Identity("ip", address), {}, source)
+    out.node(Identity("ip", address), {}, source, seen)
     allocation = {
         "country": origin.country,
         "registry": origin.registry,
         "allocated": origin.allocated,
     }
-    rows.node(Identity("cidr", origin.prefix), allocation, source)
+    out.node(Identity("cidr", origin.prefix), allocation, source, seen)
     registration = {
         "name": origin.as_name,
         "country": origin.as_country,
         "registry": origin.as_registry,
         "allocated": origin.as_allocated,
     }
-    rows.node(Identity("asn", origin.asn), registration, source)
-    rows.rel("IN_PREFIX", address, origin.prefix, {}, source)
-    rows.rel("ANNOUNCED_BY", origin.prefix, origin.asn, {}, source)
+    out.node(Identity("asn", origin.asn), registration, source, seen)
+    out.rel("IN_PREFIX", address, origin.prefix, {}, source, seen)
+    out.rel("ANNOUNCED_BY", origin.prefix, origin.asn, {}, source, seen)
 
 
-def _network(collector: _Collector, subject: Identity, network: IpNetwork) -> None:
+def _network(out: ObservationRows, subject: Identity, network: IpNetwork) -> None:
     source = network.provenance.source
-    when = network.provenance.retrieved_at
-    rows = collector.at(when)
+    seen = Seen.at(network.provenance.retrieved_at)
     props = {
         "name": network.name,
         "cidrs": list(network.cidrs),
@@ -227,63 +203,56 @@ def _network(collector: _Collector, subject: Identity, network: IpNetwork) -> No
         "updated": network.last_changed,
         "abuse_email": network.abuse.emails[0] if network.abuse and network.abuse.emails else None,
     }
-    rows.nodes.append(NodeRow("Network", network.handle, props, source, when, when, when))
-    rows.node(subject, {}, source)
-    rows.rel("IN_NETWORK", subject.value, network.handle, {}, source)
+    out.entity("Network", network.handle, props, source, seen)
+    out.node(subject, {}, source, seen)
+    out.rel("IN_NETWORK", subject.value, network.handle, {}, source, seen)
     holder = network.registrant
     if holder is not None:
-        org = {"name": holder.name}
-        rows.nodes.append(NodeRow("Organization", holder.handle, org, source, when, when, when))
-        rows.rel("ALLOCATED_TO", network.handle, holder.handle, {}, source)
+        out.entity("Organization", holder.handle, {"name": holder.name}, source, seen)
+        out.rel("ALLOCATED_TO", network.handle, holder.handle, {}, source, seen)
 
 
 def _registration(
-    collector: _Collector, subject: Identity, registration: DomainRegistration
+    out: ObservationRows, subject: Identity, registration: DomainRegistration
 ) -> None:
     source = registration.provenance.source
-    when = registration.provenance.retrieved_at
-    rows = collector.at(when)
+    seen = Seen.at(registration.provenance.retrieved_at)
     domain = _domain(registration.domain)
     if domain is None:
         return
-    rows.node(
-        Identity("domain", domain),
-        {
-            "created": registration.created,
-            "updated": registration.updated,
-            "expires": registration.expires,
-            "statuses": list(registration.statuses),
-            "privacy_proxy": registration.privacy_protected,
-        },
-        source,
-    )
+    facts = {
+        "created": registration.created,
+        "updated": registration.updated,
+        "expires": registration.expires,
+        "statuses": list(registration.statuses),
+        "privacy_proxy": registration.privacy_protected,
+    }
+    out.node(Identity("domain", domain), facts, source, seen)
     if registration.registrar:
         key = normalised_name(registration.registrar)
-        rows.nodes.append(
-            NodeRow("Registrar", key, {"name": registration.registrar}, source, when, when, when)
-        )
-        rows.rel("REGISTERED_WITH", domain, key, {}, source)
+        out.entity("Registrar", key, {"name": registration.registrar}, source, seen)
+        out.rel("REGISTERED_WITH", domain, key, {}, source, seen)
     holder = registration.registrant_organization or registration.registrant_name
     if holder:
         key = normalised_name(holder)
         props = {"name": holder, "privacy_proxy": registration.privacy_protected}
-        rows.nodes.append(NodeRow("Registrant", key, props, source, when, when, when))
-        rows.rel("REGISTERED_BY", domain, key, {}, source)
+        out.entity("Registrant", key, props, source, seen)
+        out.rel("REGISTERED_BY", domain, key, {}, source, seen)
     for server in registration.nameservers:
         target = _domain(server)
         if target is None:
             continue
-        rows.node(Identity("domain", target), {}, source)
-        rows.rel("NAME_SERVER", domain, target, {}, source)
-        collector.discover(Identity("domain", target), subject)
+        out.node(Identity("domain", target), {}, source, seen)
+        out.rel("NAME_SERVER", domain, target, {}, source, seen)
+        out.discover(Identity("domain", target), subject)
 
 
 def registration_rows(subject: Identity, registration: DomainRegistration) -> ObservationRows:
     """A domain's registration as writer rows: the one mapping from a registration to facts,
     whether it came from enrichment or from a raw RDAP answer given to ``attribution ingest``."""
-    collector = _Collector()
-    _registration(collector, subject, registration)
-    return collector.out
+    out = ObservationRows()
+    _registration(out, subject, registration)
+    return out
 
 
 def rows_for_results(
@@ -294,27 +263,27 @@ def rows_for_results(
     ``subject`` is the indicator that was enriched; ``now`` stamps the facts that come from an
     outcome rather than an observation (a name's NXDOMAIN).
     """
-    collector = _Collector()
+    out = ObservationRows()
     records: list[DnsRecord] = []
     for result in results.results:
         for observation in result.observations:
-            collector.out.kinds[observation_kind(observation)] += 1
+            out.kinds[observation_kind(observation)] += 1
             if isinstance(observation, DnsRecord):
                 records.append(observation)
             elif isinstance(observation, AsnOrigin):
-                _asn(collector, observation)
+                _asn(out, observation)
             elif isinstance(observation, IpNetwork):
-                _network(collector, subject, observation)
+                _network(out, subject, observation)
             elif isinstance(observation, DomainRegistration):
-                _registration(collector, subject, observation)
+                _registration(out, subject, observation)
         if subject.kind == "domain" and result.source == "dns":
             if result.outcome is Outcome.OK:
-                collector.at(now).node(subject, {"nxdomain": False}, "dns")
+                out.node(subject, {"nxdomain": False}, "dns", Seen.at(now))
             elif result.outcome is Outcome.NO_DATA and (result.reason or "").startswith("NXDOMAIN"):
-                collector.at(now).node(subject, {"nxdomain": True}, "dns")
+                out.node(subject, {"nxdomain": True}, "dns", Seen.at(now))
     if records:
-        _dns_records(collector, records, subject)
-    return collector.out
+        _dns_records(out, records, subject)
+    return out
 
 
 def enrichment_state(results: EnrichmentResults) -> tuple[str, list[str]]:

@@ -59,6 +59,8 @@ class RelSpec:
     props: tuple[Prop, ...] = ()
     key: tuple[str, ...] = ()
     provenance: bool = True
+    rrtypes: tuple[str, ...] = ()
+    """The DNS record types that state this relationship (see :data:`DNS_RELATIONSHIP`)."""
 
     def all_props(self) -> tuple[Prop, ...]:
         return self.props + (PROVENANCE if self.provenance else ())
@@ -361,12 +363,23 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
         "IPAddress",
         "An A or AAAA record (or a passive DNS sighting of one).",
         (Prop("rtype", "STRING", "A or AAAA."), *_DNS_PROPS),
+        rrtypes=("A", "AAAA"),
     ),
     RelSpec(
-        "ALIAS_OF", "Domain", "Domain", "A CNAME record: start is an alias of end.", _DNS_PROPS
+        "ALIAS_OF",
+        "Domain",
+        "Domain",
+        "A CNAME record: start is an alias of end.",
+        _DNS_PROPS,
+        rrtypes=("CNAME",),
     ),
     RelSpec(
-        "NAME_SERVER", "Domain", "Domain", "An NS record: end serves the zone of start.", _DNS_PROPS
+        "NAME_SERVER",
+        "Domain",
+        "Domain",
+        "An NS record: end serves the zone of start.",
+        _DNS_PROPS,
+        rrtypes=("NS",),
     ),
     RelSpec(
         "MAIL_SERVER",
@@ -374,6 +387,7 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
         "Domain",
         "An MX record: end receives mail for start.",
         (Prop("preference", "INTEGER", "MX preference."), *_DNS_PROPS),
+        rrtypes=("MX",),
     ),
     RelSpec(
         "REVERSE_NAME",
@@ -381,6 +395,7 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
         "Domain",
         "A PTR record: the address's reverse name.",
         _DNS_PROPS,
+        rrtypes=("PTR",),
     ),
     RelSpec("SUBDOMAIN_OF", "Domain", "Domain", "The name lies under its registrable domain."),
     RelSpec("IN_NETWORK", "IPAddress", "Network", "The address lies in the RDAP allocation."),
@@ -488,6 +503,14 @@ LABEL_OF_KIND: dict[str, str] = {
     "asn": "AutonomousSystem",
 }
 """The node label of each identity kind (:class:`attribution.identities.Identity`)."""
+KIND_OF_LABEL: dict[str, str] = {label: kind for kind, label in LABEL_OF_KIND.items()}
+"""The identity kind of each identity label."""
+
+DNS_RELATIONSHIP: dict[str, str] = {
+    rrtype: rel.type for rel in RELATIONSHIPS for rrtype in rel.rrtypes
+}
+"""The relationship each DNS record type states (``A`` and ``AAAA``: ``RESOLVES_TO``, ``MX``:
+``MAIL_SERVER``, ...): the one map from record types to facts, which every path reads."""
 
 
 @dataclass(frozen=True)
@@ -521,6 +544,9 @@ def _check_names() -> None:
         assert set(rel.key) <= {p.name for p in rel.props}, rel.type
     for label in LABEL_OF_KIND.values():
         assert label in NODE_BY_LABEL, label
+    for rel in RELATIONSHIPS:
+        if rel.rrtypes:
+            assert rel.start in KIND_OF_LABEL and rel.end in KIND_OF_LABEL, rel.type
     for target in TARGETS.values():
         assert NODE_BY_LABEL[target.label].key == target.key, target.kind
         assert REL_BY_TYPE[target.labelled_by].end == target.label, target.kind
@@ -579,6 +605,8 @@ def render_markdown() -> str:
     lines += ["", "## Relationships"]
     for rel in RELATIONSHIPS:
         lines += ["", f"### `(:{rel.start})-[:{rel.type}]->(:{rel.end})`", "", rel.description, ""]
+        if rel.rrtypes:
+            lines += [f"DNS record types: {', '.join(f'`{t}`' for t in rel.rrtypes)}.", ""]
         if rel.key:
             lines += [f"Distinguished by: {', '.join(f'`{k}`' for k in rel.key)}.", ""]
         props = rel.all_props()

@@ -42,7 +42,7 @@ import dns.exception
 import dns.resolver
 
 from attribution.identities import InvalidIdentity, parse_indicator
-from attribution.ingest import Rows
+from attribution.rows import Rows, Seen
 from attribution.worker import Worker, WorkerOptions
 from attribution.writer import GraphWriter, apply_schema
 from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wipe(graph)
             apply_schema(graph)
-            rows = Rows(datetime.now(UTC))
+            rows = Rows()
+            seen = Seen.at(datetime.now(UTC))
             values: list[str] = []
             for value in truth_values(data_dir):
                 try:
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     identity,
                     {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
                     "ingest:benchmark",
+                    seen,
                 )
             GraphWriter(graph).load(rows.nodes, rows.rels)
             names = [v for v in values if not v[0].isdigit() and ":" not in v]

@@ -247,13 +247,16 @@ def test_one_registrar_whether_its_answer_came_by_intake_or_by_enrichment(
     graph: Graph, tmp_path: Path
 ) -> None:
     """A raw RDAP answer goes through enrichment's own transform and row mapping, so the
-    registrar an ingested answer names is the node enrichment writes for it."""
+    registrar an ingested answer names is the node the worker writes for it (here spelled
+    differently and carrying the same registry handle, which must not become the key)."""
     from datetime import UTC, datetime
 
     from attribution.identities import Identity
-    from attribution.observations_to_rows import registration_rows
+    from attribution.observations_to_rows import rows_for_results
     from attribution.writer import GraphWriter
-    from enrichment.domain_registration import transform_rdap_domain
+    from enrichment.domain_registration import SOURCE, transform_rdap_domain
+    from enrichment.failures import Outcome
+    from enrichment.observations import EnrichmentResults, SourceResult
 
     answer = tmp_path / "answer.rdap.json"
     answer.write_text(json.dumps(_rdap_domain("one.example", "Ex  Reg, Inc.", "292")))
@@ -262,7 +265,10 @@ def test_one_registrar_whether_its_answer_came_by_intake_or_by_enrichment(
     enriched = transform_rdap_domain(
         "two.example", _rdap_domain("two.example", "EX REG, INC.", "292"), "https://rdap", when
     )
-    rows = registration_rows(Identity("domain", "two.example"), enriched)
+    results = EnrichmentResults(
+        "two.example", (SourceResult(SOURCE, "two.example", Outcome.OK, (enriched,)),)
+    )
+    rows = rows_for_results(Identity("domain", "two.example"), results, when)
     GraphWriter(graph).load(nodes=rows.nodes, rels=rows.rels)
     found = graph.read(
         "MATCH (d:Domain)-[:REGISTERED_WITH]->(r:Registrar) "

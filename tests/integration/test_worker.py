@@ -26,7 +26,7 @@ import pytest
 
 from attribution.db import Graph
 from attribution.identities import parse_indicator
-from attribution.ingest import Rows
+from attribution.rows import Rows, Seen
 from attribution.worker import (
     Worker,
     WorkerOptions,
@@ -115,12 +115,14 @@ def slow(tmp_path_factory: pytest.TempPathFactory, generated: Path) -> Iterator[
 
 
 def ingest(graph: Graph, values: list[str]) -> None:
-    rows = Rows(datetime.now(UTC))
+    rows = Rows()
+    seen = Seen.at(datetime.now(UTC))
     for value in values:
         rows.node(
             parse_indicator(value),
             {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
             "ingest:test",
+            seen,
         )
     GraphWriter(graph).load(rows.nodes, rows.rels)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from attribution.identities import Identity
-from attribution.ingest import Rows, add_label
+from attribution.ingest import add_label
 from attribution.intake.feeds import (
     labels_from_warninglists,
     parse_allowlist,
@@ -20,6 +20,7 @@ from attribution.intake.feeds import (
 )
 from attribution.intake.records import LabelRecord, Rejection
 from attribution.labels import entries_from_records, label_rows
+from attribution.rows import Rows
 from attribution.writer import RelRow
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "intake"
@@ -188,9 +189,9 @@ def test_ingest_and_label_import_write_the_same_labels() -> None:
     :func:`entries_from_records` and :func:`label_rows`) give the same label relationships."""
     at = datetime(2026, 1, 2, tzinfo=UTC)
     records = parse_label_list(LABEL_CSV, "export.csv", "malicious").records
-    rows = Rows(at)
+    rows = Rows()
     for record in records:
-        add_label(rows, record)
+        add_label(rows, record, at)
     entries, refused = entries_from_records(records, "export.csv")
     _, rels = label_rows(entries, "feed", "feed:export.csv", "feed:export.csv", at)
 
