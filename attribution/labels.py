@@ -18,7 +18,8 @@ retrieved_at). Kinds of label source:
     than copied, so it follows the reports as they are confirmed.
 ``analyst``
     An analyst's verdict (``analyst:<user>``) with ``by`` and ``reason``; every change is
-    appended to the audit log when :mod:`attribution.audit` is available.
+    appended to the audit log (:mod:`attribution.audit`), and a change that cannot be audited
+    raises.
 
 Conflicts resolve by precedence, strongest first: analyst > incident > allowlist > feed.
 Within one kind the most recent observation (``last_seen``) wins; on equal times the source
@@ -28,17 +29,18 @@ name decides, so the result never depends on the order the graph returns rows in
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attribution import identities
+from attribution import audit, identities
 from attribution.db import Graph
 from attribution.identities import InvalidIdentity
 from attribution.intake.feeds import parse_label_list
 from attribution.intake.records import LabelRecord, Rejection
+from attribution.rows import Rows, Seen
 from attribution.schema import TARGET_BY_LABEL, TARGETS
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
@@ -252,22 +254,22 @@ def label_rows(
     The source name is ``<kind>:<entry's feed>`` when the line names one, else
     ``default_source``.
     """
-    nodes: dict[str, NodeRow] = {}
-    rels: list[RelRow] = []
+    rows = Rows()
+    seen = Seen.at(at)
+    sources: set[str] = set()
     for entry in entries:
         source = f"{kind}:{entry.feed}" if entry.feed else default_source
-        if source not in nodes:
-            nodes[source] = NodeRow("LabelSource", source, {"kind": kind}, provenance, at, at, at)
+        if source not in sources:
+            sources.add(source)
+            rows.entity("LabelSource", source, {"kind": kind}, provenance, seen)
         label, key = entry.target
         props: dict[str, Any] = {"verdict": entry.verdict, "family": entry.family}
         if by is not None:
             props["by"] = by
         if reason is not None:
             props["reason"] = reason
-        rels.append(
-            RelRow(TARGET_BY_LABEL[label].labelled_by, source, key, props, provenance, at, at, at)
-        )
-    return list(nodes.values()), rels
+        rows.rel(TARGET_BY_LABEL[label].labelled_by, source, key, props, provenance, seen)
+    return rows.nodes, rows.rels
 
 
 def import_label_file(
@@ -304,16 +306,6 @@ def import_label_file(
     for rel in rels:
         summary.sources[rel.start] = summary.sources.get(rel.start, 0) + 1
     return summary
-
-
-def _audit(actor: str, action: str, subject: str, details: Mapping[str, Any]) -> bool:
-    """Append to the audit chain when the audit module is installed; True when written."""
-    try:
-        from attribution import audit
-    except ImportError:
-        return False
-    audit.append(actor, action, subject, dict(details))
-    return True
 
 
 def set_analyst_label(
@@ -356,7 +348,8 @@ def set_analyst_label(
         "previous_source": before.source if before else None,
         "resolved": after.verdict if after else None,
     }
-    record["audited"] = _audit(by, "label.set", node[1], record)
+    audit.append(by, "label.set", node[1], dict(record))
+    record["audited"] = True
     return record
 
 
