@@ -14,6 +14,10 @@ Layout under ``ATTRIBUTION_HOME`` (default ``~/.cache/attribution``)::
     <instance>/data/ logs/ run/      the server's own directories; ``stop`` keeps data/
     <instance>/password              generated on first start, owner-only
 
+An instance directory and every directory in it (data, logs, configuration, the password) is
+owner-only (0700): the graph holds evidence and the password opens it. A directory found with
+wider permissions is tightened on the next start.
+
 When ``NEO4J_URI`` is set none of this is used: that server is the graph.
 """
 
@@ -67,6 +71,15 @@ START_TIMEOUT_S = 180.0
 
 class Neo4jServerError(RuntimeError):
     """The local server could not be resolved, configured or started; the message says why."""
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) and make it owner-only (0700), tightening a
+    directory that already exists with wider permissions."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 @dataclass(frozen=True)
@@ -244,7 +257,7 @@ class LocalNeo4j:
             return self.settings.password
         if self.password_file.is_file():
             return self.password_file.read_text(encoding="utf-8").strip()
-        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.instance_dir)
         value = secrets.token_urlsafe(18)
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -298,13 +311,27 @@ class LocalNeo4j:
                 flush=True,
             )
         dist = resolve_distribution(self.home)
+        private_dir(self.instance_dir)
         for sub in ("conf", "data", "logs", "run", "import"):
-            (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.instance_dir / sub)
         (self.instance_dir / "conf" / "neo4j.conf").write_text(
             _config_text(self.instance_dir, self.settings, dist / "plugins"), encoding="utf-8"
         )
         first_start = not (self.instance_dir / "data" / "dbms").exists()
         password = self.password()
+        process = self._launch(java, dist)
+        self.pid_file.write_text(str(process.pid), encoding="utf-8")
+        if progress:
+            print(
+                f"starting Neo4j (pid {process.pid}), waiting for Bolt on {self.bolt_uri}",
+                flush=True,
+            )
+        self._wait_for_bolt(process, password, first_start)
+        return self.status()
+
+    def _launch(self, java: str, dist: Path) -> subprocess.Popen[bytes]:
+        """Start the JVM on the instance's configuration, in its own session, logging to
+        ``logs/console.log``."""
         heap = self.settings.heap
         command = [
             java,
@@ -317,24 +344,15 @@ class LocalNeo4j:
             f"--home-dir={self.instance_dir}",
             f"--config-dir={self.instance_dir / 'conf'}",
         ]
-        log = (self.instance_dir / "logs" / "console.log").open("ab")
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=self.instance_dir,
-        )
-        log.close()
-        self.pid_file.write_text(str(process.pid), encoding="utf-8")
-        if progress:
-            print(
-                f"starting Neo4j (pid {process.pid}), waiting for Bolt on {self.bolt_uri}",
-                flush=True,
+        with (self.instance_dir / "logs" / "console.log").open("ab") as log:
+            return subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.instance_dir,
             )
-        self._wait_for_bolt(process, password, first_start)
-        return self.status()
 
     def _wait_for_bolt(
         self, process: subprocess.Popen[bytes], password: str, first_start: bool
