@@ -12,24 +12,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
-from attribution.scoring.estimator import (
-    benign_holdout,
-    default_base_estimator,
-    zero_blank_columns,
-)
+from attribution.scoring.estimator import benign_holdout, default_base_estimator
 from attribution.scoring.umbrella import umbrella_threshold
 
-__all__ = ["blank_filled", "plain_gate", "uncalibrated_at_half"]
-
-
-def blank_filled(X_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Every matrix with the columns that have no value in ``X_train`` set to 0, as the
-    classifier feeds its own trees (:func:`~attribution.scoring.estimator.zero_blank_columns`)."""
-    blank = np.isnan(X_train).all(axis=0)
-    return [zero_blank_columns(X, blank) for X in (X_train, *others)]
+__all__ = ["plain_gate", "uncalibrated_at_half"]
 
 
 def plain_gate(
@@ -44,14 +32,13 @@ def plain_gate(
     calibration_fraction: float = 0.3,
 ) -> tuple[np.ndarray, float]:
     """(act mask over ``X_test``, threshold) of the plain model with the umbrella gate."""
-    X_train, X_test = blank_filled(X_train, X_test)
     y_idx = np.unique(y_train, return_inverse=True)[1]
     rng = check_random_state(seed)
     holdout, _ = benign_holdout(y_idx, calibration_fraction, rng)
     train = np.ones(y_idx.size, dtype=bool)
     train[holdout] = False
     scorer_seed = rng.randint(np.iinfo(np.int32).max)
-    model = HistGradientBoostingClassifier(random_state=scorer_seed)
+    model = default_base_estimator(random_state=scorer_seed)
     model.fit(X_train[train], y_idx[train])
     threshold = umbrella_threshold(
         model.predict_proba(X_train[holdout])[:, 1], alpha, delta, batch_size=batch_size
@@ -63,6 +50,5 @@ def uncalibrated_at_half(
     X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *, seed: int
 ) -> np.ndarray:
     """Act mask of the default scorer, uncalibrated, at p >= 0.5."""
-    X_train, X_test = blank_filled(X_train, X_test)
     model = default_base_estimator(random_state=seed).fit(X_train, y_train)
     return np.asarray(model.predict_proba(X_test)[:, 1] >= 0.5)

@@ -19,11 +19,13 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from venn_abers import calc_p0p1, calc_probs
 
+from attribution.scoring.preprocess import BlankColumnFiller
 from attribution.scoring.shapley import GroupShapley, group_shapley, observed_groups
 from attribution.scoring.umbrella import (
     InsufficientCalibrationData,
@@ -41,7 +43,6 @@ __all__ = [
     "InsufficientCalibrationWarning",
     "MaliciousnessClassifier",
     "default_base_estimator",
-    "zero_blank_columns",
 ]
 
 ACT = "act"
@@ -55,8 +56,9 @@ class InsufficientCalibrationWarning(UserWarning):
     """The gate was closed (never acts) because there were too few benign calibration samples."""
 
 
-def default_base_estimator(random_state: int | np.random.RandomState | None = None) -> Any:
-    """The default scorer: gradient-boosted trees that treat NaN as its own branch.
+def default_base_estimator(random_state: int | np.random.RandomState | None = None) -> Pipeline:
+    """The default scorer: gradient-boosted trees that treat NaN as its own branch, behind
+    the step that gives 0 to columns blank in training (:mod:`attribution.scoring.preprocess`).
 
     scikit-learn's own defaults (31 leaves, 100 rounds, early stopping above 10,000 samples).
     Measured on generated worlds (``benchmarks/classifier.py``), the shallower, L2-regularised
@@ -64,21 +66,12 @@ def default_base_estimator(random_state: int | np.random.RandomState | None = No
     ensemble already averages away the variance that regularisation was meant to curb. NaN
     (missing evidence) is routed natively at each split rather than imputed.
     """
-    return HistGradientBoostingClassifier(random_state=random_state)
-
-
-def zero_blank_columns(X: np.ndarray, blank: np.ndarray) -> np.ndarray:
-    """``X`` with the ``blank`` columns set to 0 (a copy when any is blank).
-
-    Gradient-boosted trees cannot bin a column with no value at all. A column blank in
-    training is given 0 on the way into the trees, in training and at prediction alike:
-    constant in training, it is never split on, so its later values change nothing.
-    """
-    if not blank.any():
-        return X
-    out = np.array(X, dtype=float)
-    out[:, blank] = 0.0
-    return out
+    return Pipeline(
+        [
+            ("fill_blank", BlankColumnFiller()),
+            ("trees", HistGradientBoostingClassifier(random_state=random_state)),
+        ]
+    )
 
 
 def _holdout_size(fraction: float, n_benign: int) -> int:
@@ -156,7 +149,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         :mod:`attribution.scoring.umbrella`).
     estimator : classifier or None, default=None
         Unfitted scorer with ``predict_proba``; ``None`` uses :func:`default_base_estimator`.
-        It is cloned, never modified.
+        It is cloned, never modified, and sees the columns as they are: NaN included.
     calibration_fraction : float, default=0.3
         Share of benign samples held out for the gate.
     calibration_cv : int, default=5
@@ -184,7 +177,8 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_, feature_names_in_, feature_names_
         Column count and names.
     scorers_ : list of classifiers
-        One fitted scorer per fold; their mean score is :meth:`gate_score`.
+        One fitted scorer per fold (each a ``Pipeline`` with its own fitted preprocessing, by
+        default); their mean score is :meth:`gate_score`.
     venn_abers_ : list of tuples of three ndarrays
         Each fold's Venn-ABERS calibration vectors ``(p0, p1, c)`` (``venn_abers.calc_p0p1``).
     prior_correction_ : float
@@ -197,8 +191,6 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         Gate scores of the held-out benign samples (kept for audit).
     pattern_counts_ : dict of str to int
         Held-out benign samples per evidence pattern (groups joined by ``+``).
-    blank_columns_ : ndarray of bool
-        Columns without a single value in training (fed to the scorer as 0).
     """
 
     def __init__(
@@ -345,10 +337,6 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_scorer(self, X_train: np.ndarray, y_train: np.ndarray, seed: int) -> None:
-        # Columns blank in training go into the scorers as 0 (:func:`zero_blank_columns`);
-        # the evidence patterns and explanations still see them as they were (missing).
-        self.blank_columns_ = np.isnan(X_train).all(axis=0)
-        X_train = self._scorer_input(X_train)
         smallest_class = int(np.bincount(y_train, minlength=2).min())
         n_folds = min(self.calibration_cv, smallest_class)
         if n_folds < 2:
@@ -447,9 +435,6 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         )
         return X_arr
 
-    def _scorer_input(self, X_arr: np.ndarray) -> np.ndarray:
-        return zero_blank_columns(X_arr, self.blank_columns_)
-
     def _correct(self, p: np.ndarray) -> np.ndarray:
         c = self.prior_correction_
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -458,8 +443,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
 
     def _fold_scores(self, X_arr: np.ndarray) -> np.ndarray:
         """Each fold scorer's score of each row: shape (n, folds)."""
-        inputs = self._scorer_input(X_arr)
-        return np.column_stack([m.predict_proba(inputs)[:, 1] for m in self.scorers_])
+        return np.column_stack([m.predict_proba(X_arr)[:, 1] for m in self.scorers_])
 
     def _raw_score(self, X_arr: np.ndarray) -> np.ndarray:
         if X_arr.shape[0] == 0:

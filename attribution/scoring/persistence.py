@@ -60,12 +60,13 @@ __all__ = [
 MANIFEST_FORMAT = 1
 
 #: Types beyond skops' built-in safe set (which already covers numpy arrays and dtypes and the
-#: public scikit-learn estimators) that a saved classifier needs: this class and the
-#: gradient-boosting tree predictors. Anything else in a
+#: public scikit-learn estimators) that a saved classifier needs: this class, the step that
+#: prepares its scorers' input and the gradient-boosting tree predictors. Anything else in a
 #: model file is refused at save time and at load time, whatever the manifest says.
 ALLOWED_TYPES: frozenset[str] = frozenset(
     {
         "attribution.scoring.estimator.MaliciousnessClassifier",
+        "attribution.scoring.preprocess.BlankColumnFiller",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
 )

@@ -1,4 +1,5 @@
-"""scikit-learn's estimator contract checks for the maliciousness classifier."""
+"""scikit-learn's estimator contract checks for the maliciousness classifier and the step
+that prepares its scorers' input."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 from attribution.scoring import InsufficientCalibrationWarning, MaliciousnessClassifier
+from attribution.scoring.preprocess import BlankColumnFiller
 
 # The one check that is incompatible by design. It requires predict() to equal the argmax of
 # predict_proba(); here predict() is the Neyman–Pearson gate (act only above the umbrella
@@ -42,6 +44,12 @@ def test_sklearn_estimator_contract(estimator: Any, check: Callable[[Any], None]
     # and spin-waiting on a shared machine cost far more than the work.
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", InsufficientCalibrationWarning)
+        check(estimator)
+
+
+@parametrize_with_checks([BlankColumnFiller()])
+def test_blank_column_filler_contract(estimator: Any, check: Callable[[Any], None]) -> None:
+    with threadpool_limits(1):
         check(estimator)
 
 
