@@ -31,7 +31,6 @@ both succeed.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from attribution.identities import InvalidIdentity, parse_target
 from attribution.reports.canonical import verify_document
 from attribution.reports.recommend import ELIGIBLE
 from attribution.schema import TARGETS
-from attribution.settings import Settings
+from attribution.settings import DEFAULT_REPORT_MAX_AGE_DAYS, Settings
 
 __all__ = [
     "DEFAULT_MAX_AGE_DAYS",
@@ -62,7 +61,7 @@ __all__ = [
     "request_approval",
 ]
 
-DEFAULT_MAX_AGE_DAYS = 7.0
+DEFAULT_MAX_AGE_DAYS = DEFAULT_REPORT_MAX_AGE_DAYS
 OUTCOMES = {"approve": "approved", "deny": "denied", "return": "returned"}
 
 
@@ -87,33 +86,13 @@ class WorkflowPolicy:
 
 
 def policy_from_settings(settings: Settings) -> WorkflowPolicy:
-    """Reviewers and maximum report age from the environment, else the TOML file."""
-    env = os.environ
-    roles = settings.extra.get("roles") or {}
-    if env.get("ATTRIBUTION_REVIEWERS") is not None:
-        reviewers = [name.strip() for name in env["ATTRIBUTION_REVIEWERS"].split(",")]
-    else:
-        reviewers = [str(name).strip() for name in roles.get("reviewers", [])]
-    approvals = settings.extra.get("approvals") or {}
-    days = float(
-        env.get("ATTRIBUTION_REPORT_MAX_AGE_DAYS")
-        or approvals.get("report_max_age_days", DEFAULT_MAX_AGE_DAYS)
-    )
-    require = env.get("ATTRIBUTION_REQUIRE_SIGNED_REPORTS")
-    require_signature = (
-        require.strip().lower() in {"1", "true", "yes"}
-        if require is not None
-        else bool(approvals.get("require_signed_reports", False))
-    )
-    if env.get("ATTRIBUTION_TRUSTED_REPORT_KEYS") is not None:
-        trusted = env["ATTRIBUTION_TRUSTED_REPORT_KEYS"].split(",")
-    else:
-        trusted = [str(k) for k in approvals.get("trusted_report_keys", [])]
+    """The workflow policy the approval settings describe (``settings.approvals``)."""
+    approvals = settings.approvals
     return WorkflowPolicy(
-        frozenset(n for n in reviewers if n),
-        timedelta(days=days),
-        require_signature=require_signature or bool(trusted),
-        trusted_keys=frozenset(k.strip().lower() for k in trusted if k.strip()),
+        approvals.reviewers,
+        timedelta(days=approvals.report_max_age_days),
+        require_signature=approvals.require_signed_reports or bool(approvals.trusted_report_keys),
+        trusted_keys=approvals.trusted_report_keys,
     )
 
 

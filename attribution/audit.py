@@ -50,12 +50,9 @@ ENTRY_FIELDS = ("seq", "time", "actor", "action", "subject", "details", "prev_ha
 
 
 def audit_log_path(settings: Settings | None = None) -> Path:
-    """Where the log lives: ``$ATTRIBUTION_AUDIT_LOG`` or ``<home>/audit.jsonl``."""
-    override = os.environ.get("ATTRIBUTION_AUDIT_LOG")
-    if override:
-        return Path(override).expanduser()
-    settings = settings or load_settings()
-    return settings.home / "audit.jsonl"
+    """Where the log lives: ``$ATTRIBUTION_AUDIT_LOG`` or ``<home>/audit.jsonl``
+    (:attr:`attribution.settings.Settings.audit_log`)."""
+    return (settings or load_settings()).audit_log
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:

@@ -8,20 +8,54 @@ or from files the local server manager writes with owner-only permissions.
 Neo4j's own variable names are used: ``NEO4J_URI``, ``NEO4J_USERNAME``,
 ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``. When ``NEO4J_URI`` is set the project uses that
 server and never starts or downloads one.
+
+Besides the paths, each job's settings form one frozen section:
+
+* :class:`Neo4jSettings` (``[neo4j]``): the server and how to reach it;
+* :class:`ReportSettings` (``[reports]``): ``ATTRIBUTION_COLLATERAL_THRESHOLD`` /
+  ``collateral_threshold``, ``max_facts``, ``ATTRIBUTION_FRESHNESS_HOURS`` /
+  ``freshness_hours``, and the signing key ``ATTRIBUTION_SIGNING_KEY`` (environment only);
+* :class:`ApprovalSettings`: ``ATTRIBUTION_REVIEWERS`` / ``[roles] reviewers``, and in
+  ``[approvals]`` ``ATTRIBUTION_REPORT_MAX_AGE_DAYS`` / ``report_max_age_days``,
+  ``ATTRIBUTION_REQUIRE_SIGNED_REPORTS`` / ``require_signed_reports`` and
+  ``ATTRIBUTION_TRUSTED_REPORT_KEYS`` / ``trusted_report_keys``;
+* :class:`EnrichmentSettings` (``[enrichment]``): ``ATTRIBUTION_SANDBOX_ENDPOINTS`` /
+  ``sandbox_endpoints``, and the real services' overrides (resolver, timeouts, concurrency).
+
+The audit log is ``ATTRIBUTION_AUDIT_LOG`` or ``<home>/audit.jsonl``; the user named in audit
+entries when a command is not told otherwise is ``ATTRIBUTION_USER`` or the login name.
+
+A value of the wrong kind raises :class:`SettingsError`, naming the variable or TOML key.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NEO4J_VERSION = "5.26.30"
 NEO4J_BROWSER_VERSION = "5.24.0"
 APOC_VERSION = "5.26.19"
+
+SIGNING_KEY_ENV = "ATTRIBUTION_SIGNING_KEY"
+SANDBOX_ENDPOINTS_ENV = "ATTRIBUTION_SANDBOX_ENDPOINTS"
+DEFAULT_COLLATERAL_THRESHOLD = 3
+DEFAULT_MAX_FACTS = 400
+DEFAULT_FRESHNESS_HOURS = 72.0
+DEFAULT_REPORT_MAX_AGE_DAYS = 7.0
+_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting holds a value of the wrong kind; the message names where it was set."""
 
 
 def _default_home() -> Path:
@@ -52,6 +86,55 @@ class Neo4jSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """How confidence reports are built and signed."""
+
+    collateral_threshold: int = DEFAULT_COLLATERAL_THRESHOLD
+    """Co-hosted names not known to be malicious above which an address is a collateral risk."""
+    max_facts: int = DEFAULT_MAX_FACTS
+    """Evidence facts a report shows (the total is always stated)."""
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    """A resolution last seen this long before a report's reference time is no longer current:
+    its address is shown in the report but cannot be acted upon."""
+    signing_key: Path | None = None
+    """PEM Ed25519 private key reports are signed with; unsigned when None."""
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Who reviews, and which reports a request or decision may rest on."""
+
+    reviewers: frozenset[str] = frozenset()
+    report_max_age_days: float = DEFAULT_REPORT_MAX_AGE_DAYS
+    require_signed_reports: bool = False
+    trusted_report_keys: frozenset[str] = frozenset()
+    """Fingerprints (lower-case hex) of the keys reports must be signed with; empty: any."""
+
+
+@dataclass(frozen=True)
+class EnrichmentSettings:
+    """Where enrichment sends its questions: a sandbox's endpoints file, or the real services
+    with these overrides of their defaults (None keeps the default)."""
+
+    sandbox_endpoints: Path | None = None
+    resolver_address: str | None = None
+    resolver_port: int | None = None
+    dns_lifetime: float | None = None
+    rdap_bootstrap_url: str | None = None
+    http_timeout: float | None = None
+    whois_timeout: float | None = None
+    max_concurrency: int | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The real services' settings that are set, by name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "sandbox_endpoints" and getattr(self, f.name) is not None
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the service in one place."""
 
@@ -60,67 +143,200 @@ class Settings:
     warninglists_dir: Path
     fixtures_dir: Path
     models_dir: Path
-    write_batch_size: int = 5000
-    freshness_hours: float = 72.0
-    """A resolution last seen this long before a report's reference time is no longer current:
-    its address is shown in the report but cannot be acted upon."""
+    audit_log: Path
     min_evidence_families: int = 2
     """Independent evidence families (:mod:`attribution.features.families`) a node needs before
     the classifier may decide about it; written into each model's manifest at training."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None
+    """``ATTRIBUTION_USER``: who acts, when a command is not told (see :meth:`acting_user`)."""
+    reports: ReportSettings = field(default_factory=ReportSettings)
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
+
+    def acting_user(self) -> str:
+        """``ATTRIBUTION_USER``, else the login name."""
+        return self.user or getpass.getuser()
 
 
 def _read_toml() -> dict[str, Any]:
     path = Path(os.environ.get("ATTRIBUTION_CONFIG", "attribution.toml"))
     if not path.is_file():
         return {}
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not a valid TOML file ({exc})") from None
+
+
+def _table(toml: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    table = toml.get(name, {})
+    if not isinstance(table, Mapping):
+        raise SettingsError(f"[{name}] in the TOML file must be a table")
+    return table
+
+
+_KIND_NAMES: dict[Any, str] = {int: "an integer", float: "a number", str: "a string"}
+
+
+def _convert(kind: Callable[[Any], T], value: Any, where: str) -> T:
+    """``kind(value)``; SettingsError naming ``where`` when the value is not of that kind."""
+    problem = f"{where} = {value!r} is not {_KIND_NAMES.get(kind, kind)}"
+    if isinstance(value, bool):
+        raise SettingsError(problem)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(problem) from None
+
+
+class _Source:
+    """One reading of the environment and the TOML file, with the precedence rule."""
+
+    def __init__(self, env: Mapping[str, str], toml: Mapping[str, Any]) -> None:
+        self.env = env
+        self.toml = toml
+
+    def value(
+        self, kind: Callable[[Any], T], var: str | None, table: str | None, key: str, default: T
+    ) -> T:
+        """The variable when set and not empty, else the TOML key, else the default."""
+        if var is not None and self.env.get(var):
+            return _convert(kind, self.env[var], var)
+        scope = _table(self.toml, table) if table else self.toml
+        if key in scope:
+            where = f"[{table}] {key}" if table else key
+            return _convert(kind, scope[key], where)
+        return default
+
+    def names(self, var: str, table: str, key: str) -> frozenset[str]:
+        """A comma-separated variable (set, even empty, it wins) or a TOML list of strings;
+        blanks dropped, surrounding spaces stripped."""
+        if var in self.env:
+            items = self.env[var].split(",")
+        else:
+            listed = _table(self.toml, table).get(key, [])
+            if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+                raise SettingsError(f"[{table}] {key} = {listed!r} is not a list of strings")
+            items = listed
+        return frozenset(item.strip() for item in items if item.strip())
+
+    def flag(self, var: str, table: str, key: str) -> bool:
+        """A yes/no variable (set, even empty, it wins) or a TOML boolean; default no."""
+        if var in self.env:
+            text = self.env[var].strip().lower()
+            if text not in _TRUE | _FALSE:
+                raise SettingsError(
+                    f"{var} = {self.env[var]!r} is not one of 1/true/yes/0/false/no"
+                )
+            return text in _TRUE
+        value = _table(self.toml, table).get(key, False)
+        if not isinstance(value, bool):
+            raise SettingsError(f"[{table}] {key} = {value!r} is not true or false")
+        return value
+
+
+def _neo4j(src: _Source) -> Neo4jSettings:
+    env = src.env
+    return Neo4jSettings(
+        uri=env.get("NEO4J_URI") or src.value(str, None, "neo4j", "uri", None),
+        username=src.value(str, "NEO4J_USERNAME", "neo4j", "username", "neo4j"),
+        password=env.get("NEO4J_PASSWORD"),
+        database=src.value(str, "NEO4J_DATABASE", "neo4j", "database", "neo4j"),
+        bolt_port=src.value(int, "ATTRIBUTION_BOLT_PORT", "neo4j", "bolt_port", 7687),
+        http_port=src.value(int, "ATTRIBUTION_HTTP_PORT", "neo4j", "http_port", 7474),
+        heap=src.value(str, "ATTRIBUTION_NEO4J_HEAP", "neo4j", "heap", "2g"),
+        pagecache=src.value(str, "ATTRIBUTION_NEO4J_PAGECACHE", "neo4j", "pagecache", "2g"),
+    )
+
+
+def _reports(src: _Source) -> ReportSettings:
+    key = src.env.get(SIGNING_KEY_ENV)
+    return ReportSettings(
+        collateral_threshold=src.value(
+            int,
+            "ATTRIBUTION_COLLATERAL_THRESHOLD",
+            "reports",
+            "collateral_threshold",
+            DEFAULT_COLLATERAL_THRESHOLD,
+        ),
+        max_facts=src.value(int, None, "reports", "max_facts", DEFAULT_MAX_FACTS),
+        freshness_hours=src.value(
+            float,
+            "ATTRIBUTION_FRESHNESS_HOURS",
+            "reports",
+            "freshness_hours",
+            DEFAULT_FRESHNESS_HOURS,
+        ),
+        signing_key=Path(key) if key else None,
+    )
+
+
+def _approvals(src: _Source) -> ApprovalSettings:
+    trusted = src.names("ATTRIBUTION_TRUSTED_REPORT_KEYS", "approvals", "trusted_report_keys")
+    return ApprovalSettings(
+        reviewers=src.names("ATTRIBUTION_REVIEWERS", "roles", "reviewers"),
+        report_max_age_days=src.value(
+            float,
+            "ATTRIBUTION_REPORT_MAX_AGE_DAYS",
+            "approvals",
+            "report_max_age_days",
+            DEFAULT_REPORT_MAX_AGE_DAYS,
+        ),
+        require_signed_reports=src.flag(
+            "ATTRIBUTION_REQUIRE_SIGNED_REPORTS", "approvals", "require_signed_reports"
+        ),
+        trusted_report_keys=frozenset(k.lower() for k in trusted),
+    )
+
+
+def _enrichment(src: _Source) -> EnrichmentSettings:
+    def opt(kind: Callable[[Any], T], key: str) -> T | None:
+        return src.value(kind, None, "enrichment", key, None)
+
+    endpoints = src.env.get(SANDBOX_ENDPOINTS_ENV) or opt(str, "sandbox_endpoints")
+    return EnrichmentSettings(
+        sandbox_endpoints=Path(endpoints) if endpoints else None,
+        resolver_address=opt(str, "resolver_address"),
+        resolver_port=opt(int, "resolver_port"),
+        dns_lifetime=opt(float, "dns_lifetime"),
+        rdap_bootstrap_url=opt(str, "rdap_bootstrap_url"),
+        http_timeout=opt(float, "http_timeout"),
+        whois_timeout=opt(float, "whois_timeout"),
+        max_concurrency=opt(int, "max_concurrency"),
+    )
+
+
+def _path(src: _Source, var: str, key: str, default: Path) -> Path:
+    return Path(src.value(str, var, None, key, str(default)))
 
 
 def load_settings() -> Settings:
-    """Build the settings from the environment and the TOML file."""
-    toml = _read_toml()
-    neo = toml.get("neo4j", {})
-    env = os.environ
-    home = Path(env.get("ATTRIBUTION_HOME") or toml.get("home") or _default_home()).expanduser()
-    neo4j = Neo4jSettings(
-        uri=env.get("NEO4J_URI") or neo.get("uri"),
-        username=env.get("NEO4J_USERNAME") or neo.get("username", "neo4j"),
-        password=env.get("NEO4J_PASSWORD"),
-        database=env.get("NEO4J_DATABASE") or neo.get("database", "neo4j"),
-        bolt_port=int(env.get("ATTRIBUTION_BOLT_PORT") or neo.get("bolt_port", 7687)),
-        http_port=int(env.get("ATTRIBUTION_HTTP_PORT") or neo.get("http_port", 7474)),
-        heap=env.get("ATTRIBUTION_NEO4J_HEAP") or neo.get("heap", "2g"),
-        pagecache=env.get("ATTRIBUTION_NEO4J_PAGECACHE") or neo.get("pagecache", "2g"),
-    )
+    """Build the settings from the environment and the TOML file; SettingsError when a value
+    is of the wrong kind."""
+    src = _Source(os.environ, _read_toml())
+    home = _path(src, "ATTRIBUTION_HOME", "home", _default_home()).expanduser()
     shared = _shared_dir()
+    audit_log = os.environ.get("ATTRIBUTION_AUDIT_LOG")
     return Settings(
         home=home,
-        neo4j=neo4j,
-        warninglists_dir=Path(
-            env.get("ATTRIBUTION_WARNINGLISTS_DIR")
-            or toml.get("warninglists_dir")
-            or shared / "data" / "misp-warninglists"
+        neo4j=_neo4j(src),
+        warninglists_dir=_path(
+            src,
+            "ATTRIBUTION_WARNINGLISTS_DIR",
+            "warninglists_dir",
+            shared / "data" / "misp-warninglists",
         ),
-        fixtures_dir=Path(
-            env.get("ATTRIBUTION_FIXTURES_DIR")
-            or toml.get("fixtures_dir")
-            or shared / "fixtures" / "rdap-whois-asn"
+        fixtures_dir=_path(
+            src, "ATTRIBUTION_FIXTURES_DIR", "fixtures_dir", shared / "fixtures" / "rdap-whois-asn"
         ),
-        models_dir=Path(
-            env.get("ATTRIBUTION_MODELS_DIR") or toml.get("models_dir") or REPO_ROOT / "models"
+        models_dir=_path(src, "ATTRIBUTION_MODELS_DIR", "models_dir", REPO_ROOT / "models"),
+        audit_log=Path(audit_log).expanduser() if audit_log else home / "audit.jsonl",
+        min_evidence_families=src.value(
+            int, "ATTRIBUTION_MIN_EVIDENCE_FAMILIES", "scoring", "min_evidence_families", 2
         ),
-        write_batch_size=int(
-            env.get("ATTRIBUTION_WRITE_BATCH") or toml.get("write_batch_size", 5000)
-        ),
-        freshness_hours=float(
-            env.get("ATTRIBUTION_FRESHNESS_HOURS")
-            or toml.get("reports", {}).get("freshness_hours", 72.0)
-        ),
-        min_evidence_families=int(
-            env.get("ATTRIBUTION_MIN_EVIDENCE_FAMILIES")
-            or toml.get("scoring", {}).get("min_evidence_families", 2)
-        ),
-        extra={k: v for k, v in toml.items() if k not in {"neo4j", "home"}},
+        user=os.environ.get("ATTRIBUTION_USER") or None,
+        reports=_reports(src),
+        approvals=_approvals(src),
+        enrichment=_enrichment(src),
     )

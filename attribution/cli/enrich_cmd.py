@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from attribution.cli.common import (
     EXIT_OK,
@@ -31,7 +29,7 @@ from attribution.cli.common import (
     connect,
     print_json,
 )
-from attribution.cli.sandbox_cmd import SANDBOX_ENV, state_dir
+from attribution.cli.sandbox_cmd import state_dir
 from attribution.settings import Settings, load_settings
 from attribution.worker import (
     DEFAULT_BATCH,
@@ -43,17 +41,6 @@ from attribution.worker import (
     default_worker_id,
 )
 from enrichment.config import EnrichmentConfig
-
-# TOML [enrichment] keys that override the real-internet defaults, with their types.
-CONFIG_KEYS: dict[str, type] = {
-    "resolver_address": str,
-    "resolver_port": int,
-    "dns_lifetime": float,
-    "rdap_bootstrap_url": str,
-    "http_timeout": float,
-    "whois_timeout": float,
-    "max_concurrency": int,
-}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,10 +97,8 @@ def _sandbox_config(path: Path) -> EnrichmentConfig:
 
 
 def enrichment_config(args: argparse.Namespace, settings: Settings) -> EnrichmentConfig:
-    """The enrichment configuration from the flags, the environment and the TOML file."""
-    table = settings.extra.get("enrichment", {})
-    if not isinstance(table, dict):
-        raise CommandError("[enrichment] in the TOML file must be a table", EXIT_USAGE)
+    """The enrichment configuration: the flags laid over the enrichment settings."""
+    table = settings.enrichment
     if args.sandbox:
         from enrichment.sandbox.manager import Sandbox
 
@@ -124,20 +109,10 @@ def enrichment_config(args: argparse.Namespace, settings: Settings) -> Enrichmen
                 f"{sandbox.state_dir})"
             )
         config = _sandbox_config(sandbox.state_file)
-    elif os.environ.get(SANDBOX_ENV) or table.get("sandbox_endpoints"):
-        config = _sandbox_config(
-            Path(os.environ.get(SANDBOX_ENV) or str(table["sandbox_endpoints"]))
-        )
+    elif table.sandbox_endpoints is not None:
+        config = _sandbox_config(table.sandbox_endpoints)
     else:
-        overrides: dict[str, Any] = {}
-        for key, kind in CONFIG_KEYS.items():
-            if key in table:
-                try:
-                    overrides[key] = kind(table[key])
-                except (TypeError, ValueError):
-                    raise CommandError(
-                        f"[enrichment] {key} = {table[key]!r} is not a {kind.__name__}", EXIT_USAGE
-                    ) from None
+        overrides = table.overrides()
         if args.resolver:
             host, _, port = args.resolver.partition(":")
             overrides["resolver_address"] = host

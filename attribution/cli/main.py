@@ -12,6 +12,7 @@ import logging
 import sys
 
 from attribution.cli.common import EXIT_USAGE, CommandError
+from attribution.settings import SettingsError
 
 # Each module exposes register(subparsers); the order is the order of `--help`. Only the
 # module of the command being run is imported, so a quick command does not pay for the
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"attribution {args.command}: {exc}", file=sys.stderr)
         return exc.code
+    except SettingsError as exc:
+        print(f"attribution {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

@@ -11,9 +11,7 @@ With ``ATTRIBUTION_SIGNING_KEY`` (a PEM Ed25519 private key) the report is signe
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,15 +26,14 @@ from attribution.cli.common import (
     connect,
     print_json,
 )
-from attribution.reports.builder import DEFAULT_MAX_FACTS, ReportError, generate_report, write_json
+from attribution.reports.builder import ReportError, generate_report, write_json
 from attribution.reports.canonical import (
-    SIGNING_KEY_ENV,
+    SigningKeyError,
     load_public_key,
-    signing_key_from_env,
+    load_signing_key,
     verify_document,
 )
-from attribution.reports.recommend import DEFAULT_COLLATERAL_THRESHOLD
-from attribution.settings import Settings, load_settings
+from attribution.settings import DEFAULT_COLLATERAL_THRESHOLD, load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,19 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
-
-
-def report_settings(settings: Settings) -> dict[str, Any]:
-    """The ``[reports]`` table of the TOML file, with environment overrides."""
-    table = dict(settings.extra.get("reports") or {})
-    env = os.environ.get("ATTRIBUTION_COLLATERAL_THRESHOLD")
-    if env:
-        table["collateral_threshold"] = int(env)
-    return table
-
-
-def current_user() -> str:
-    return os.environ.get("ATTRIBUTION_USER") or getpass.getuser()
 
 
 def _file_stem(document: dict[str, Any]) -> str:
@@ -142,17 +126,12 @@ def run(args: argparse.Namespace) -> int:
             "unexpected FILE argument (did you mean `report verify FILE`?)", EXIT_USAGE
         )
     settings = load_settings()
-    table = report_settings(settings)
-    threshold = args.collateral_threshold
-    if threshold is None:
-        threshold = int(table.get("collateral_threshold", DEFAULT_COLLATERAL_THRESHOLD))
-    max_facts = args.max_facts or int(table.get("max_facts", DEFAULT_MAX_FACTS))
     if args.freshness_hours is not None and args.freshness_hours < 0:
         raise CommandError("--freshness-hours must not be negative", EXIT_USAGE)
     try:
-        key = signing_key_from_env()
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"{SIGNING_KEY_ENV}: cannot load the signing key ({exc})") from exc
+        key = load_signing_key(settings.reports)
+    except SigningKeyError as exc:
+        raise CommandError(str(exc)) from exc
     with connect() as graph:
         try:
             document = generate_report(
@@ -160,14 +139,14 @@ def run(args: argparse.Namespace) -> int:
                 args.target,
                 settings,
                 signing_key=key,
-                collateral_threshold=threshold,
-                max_facts=max_facts,
+                collateral_threshold=args.collateral_threshold,
+                max_facts=args.max_facts or None,
                 freshness_hours=args.freshness_hours,
             )
         except ReportError as exc:
             raise CommandError(str(exc), EXIT_REJECTED) from exc
     written = _write_files(document, args.out, args.fmt)
-    _audit_generation(document, written, args.by or current_user())
+    _audit_generation(document, written, args.by or settings.acting_user())
     content = document["content"]
     summary = {
         "target": content["target"]["value"],

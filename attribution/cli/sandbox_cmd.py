@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from attribution.cli.common import EXIT_ENVIRONMENT, EXIT_OK, CommandError, print_json
-from attribution.settings import load_settings
-
-SANDBOX_ENV = "ATTRIBUTION_SANDBOX_ENDPOINTS"
+from attribution.settings import SANDBOX_ENDPOINTS_ENV, load_settings
 
 
 def state_dir() -> Path:
@@ -62,7 +60,7 @@ def pointing_instructions(state_file: Path) -> str:
     """The environment variable or TOML a user sets so that workers use this sandbox."""
     return (
         "point workers at it with `attribution enrich --sandbox`, or set\n"
-        f"  export {SANDBOX_ENV}={state_file}\n"
+        f"  export {SANDBOX_ENDPOINTS_ENV}={state_file}\n"
         "or in attribution.toml:\n"
         "  [enrichment]\n"
         f'  sandbox_endpoints = "{state_file}"'

@@ -61,7 +61,6 @@ from attribution.reports.canonical import seal
 from attribution.reports.explanation import explanation_block, families_block, min_families
 from attribution.reports.recommend import (
     COLLATERAL_RANGE_CATEGORIES,
-    DEFAULT_COLLATERAL_THRESHOLD,
     SHARED_PLATFORM_CATEGORIES,
     RecommendationInputs,
     ServerCheck,
@@ -76,7 +75,7 @@ from attribution.reports.servers import (
 )
 from attribution.reports.values import hit_dict, json_value, latest, parse_time
 from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, TARGETS
-from attribution.settings import Settings
+from attribution.settings import DEFAULT_MAX_FACTS, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 
 __all__ = [
@@ -92,7 +91,6 @@ __all__ = [
 ]
 
 CONTENT_VERSION = 2
-DEFAULT_MAX_FACTS = 400
 HISTOGRAM_BINS = 20
 QUERY_TIMEOUT_S = 60.0
 _QUERY_CAP = 20000  # relationships read before sorting; beyond it the report says "truncated"
@@ -603,17 +601,23 @@ def build_content(
     target: str,
     settings: Settings,
     *,
-    collateral_threshold: int = DEFAULT_COLLATERAL_THRESHOLD,
-    max_facts: int = DEFAULT_MAX_FACTS,
+    collateral_threshold: int | None = None,
+    max_facts: int | None = None,
     warninglists: WarninglistIndex | None = None,
     freshness_hours: float | None = None,
 ) -> dict[str, Any]:
     """The report content for ``target``; ReportError when it is not a node of the graph.
 
-    ``freshness_hours`` defaults to ``settings.freshness_hours``.
+    ``collateral_threshold``, ``max_facts`` and ``freshness_hours`` default to the report
+    settings (:class:`attribution.settings.ReportSettings`).
     """
     t = _read_target(graph, target)
-    hours = settings.freshness_hours if freshness_hours is None else freshness_hours
+    reports = settings.reports
+    hours = reports.freshness_hours if freshness_hours is None else freshness_hours
+    if collateral_threshold is None:
+        collateral_threshold = reports.collateral_threshold
+    if max_facts is None:
+        max_facts = reports.max_facts
     evidence = _evidence_section(graph, t, max_facts)
     manifest = _read_manifest(settings, t.props.get("model_version"))
     score = _score_section(t.props, manifest)
@@ -682,12 +686,13 @@ def generate_report(
     *,
     generated_at: datetime | None = None,
     signing_key: Any = None,
-    collateral_threshold: int = DEFAULT_COLLATERAL_THRESHOLD,
-    max_facts: int = DEFAULT_MAX_FACTS,
+    collateral_threshold: int | None = None,
+    max_facts: int | None = None,
     warninglists: WarninglistIndex | None = None,
     freshness_hours: float | None = None,
 ) -> dict[str, Any]:
-    """Build, seal and validate the report document for ``target``."""
+    """Build, seal and validate the report document for ``target`` (the unset options from
+    the report settings), without side effects."""
     content = build_content(
         graph,
         target,

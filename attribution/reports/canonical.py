@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +36,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from attribution.settings import SIGNING_KEY_ENV, ReportSettings
+
 __all__ = [
     "REPORT_FORMAT",
     "SIGNING_KEY_ENV",
+    "SigningKeyError",
     "Verification",
     "canonical_bytes",
     "content_digest",
     "load_private_key",
     "load_public_key",
+    "load_signing_key",
     "public_key_fingerprint",
     "seal",
     "sign",
@@ -52,7 +55,6 @@ __all__ = [
 ]
 
 REPORT_FORMAT = "attribution-confidence-report/1"
-SIGNING_KEY_ENV = "ATTRIBUTION_SIGNING_KEY"
 SIGNATURE_ALGORITHM = "Ed25519"
 
 
@@ -95,10 +97,18 @@ def load_public_key(path: Path | str) -> Ed25519PublicKey:
     return key
 
 
-def signing_key_from_env() -> Ed25519PrivateKey | None:
-    """The key named by ``ATTRIBUTION_SIGNING_KEY``, or None when it is not set."""
-    path = os.environ.get(SIGNING_KEY_ENV)
-    return load_private_key(path) if path else None
+class SigningKeyError(ValueError):
+    """The configured signing key cannot be loaded; the message names the setting and why."""
+
+
+def load_signing_key(settings: ReportSettings) -> Ed25519PrivateKey | None:
+    """The key reports are signed with (``ATTRIBUTION_SIGNING_KEY``), or None when none is set."""
+    if settings.signing_key is None:
+        return None
+    try:
+        return load_private_key(settings.signing_key)
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"{SIGNING_KEY_ENV}: cannot load the signing key ({exc})") from exc
 
 
 def _signed_payload(digest: str, generated_at: str) -> bytes:

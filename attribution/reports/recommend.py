@@ -49,6 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from attribution.identities import InvalidIdentity, canonical_domain
+from attribution.settings import DEFAULT_COLLATERAL_THRESHOLD
 
 __all__ = [
     "COLLATERAL",
@@ -76,7 +77,6 @@ COLLATERAL = "do-not-act-collateral-risk"
 LIKELY_BENIGN = "do-not-act-likely-benign"
 OUTCOMES = (ELIGIBLE, INSUFFICIENT, NO_SERVER, COLLATERAL, LIKELY_BENIGN)
 
-DEFAULT_COLLATERAL_THRESHOLD = 3
 """Co-hosted names not known to be malicious that an address may carry before acting on it
 counts as a collateral risk."""
 

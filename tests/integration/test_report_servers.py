@@ -179,7 +179,7 @@ def world(graph: Graph, test_settings: Settings, tmp_path: Path) -> World:
         graph, test_settings, tmp_path, build_servers_world, write_manifests, write_lists
     )
     # The window the expected values assume, whatever the environment sets.
-    return graph, replace(settings, freshness_hours=72.0), lists
+    return graph, replace(settings, reports=replace(settings.reports, freshness_hours=72.0)), lists
 
 
 def _content(world: World, target: str, **kwargs: Any) -> dict[str, Any]:

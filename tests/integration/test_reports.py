@@ -25,7 +25,7 @@ from attribution.reports.builder import (
     validate_document,
 )
 from attribution.reports.canonical import verify_document
-from attribution.settings import Settings
+from attribution.settings import ReportSettings, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
@@ -172,6 +172,8 @@ def make_world(
         models_dir=tmp_path / "models",
         warninglists_dir=lists_dir,
         home=tmp_path / "home",
+        # The expected values assume the default report settings, whatever the environment sets.
+        reports=ReportSettings(),
     )
     return graph, settings, load_warninglists(lists_dir)
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from attribution.approvals import policy_from_settings
-from attribution.cli.report_cmd import report_settings
-from attribution.settings import load_settings
+from attribution.settings import ApprovalSettings, load_settings
 
 ENV = (
     "ATTRIBUTION_REVIEWERS",
@@ -28,7 +27,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults() -> None:
-    policy = policy_from_settings(replace(load_settings(), extra={}))
+    policy = policy_from_settings(replace(load_settings(), approvals=ApprovalSettings()))
     assert policy.reviewers == frozenset()
     assert policy.max_age == timedelta(days=7)
     assert (policy.require_signature, policy.trusted_keys) == (False, frozenset())
@@ -47,7 +46,7 @@ def test_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert policy.reviewers == frozenset({"rita", "ravi"})
     assert policy.max_age == timedelta(days=2)
     assert (policy.require_signature, policy.trusted_keys) == (True, frozenset({"ab12"}))
-    assert report_settings(settings)["collateral_threshold"] == 5
+    assert settings.reports.collateral_threshold == 5
 
 
 def test_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,4 +62,4 @@ def test_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert policy.reviewers == frozenset({"carol", "dave"})
     assert policy.max_age == timedelta(hours=12)
     assert policy.require_signature
-    assert report_settings(settings)["collateral_threshold"] == 1
+    assert settings.reports.collateral_threshold == 1
