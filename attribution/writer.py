@@ -12,6 +12,10 @@ time moving forward:
   late does not overwrite newer values);
 * nothing is ever removed because an observation lacks it (``None`` values are dropped).
 
+Only what the schema declares reaches the graph: a row with a value for a property its label
+or relationship type does not declare raises :class:`UndeclaredProperty`, before anything of
+the load is written.
+
 Rows are merged in Python first (one row per key per batch), sorted by key so that concurrent
 writers lock nodes in the same order, and sent in managed transactions through
 :class:`attribution.db.Graph`, whose driver holds the one retry policy.
@@ -161,58 +165,99 @@ def rel_statement(rel_type: str) -> str:
     )
 
 
+class UndeclaredProperty(ValueError):
+    """A row carries a property that its label or relationship type does not declare."""
+
+
+def _check_declared(
+    spec: NodeSpec | RelSpec, row: NodeRow | RelRow, clean: dict[str, Any], declared: set[str]
+) -> None:
+    """Refuse a value for a property the spec does not declare (a ``None`` is no value)."""
+    if declared.issuperset(clean):
+        return
+    name = spec.label if isinstance(spec, NodeSpec) else spec.type
+    where = f"key {row.key!r}" if isinstance(row, NodeRow) else f"{row.start!r} -> {row.end!r}"
+    unknown = ", ".join(sorted(set(clean) - declared))
+    raise UndeclaredProperty(
+        f"{name} row ({where}) carries properties the schema does not declare for {name}: "
+        f"{unknown} (declare them in attribution/schema.py, or leave them out)"
+    )
+
+
+def _first_prepared(row: NodeRow | RelRow, rel_key: tuple[str, ...]) -> dict[str, Any]:
+    if isinstance(row, RelRow):
+        rkey = {k: row.props.get(k) for k in rel_key}
+        base: dict[str, Any] = {"start": row.start, "end": row.end, "rkey": rkey}
+    else:
+        base = {"key": row.key}
+    return {
+        **base,
+        "props": {},
+        "agg": {},
+        "source": [],
+        "first": row.first_seen,
+        "last": row.last_seen,
+        "retrieved": row.retrieved_at,
+        "n": 0,
+    }
+
+
+def _fold(
+    current: dict[str, Any],
+    row: NodeRow | RelRow,
+    plain: dict[str, Any],
+    agg: dict[str, Any],
+    aggregated: dict[str, Prop],
+) -> None:
+    """Fold one more row into the prepared row of its identity."""
+    if row.last_seen >= current["last"]:
+        current["props"].update(plain)
+    else:
+        current["props"] = {**plain, **current["props"]}
+    for name, value in agg.items():
+        old = current["agg"].get(name)
+        if old is None:
+            current["agg"][name] = value
+        elif aggregated[name].merge == "min":
+            current["agg"][name] = min(old, value)
+        elif aggregated[name].merge == "sum":
+            current["agg"][name] = old + value
+        elif aggregated[name].merge == "union":
+            current["agg"][name] = old + [x for x in value if x not in old]
+        # "keep": the first value stays
+    if row.source not in current["source"]:
+        current["source"].append(row.source)
+    current["first"] = min(current["first"], row.first_seen)
+    current["last"] = max(current["last"], row.last_seen)
+    current["retrieved"] = max(current["retrieved"], row.retrieved_at)
+    current["n"] += 1
+
+
 def prepare_rows(
     spec: NodeSpec | RelSpec, rows: Iterable[NodeRow | RelRow]
 ) -> list[dict[str, Any]]:
-    """Fold rows with the same identity into one, with the same rules the Cypher applies."""
+    """Fold rows with the same identity into one, with the same rules the Cypher applies.
+
+    Raises:
+        UndeclaredProperty: a row gives a value for a property its spec does not declare.
+    """
+    declared = {p.name for p in spec.props}
     aggregated = {p.name: p for p in _aggregated(spec.props)}
     rel_key = spec.key if isinstance(spec, RelSpec) else ()
     merged: dict[Any, dict[str, Any]] = {}
     for row in rows:
         clean = {k: v for k, v in row.props.items() if v is not None}
+        _check_declared(spec, row, clean, declared)
         plain = {k: v for k, v in clean.items() if k not in aggregated and k not in rel_key}
         agg = {k: v for k, v in clean.items() if k in aggregated}
         if isinstance(row, RelRow):
-            rkey = {k: clean.get(k) for k in rel_key}
-            identity: Any = (row.start, row.end, tuple(rkey.values()))
-            base: dict[str, Any] = {"start": row.start, "end": row.end, "rkey": rkey}
+            identity: Any = (row.start, row.end, tuple(clean.get(k) for k in rel_key))
         else:
             identity = row.key
-            base = {"key": row.key}
         current = merged.get(identity)
         if current is None:
-            merged[identity] = {
-                **base,
-                "props": plain,
-                "agg": agg,
-                "source": [row.source],
-                "first": row.first_seen,
-                "last": row.last_seen,
-                "retrieved": row.retrieved_at,
-                "n": 1,
-            }
-            continue
-        if row.last_seen >= current["last"]:
-            current["props"].update(plain)
-        else:
-            current["props"] = {**plain, **current["props"]}
-        for name, value in agg.items():
-            old = current["agg"].get(name)
-            if old is None:
-                current["agg"][name] = value
-            elif aggregated[name].merge == "min":
-                current["agg"][name] = min(old, value)
-            elif aggregated[name].merge == "sum":
-                current["agg"][name] = old + value
-            elif aggregated[name].merge == "union":
-                current["agg"][name] = old + [x for x in value if x not in old]
-            # "keep": the first value stays
-        if row.source not in current["source"]:
-            current["source"].append(row.source)
-        current["first"] = min(current["first"], row.first_seen)
-        current["last"] = max(current["last"], row.last_seen)
-        current["retrieved"] = max(current["retrieved"], row.retrieved_at)
-        current["n"] += 1
+            current = merged[identity] = _first_prepared(row, rel_key)
+        _fold(current, row, plain, agg, aggregated)
     out = [merged[k] for k in sorted(merged, key=repr)]
     for prepared in out:
         for name in ("first", "last", "retrieved"):
@@ -286,7 +331,12 @@ class GraphWriter:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> WriteStats:
-        """Write all node rows (grouped by label), then all relationship rows (by type)."""
+        """Write all node rows (grouped by label), then all relationship rows (by type).
+
+        Every row is checked against the schema before anything is sent, so a row the schema
+        does not allow (an unknown label or type, an :class:`UndeclaredProperty`) stops the
+        load with nothing written.
+        """
         began = time.perf_counter()
         stats = WriteStats()
         by_label: dict[str, list[NodeRow]] = {}
@@ -295,15 +345,19 @@ class GraphWriter:
         by_type: dict[str, list[RelRow]] = {}
         for rel in rels:
             by_type.setdefault(rel.type, []).append(rel)
-        for label, node_rows in sorted(by_label.items()):
-            spec = NODE_BY_LABEL[label]
-            rows = prepare_rows(spec, node_rows)
+        node_batches = [
+            (label, prepare_rows(NODE_BY_LABEL[label], node_rows))
+            for label, node_rows in sorted(by_label.items())
+        ]
+        rel_batches = [
+            (rel_type, prepare_rows(REL_BY_TYPE[rel_type], rel_rows))
+            for rel_type, rel_rows in sorted(by_type.items())
+        ]
+        for label, rows in node_batches:
             self._send(node_statement(label), rows, "key", stats, progress)
             stats.node_rows += len(rows)
             stats.add(label, len(rows))
-        for rel_type, rel_rows in sorted(by_type.items()):
-            rspec = REL_BY_TYPE[rel_type]
-            rows = prepare_rows(rspec, rel_rows)
+        for rel_type, rows in rel_batches:
             self._send(rel_statement(rel_type), rows, "end", stats, progress)
             stats.rel_rows += len(rows)
             stats.add(rel_type, len(rows))

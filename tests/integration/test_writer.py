@@ -7,10 +7,11 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from neo4j.time import DateTime
 
 from attribution.db import Graph
-from attribution.writer import GraphWriter, NodeRow, RelRow
+from attribution.writer import GraphWriter, NodeRow, RelRow, UndeclaredProperty
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=6)
@@ -164,3 +165,15 @@ def test_two_processes_writing_the_same_entities_create_no_duplicates(
         "MATCH (d:Domain) WITH count(d) AS domains MATCH (i:IPAddress) WITH domains, count(i) AS ips "
         "MATCH ()-[r:RESOLVES_TO]->() RETURN domains, ips, count(r) AS rels, min(r.sightings) AS lo, max(r.sightings) AS hi"
     ) == [{"domains": 1500, "ips": distinct_ips, "rels": 1500, "lo": 2, "hi": 2}]
+
+
+def test_a_load_with_an_undeclared_property_writes_nothing(graph: Graph) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(UndeclaredProperty, match="colour"):
+        GraphWriter(graph).load(
+            nodes=[
+                NodeRow("AutonomousSystem", 64500, {"name": "AS-A"}, "asn", at, at, at),
+                NodeRow("Domain", "a.example", {"colour": "red"}, "dns", at, at, at),
+            ]
+        )
+    assert graph.read("MATCH (n) RETURN count(n) AS n") == [{"n": 0}]

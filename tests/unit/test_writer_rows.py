@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
-from attribution.writer import NodeRow, RelRow, prepare_rows
+from attribution.writer import NodeRow, RelRow, UndeclaredProperty, prepare_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MS = int(T0.timestamp() * 1000)
@@ -148,4 +148,30 @@ def test_naive_times_are_refused() -> None:
         prepare_rows(
             NODE_BY_LABEL["Domain"],
             [NodeRow("Domain", "a.example", {}, "dns", naive, naive, naive)],
+        )
+
+
+def test_a_property_the_schema_does_not_declare_is_refused() -> None:
+    with pytest.raises(UndeclaredProperty) as raised:
+        prepare_rows(
+            NODE_BY_LABEL["Domain"],
+            [
+                NodeRow("Domain", "a.example", {"tld": "example"}, "dns", T0, T0, T0),
+                NodeRow("Domain", "b.example", {"colour": "red", "zz": None}, "dns", T0, T0, T0),
+            ],
+        )
+    assert str(raised.value) == (
+        "Domain row (key 'b.example') carries properties the schema does not declare for "
+        "Domain: colour (declare them in attribution/schema.py, or leave them out)"
+    )
+    with pytest.raises(UndeclaredProperty, match=r"^RESOLVES_TO row \('a.example' -> "):
+        prepare_rows(
+            REL_BY_TYPE["RESOLVES_TO"],
+            [RelRow("RESOLVES_TO", "a.example", "192.0.2.1", {"port": 1}, "dns", T0, T0, T0)],
+        )
+    # Provenance is the writer's to set, never a row's.
+    with pytest.raises(UndeclaredProperty, match="first_seen"):
+        prepare_rows(
+            NODE_BY_LABEL["Registrar"],
+            [NodeRow("Registrar", "r", {"first_seen": T0}, "rdap", T0, T0, T0)],
         )
