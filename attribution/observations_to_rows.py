@@ -230,7 +230,10 @@ def _registration(
     out.node(Identity("domain", domain), facts, source, seen)
     if registration.registrar:
         key = normalised_name(registration.registrar)
-        out.entity("Registrar", key, {"name": registration.registrar}, source, seen)
+        registrar = {"name": registration.registrar}
+        if registration.registrar_iana_id:
+            registrar["iana_id"] = registration.registrar_iana_id
+        out.entity("Registrar", key, registrar, source, seen)
         out.rel("REGISTERED_WITH", domain, key, {}, source, seen)
     holder = registration.registrant_organization or registration.registrant_name
     if holder:

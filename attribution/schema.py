@@ -89,12 +89,6 @@ INDICATOR_PROPS: tuple[Prop, ...] = (
         "tags", "LIST<STRING>", "Tags given at intake (feed names, campaign names).", merge="union"
     ),
     Prop(
-        "urls",
-        "LIST<STRING>",
-        "URLs an intel feed gave for this host (kept on the indicator, never followed).",
-        merge="union",
-    ),
-    Prop(
         "enrich_state",
         "STRING",
         "pending, leased, done or failed: where enrichment stands.",
@@ -106,6 +100,17 @@ INDICATOR_PROPS: tuple[Prop, ...] = (
         "INTEGER",
         "How many discovery hops away from a submitted indicator.",
         merge="min",
+    ),
+)
+"""What an indicator carries: submitted or discovered, its tags, and its place in the
+enrichment queue."""
+
+TARGET_PROPS: tuple[Prop, ...] = (
+    Prop(
+        "urls",
+        "LIST<STRING>",
+        "URLs an intel feed gave for this host (kept on the indicator, never followed).",
+        merge="union",
     ),
     Prop("lease_owner", "STRING", "Worker id holding the enrichment lease."),
     Prop(
@@ -145,6 +150,8 @@ INDICATOR_PROPS: tuple[Prop, ...] = (
         "Independent evidence families observed for the node when it was scored.",
     ),
 )
+"""What a target (a domain or an address, :data:`TARGETS`) carries besides: the URLs a feed
+gave for it, the worker's lease and last run, and the classifier's score."""
 
 NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
@@ -183,6 +190,7 @@ NODES: tuple[NodeSpec, ...] = (
                 "nxdomain", "BOOLEAN", "True when the last DNS lookup said the name does not exist."
             ),
             *INDICATOR_PROPS,
+            *TARGET_PROPS,
         ),
     ),
     NodeSpec(
@@ -193,6 +201,7 @@ NODES: tuple[NodeSpec, ...] = (
             Prop("address", "STRING", "Canonical address; unique."),
             Prop("version", "INTEGER", "4 or 6."),
             *INDICATOR_PROPS,
+            *TARGET_PROPS,
         ),
     ),
     NodeSpec(
@@ -209,7 +218,6 @@ NODES: tuple[NodeSpec, ...] = (
             Prop(
                 "registry", "STRING", "Regional registry (arin, ripencc, apnic, lacnic, afrinic)."
             ),
-            Prop("type", "STRING", "Allocation type as the registry words it."),
             Prop("registered", "DATETIME", "Registration date."),
             Prop("updated", "DATETIME", "Last-changed date."),
             Prop("abuse_email", "STRING", "Abuse contact address published for the allocation."),
@@ -250,7 +258,6 @@ NODES: tuple[NodeSpec, ...] = (
                 "key", "STRING", "Registry handle, or a normalised name when there is none; unique."
             ),
             Prop("name", "STRING", "Organisation name."),
-            Prop("country", "STRING", "Country code from the contact card."),
         ),
     ),
     NodeSpec(
@@ -265,7 +272,7 @@ NODES: tuple[NodeSpec, ...] = (
                 "alike; unique.",
             ),
             Prop("name", "STRING", "Registrar name."),
-            Prop("iana_id", "STRING", "IANA registrar id."),
+            Prop("iana_id", "STRING", "IANA registrar id, where the registration states it."),
         ),
     ),
     NodeSpec(

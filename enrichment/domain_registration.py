@@ -107,6 +107,19 @@ def _host(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+def _registrar_iana_id(payload: dict[str, Any]) -> str | None:
+    """The ``IANA Registrar ID`` public id of the answer's registrar entity, if stated."""
+    for entity in payload.get("entities") or ():
+        if not isinstance(entity, dict) or "registrar" not in (entity.get("roles") or ()):
+            continue
+        for public in entity.get("publicIds") or ():
+            if isinstance(public, dict) and public.get("type") == "IANA Registrar ID":
+                identifier = str(public.get("identifier") or "").strip()
+                if identifier:
+                    return identifier
+    return None
+
+
 def transform_rdap_domain(
     domain: str, payload: dict[str, Any], url: str, retrieved_at: dt.datetime
 ) -> DomainRegistration:
@@ -147,6 +160,7 @@ def transform_rdap_domain(
         ),
         protocol="rdap",
         provenance=Provenance(VIA_RDAP, url, retrieved_at),
+        registrar_iana_id=_registrar_iana_id(payload),
     )
 
 
@@ -234,6 +248,7 @@ _GENERIC_KEYS = {
     "registrar": "registrar",
     "sponsoring registrar": "registrar",
     "registrar name": "registrar",
+    "registrar iana id": "registrar_iana_id",
     "creation date": "created",
     "created": "created",
     "created on": "created",
@@ -313,6 +328,7 @@ def parse_generic_whois(
         privacy_signs=privacy_signs([first.get("registrant"), first.get("registrant_org")]),
         protocol="whois",
         provenance=Provenance(VIA_WHOIS, server, retrieved_at),
+        registrar_iana_id=first.get("registrar_iana_id"),
     )
 
 

@@ -116,6 +116,9 @@ class DomainRegistration:
     privacy_signs: tuple[str, ...]
     protocol: str
     provenance: Provenance
+    registrar_iana_id: str | None = None
+    """The registrar's IANA id, where the answer states it (RDAP ``publicIds``, WHOIS
+    ``Registrar IANA ID``)."""
 
     @property
     def privacy_protected(self) -> bool:

@@ -416,6 +416,30 @@ def test_generic_whois_answer_with_privacy_service() -> None:
     assert parse_generic_whois("nx.com", 'No match for "NX.COM".\r\n', "s", AT) is None
 
 
+def test_registrar_iana_id_where_the_answer_states_it() -> None:
+    payload = {
+        "objectClassName": "domain",
+        "ldhName": "example.com",
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": "292",
+                "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": "292"}],
+                "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "R"]]],
+            }
+        ],
+    }
+    reg = transform_rdap_domain("example.com", payload, "https://rdap/domain/example.com", AT)
+    assert (reg.registrar, reg.registrar_iana_id) == ("R", "292")
+    # A handle alone is the registry's own name for the registrar, not its IANA id.
+    del payload["entities"][0]["publicIds"]  # type: ignore[index]
+    assert transform_rdap_domain("example.com", payload, "u", AT).registrar_iana_id is None
+    text = "Domain Name: EXAMPLE.COM\nRegistrar: R\nRegistrar IANA ID: 292\n"
+    whois = parse_generic_whois("example.com", text, "whois.example:43", AT)
+    assert whois is not None and whois.registrar_iana_id == "292"
+
+
 def test_registered_domain_and_privacy_signs() -> None:
     assert registered_domain("WWW.Example.co.jp.") == ("example.co.jp", "jp")
     assert registered_domain("a.b.example.test") == ("example.test", "test")

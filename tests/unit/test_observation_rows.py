@@ -178,6 +178,29 @@ def test_registration_lands_on_the_registered_domain() -> None:
     assert enrichment_state(results) == ("done", [])
 
 
+def test_registrar_keeps_its_iana_id() -> None:
+    registration = DomainRegistration(
+        domain="example.com",
+        registrar="Ex Reg, Inc.",
+        created=None,
+        updated=None,
+        expires=None,
+        statuses=(),
+        nameservers=(),
+        registrant_name=None,
+        registrant_organization=None,
+        privacy_signs=(),
+        protocol="whois",
+        provenance=Provenance("domain_whois", "whois.example:43", T0),
+        registrar_iana_id="292",
+    )
+    results = _domain_results(
+        SourceResult("domain_registration", "example.com", Outcome.OK, (registration,))
+    )
+    nodes = _nodes(rows_for_results(DOMAIN, results, T1))
+    assert nodes[("Registrar", "ex reg, inc.")] == {"name": "Ex Reg, Inc.", "iana_id": "292"}
+
+
 def test_address_sources_become_prefix_as_network_and_holder() -> None:
     origin = AsnOrigin(
         address="192.0.2.10",
