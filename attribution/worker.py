@@ -4,7 +4,8 @@ One run of :class:`Worker` repeats *claim -> enrich -> load -> finish* until the
 empty (or, with ``watch``, until it is told to stop):
 
 claim
-    One write transaction picks up to ``batch`` Domain and IPAddress nodes that are
+    One write transaction picks up to ``batch`` target nodes (each label of
+    :data:`attribution.schema.TARGETS`: Domain and IPAddress) that are
     ``pending``, whose lease has lapsed (``leased`` with ``lease_expires`` in the past), or
     whose last run is older than ``stale_after`` (``done`` or ``failed``), and leases them to
     this worker (``enrich_state=leased``, ``lease_owner``, ``lease_expires``). The first
@@ -84,36 +85,48 @@ _CLAIMABLE = (
     " AND (n.enriched_at IS NULL OR n.enriched_at < $stale)))"
 )
 
-_CANDIDATES = """
-CALL () {
-  MATCH (n:Domain) WHERE n.enrich_state = 'pending' RETURN n
+# The target labels, keys and kinds, read from the schema's one map (attribution.schema.TARGETS):
+# ``_VALUE`` is a claimed node's key value and ``_KIND`` its identity kind, whatever its label.
+_VALUE = "coalesce(" + ", ".join(f"n.{t.key}" for t in TARGETS.values()) + ")"
+_KIND = "CASE " + " ".join(f"WHEN n:{t.label} THEN '{t.kind}'" for t in TARGETS.values()) + " END"
+
+
+def _each_target(match: str) -> str:
+    """``match`` (about ``n``, with ``LABEL`` for the label) once per target label, as a UNION."""
+    return "\n  UNION\n".join(
+        "  " + match.replace("LABEL", target.label) for target in TARGETS.values()
+    )
+
+
+_PENDING = "MATCH (n:LABEL) WHERE n.enrich_state = 'pending' RETURN n"
+_RECLAIMABLE = f"MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND {_CLAIMABLE} RETURN n"
+
+_CANDIDATES = f"""
+CALL () {{
+{_each_target(_PENDING)}
   UNION
-  MATCH (n:IPAddress) WHERE n.enrich_state = 'pending' RETURN n
-  UNION
-  MATCH (n:Domain) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND CLAIMABLE RETURN n
-  UNION
-  MATCH (n:IPAddress) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND CLAIMABLE RETURN n
-}
-WITH n ORDER BY coalesce(n.enrich_depth, 0), coalesce(n.name, n.address)
+{_each_target(_RECLAIMABLE)}
+}}
+WITH n ORDER BY coalesce(n.enrich_depth, 0), {_VALUE}
 LIMIT $limit
 SET n._claim_lock = true
 REMOVE n._claim_lock
 RETURN elementId(n) AS id
-""".replace("CLAIMABLE", _CLAIMABLE)
+"""
 
 _LEASE = f"""
 UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id AND {_CLAIMABLE}
 SET n.enrich_state = 'leased', n.lease_owner = $owner,
     n.lease_expires = datetime.realtime() + duration({{milliseconds: $lease_ms}})
-RETURN id, CASE WHEN n:Domain THEN 'domain' ELSE 'ip' END AS kind,
-       coalesce(n.name, n.address) AS value, coalesce(n.enrich_depth, 0) AS depth
+RETURN id, {_KIND} AS kind,
+       {_VALUE} AS value, coalesce(n.enrich_depth, 0) AS depth
 ORDER BY coalesce(n.enrich_depth, 0), value
 """
 
-_FINISH = """
+_FINISH = f"""
 UNWIND $items AS item
-MATCH (n) WHERE elementId(n) = item.id AND coalesce(n.name, n.address) = item.value
+MATCH (n) WHERE elementId(n) = item.id AND {_VALUE} = item.value
   AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
     n.lease_owner = null, n.lease_expires = null
@@ -132,6 +145,14 @@ UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.lease_expires = datetime.realtime() + duration({milliseconds: $lease_ms})
 RETURN count(n) AS renewed
+"""
+
+_QUEUED = f"MATCH (n:LABEL) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n"
+_COUNT_CLAIMABLE = f"""
+CALL () {{
+{_each_target(_QUEUED)}
+}}
+RETURN count(n) AS n
 """
 
 _DISCOVER = """
@@ -221,14 +242,7 @@ def claim_in(tx: ManagedTransaction | Transaction, params: dict[str, Any]) -> Cl
     if not ids:
         return Claim([], 0)
     rows = tx.run(_LEASE, {**params, "ids": ids}).data()
-    items = [
-        ClaimedItem(
-            r["id"],
-            Identity("domain" if r["kind"] == "domain" else "ip", r["value"]),
-            int(r["depth"]),
-        )
-        for r in rows
-    ]
+    items = [ClaimedItem(r["id"], Identity(r["kind"], r["value"]), int(r["depth"])) for r in rows]
     return Claim(items, len(ids))
 
 
@@ -266,7 +280,7 @@ def release(graph: Graph, owner: str, items: list[ClaimedItem]) -> int:
 def queue_discovered(graph: Graph, found: list[tuple[Identity, int]], budget: int) -> int:
     """Set never-queued nodes pending at the given depth, at most ``budget``; returns how many."""
     queued = 0
-    for kind in ("domain", "ip"):
+    for kind in TARGETS:
         items = [{"value": i.value, "depth": d} for i, d in found if i.kind == kind]
         if not items or queued >= budget:
             continue
@@ -587,15 +601,5 @@ class Worker:
 def count_claimable(graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:
     """How many nodes a claim could pick up now (for a progress bar's total)."""
     now = datetime.now(UTC)
-    rows = graph.read(
-        f"""
-        CALL () {{
-          MATCH (n:Domain) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n
-          UNION
-          MATCH (n:IPAddress) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n
-        }}
-        RETURN count(n) AS n
-        """,
-        {"now": now, "stale": now - stale_after},
-    )
+    rows = graph.read(_COUNT_CLAIMABLE, {"now": now, "stale": now - stale_after})
     return int(rows[0]["n"])
