@@ -41,6 +41,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from attribution.db import Graph
 from attribution.identities import InvalidIdentity, parse_indicator
 from attribution.rows import Rows, Seen
 from attribution.worker import Worker, WorkerOptions
@@ -134,7 +135,64 @@ def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def main(argv: list[str] | None = None) -> int:
+def queue_indicators(graph: Graph, data_dir: Path) -> list[str]:
+    """Write every name and address of the world's truth as a pending indicator."""
+    rows = Rows()
+    seen = Seen.at(datetime.now(UTC))
+    values: list[str] = []
+    for value in truth_values(data_dir):
+        try:
+            identity = parse_indicator(value)
+        except InvalidIdentity:
+            continue
+        values.append(str(identity.value))
+        rows.node(
+            identity,
+            {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
+            "ingest:benchmark",
+            seen,
+        )
+    GraphWriter(graph).load(rows.nodes, rows.rels)
+    return values
+
+
+def measure_raw_dns(
+    endpoints: dict[str, Any], names: list[str], workers: int, concurrency: int
+) -> tuple[float, list[str]]:
+    """(a): raw A queries per second from ``workers`` processes, and the queries sent."""
+    # Enough queries for a stable rate: every name, repeated up to 5,000.
+    queries = (names * (5000 // max(len(names), 1) + 1))[: max(5000, len(names))]
+    # As many client processes as the pipeline will have worker processes.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        parts = [queries[i::workers] for i in range(workers)]
+        timed = [
+            f.result()
+            for f in [pool.submit(raw_dns_process, endpoints, part, concurrency) for part in parts]
+        ]
+    raw = sum(t[2] for t in timed) / (max(t[1] for t in timed) - min(t[0] for t in timed))
+    return raw, queries
+
+
+def measure_pipeline(endpoints: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """(b) and (c): the pipeline, in worker processes of their own; their combined figures."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
+        futures = [
+            pool.submit(
+                run_worker_process,
+                endpoints,
+                args.concurrency,
+                args.batch,
+                args.lanes,
+                f"bench-{i}",
+            )
+            for i in range(args.workers)
+        ]
+        return _combine([f.result() for f in futures])
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.enrich")
     parser.add_argument("--size", type=int, default=5000, help="domains in the world")
     parser.add_argument("--seed", type=int, default=7)
@@ -144,78 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         "--lanes", type=int, default=2, help="claim-enrich-write loops in the worker"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    args = parser.parse_args(argv)
+    return parser
 
-    with tempfile.TemporaryDirectory(prefix="bench-enrich-") as tmp:
-        root = Path(tmp)
-        data_dir = root / "world"
-        began = time.perf_counter()
-        generate_world(data_dir, seed=args.seed, size=args.size)
-        print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
-        sandbox = Sandbox(root / "state")
-        endpoints = sandbox.up(data_dir)
-        graph = bench_graph()
-        try:
-            wipe(graph)
-            apply_schema(graph)
-            rows = Rows()
-            seen = Seen.at(datetime.now(UTC))
-            values: list[str] = []
-            for value in truth_values(data_dir):
-                try:
-                    identity = parse_indicator(value)
-                except InvalidIdentity:
-                    continue
-                values.append(str(identity.value))
-                rows.node(
-                    identity,
-                    {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
-                    "ingest:benchmark",
-                    seen,
-                )
-            GraphWriter(graph).load(rows.nodes, rows.rels)
-            names = [v for v in values if not v[0].isdigit() and ":" not in v]
-            print(f"{len(values)} indicators ({len(names)} names) pending", file=sys.stderr)
 
-            # (a) Enough queries for a stable rate: every name, repeated up to 5,000.
-            queries = (names * (5000 // max(len(names), 1) + 1))[: max(5000, len(names))]
-            # As many client processes as the pipeline will have worker processes.
-            spawn = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
-                parts = [queries[i :: args.workers] for i in range(args.workers)]
-                timed = [
-                    f.result()
-                    for f in [
-                        pool.submit(raw_dns_process, endpoints, part, args.concurrency)
-                        for part in parts
-                    ]
-                ]
-            raw = sum(t[2] for t in timed) / (max(t[1] for t in timed) - min(t[0] for t in timed))
-            print(f"raw DNS: {raw:.0f} queries/s", file=sys.stderr)
-
-            # (b) and (c): the pipeline, in worker processes of their own.
-            with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
-                futures = [
-                    pool.submit(
-                        run_worker_process,
-                        endpoints,
-                        args.concurrency,
-                        args.batch,
-                        args.lanes,
-                        f"bench-{i}",
-                    )
-                    for i in range(args.workers)
-                ]
-                figures = _combine([f.result() for f in futures])
-            pipeline_qps = figures["dns_queries"] / figures["seconds"]
-            distinct = graph.read(
-                "MATCH (:IPAddress {indicator: true})-[:IN_NETWORK]->(n:Network) "
-                "RETURN count(DISTINCT n) AS n"
-            )[0]["n"]
-        finally:
-            graph.close()
-            sandbox.down()
-    result: dict[str, Any] = {
+def _result(
+    args: argparse.Namespace,
+    values: list[str],
+    raw: float,
+    queries: list[str],
+    figures: dict[str, Any],
+    distinct: int,
+) -> dict[str, Any]:
+    pipeline_qps = figures["dns_queries"] / figures["seconds"]
+    return {
         "benchmark": "enrich",
         "size": args.size,
         "indicators": len(values),
@@ -239,7 +238,36 @@ def main(argv: list[str] | None = None) -> int:
         "rdap_requests_per_network": round(figures["rdap_misses"] / max(distinct, 1), 3),
         "peak_rss_mb": peak_rss_mb(),
     }
-    emit(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-enrich-") as tmp:
+        root = Path(tmp)
+        data_dir = root / "world"
+        began = time.perf_counter()
+        generate_world(data_dir, seed=args.seed, size=args.size)
+        print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        sandbox = Sandbox(root / "state")
+        endpoints = sandbox.up(data_dir)
+        graph = bench_graph()
+        try:
+            wipe(graph)
+            apply_schema(graph)
+            values = queue_indicators(graph, data_dir)
+            names = [v for v in values if not v[0].isdigit() and ":" not in v]
+            print(f"{len(values)} indicators ({len(names)} names) pending", file=sys.stderr)
+            raw, queries = measure_raw_dns(endpoints, names, args.workers, args.concurrency)
+            print(f"raw DNS: {raw:.0f} queries/s", file=sys.stderr)
+            figures = measure_pipeline(endpoints, args)
+            distinct = graph.read(
+                "MATCH (:IPAddress {indicator: true})-[:IN_NETWORK]->(n:Network) "
+                "RETURN count(DISTINCT n) AS n"
+            )[0]["n"]
+        finally:
+            graph.close()
+            sandbox.down()
+    emit(_result(args, values, raw, queries, figures, distinct))
     return 0
 
 

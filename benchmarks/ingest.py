@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from attribution.db import Graph
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
 from attribution.writer import (
     GraphWriter,
@@ -35,8 +36,11 @@ from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
 
 BASE = datetime(2026, 10, 1, tzinfo=UTC)
 
+Observation = tuple[str, str, int, datetime]
+"""(domain, ip, ttl, seen)."""
 
-def observations(n: int, seed: int = 7) -> list[tuple[str, str, int, datetime]]:
+
+def observations(n: int, seed: int = 7) -> list[Observation]:
     """n (domain, ip, ttl, seen) tuples: distinct names, addresses shared ~4 names each."""
     rng = random.Random(seed)
     n_ips = max(1, n // 4)
@@ -55,7 +59,7 @@ def observations(n: int, seed: int = 7) -> list[tuple[str, str, int, datetime]]:
     return out
 
 
-def writer_rows(obs: list[tuple[str, str, int, datetime]]) -> tuple[list[NodeRow], list[RelRow]]:
+def writer_rows(obs: list[Observation]) -> tuple[list[NodeRow], list[RelRow]]:
     now = datetime.now(UTC)
     nodes: list[NodeRow] = []
     rels: list[RelRow] = []
@@ -90,43 +94,31 @@ CREATE (d)-[:RESOLVES_TO {rtype: 'A', ttl: row.ttl, min_ttl: row.ttl, source: ['
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--per-row-sample", type=int, default=3_000)
-    parser.add_argument("--batch", type=int, default=5_000)
-    parser.add_argument(
-        "--streams", type=int, default=2, help="concurrent write transactions of the writer"
-    )
-    args = parser.parse_args(argv)
-
-    graph = bench_graph()
-    obs = observations(args.rows)
-    print(f"server {graph.server_version()}; {args.rows} observations", flush=True)
-
-    # (a) the writer, into an empty database with the schema applied.
+def measure_writer(
+    graph: Graph, obs: list[Observation], batch: int, streams: int
+) -> tuple[float, float]:
+    """(a): the writer into an empty database with the schema applied: (observations/s, s)."""
     wipe(graph)
     apply_schema(graph)
     nodes, rels = writer_rows(obs)
-    writer = GraphWriter(graph, batch_size=args.batch, streams=args.streams)
+    writer = GraphWriter(graph, batch_size=batch, streams=streams)
     began = time.perf_counter()
     done = 0
 
     def tick(n: int) -> None:
         nonlocal done
         done += n
-        if done % (args.batch * 20) < n:
+        if done % (batch * 20) < n:
             print(f"  writer: {done} rows sent", flush=True)
 
     writer.load(nodes, rels, progress=tick)
-    writer_s = time.perf_counter() - began
-    writer_rate = args.rows / writer_s
-    print(f"(a) writer: {writer_rate:,.0f} observations/s ({writer_s:.1f} s)", flush=True)
+    seconds = time.perf_counter() - began
+    return len(obs) / seconds, seconds
 
-    # (b) one transaction per observation, on fresh names so every MERGE creates.
-    sample = observations(args.per_row_sample, seed=11)
+
+def measure_per_row(graph: Graph, n: int) -> float:
+    """(b): one transaction per observation, on fresh names so every MERGE creates."""
+    sample = observations(n, seed=11)
     sample = [(f"per-row-{name}", ip, ttl, seen) for name, ip, ttl, seen in sample]
     statement = rel_statement("RESOLVES_TO")
     node_stmt_rows = writer_rows(sample)
@@ -142,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             tx.run(statement, rows=rel).consume()
 
         graph.write(work)
-    per_row_s = time.perf_counter() - began
-    per_row_rate = len(sample) / per_row_s
-    print(f"(b) one transaction per row: {per_row_rate:,.0f} observations/s", flush=True)
+    return len(sample) / (time.perf_counter() - began)
 
-    # (c) the CREATE ceiling into an empty database.
+
+def measure_ceiling(graph: Graph, obs: list[Observation], batch: int, streams: int) -> float:
+    """(c): the CREATE ceiling into an empty database; observations/s."""
     wipe(graph)
     now = datetime.now(UTC)
     rows = [
@@ -162,19 +154,40 @@ def main(argv: list[str] | None = None) -> int:
         for i, (name, ip, ttl, seen) in enumerate(obs)
     ]
     # The same number of concurrent transactions as the writer uses: CREATE has nothing to lock.
-    parts = [rows[i :: args.streams] for i in range(args.streams)]
+    parts = [rows[i::streams] for i in range(streams)]
 
     def create_stream(part: list[dict[str, object]]) -> None:
-        for start in range(0, len(part), args.batch):
-            chunk = part[start : start + args.batch]
+        for start in range(0, len(part), batch):
+            chunk = part[start : start + batch]
             graph.write(lambda tx, c=chunk: tx.run(CREATE_CEILING, rows=c).consume())
 
     began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.streams) as pool:
+    with ThreadPoolExecutor(max_workers=streams) as pool:
         for future in [pool.submit(create_stream, part) for part in parts]:
             future.result()
-    ceiling_s = time.perf_counter() - began
-    ceiling_rate = args.rows / ceiling_s
+    return len(obs) / (time.perf_counter() - began)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--per-row-sample", type=int, default=3_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument(
+        "--streams", type=int, default=2, help="concurrent write transactions of the writer"
+    )
+    args = parser.parse_args(argv)
+
+    graph = bench_graph()
+    obs = observations(args.rows)
+    print(f"server {graph.server_version()}; {args.rows} observations", flush=True)
+    writer_rate, writer_s = measure_writer(graph, obs, args.batch, args.streams)
+    print(f"(a) writer: {writer_rate:,.0f} observations/s ({writer_s:.1f} s)", flush=True)
+    per_row_rate = measure_per_row(graph, args.per_row_sample)
+    print(f"(b) one transaction per row: {per_row_rate:,.0f} observations/s", flush=True)
+    ceiling_rate = measure_ceiling(graph, obs, args.batch, args.streams)
     print(f"(c) CREATE ceiling: {ceiling_rate:,.0f} observations/s", flush=True)
     wipe(graph)
     graph.close()

@@ -87,47 +87,64 @@ class World:
         return 64512 + a
 
 
-def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
-    """Stages of rows, each small enough to hold in memory."""
-    rng = world.rng
-    now = datetime.now(UTC)
+class _Maker:
+    """Rows of one generated graph: each observation seen on a random day of the world, for up
+    to a month, and retrieved ``now``."""
 
-    def node(label: str, key: Any, props: dict[str, Any]) -> NodeRow:
-        seen = world.day()
-        return NodeRow(
-            label, key, props, "bench", seen, seen + timedelta(days=rng.randrange(30)), now
-        )
+    def __init__(self, world: World, now: datetime) -> None:
+        self.world = world
+        self.rng = world.rng
+        self.now = now
 
-    def rel(rel_type: str, start: Any, end: Any, props: dict[str, Any] | None = None) -> RelRow:
-        seen = world.day()
-        last = seen + timedelta(days=rng.randrange(30))
-        return RelRow(rel_type, start, end, props or {}, "bench", seen, last, now)
+    def node(self, label: str, key: Any, props: dict[str, Any]) -> NodeRow:
+        seen = self.world.day()
+        last = seen + timedelta(days=self.rng.randrange(30))
+        return NodeRow(label, key, props, "bench", seen, last, self.now)
 
-    def scored() -> dict[str, Any]:
-        if rng.random() > 0.1:
+    def rel(
+        self, rel_type: str, start: Any, end: Any, props: dict[str, Any] | None = None
+    ) -> RelRow:
+        seen = self.world.day()
+        last = seen + timedelta(days=self.rng.randrange(30))
+        return RelRow(rel_type, start, end, props or {}, "bench", seen, last, self.now)
+
+    def scored(self) -> dict[str, Any]:
+        if self.rng.random() > 0.1:
             return {}
-        score = round(rng.random(), 3)
-        decision = "act" if score > 0.9 else rng.choice(DECISIONS[1:])
-        return {"score": score, "decision": decision, "model_version": "bench", "scored_at": now}
+        score = round(self.rng.random(), 3)
+        decision = "act" if score > 0.9 else self.rng.choice(DECISIONS[1:])
+        return {
+            "score": score,
+            "decision": decision,
+            "model_version": "bench",
+            "scored_at": self.now,
+        }
 
+
+Stage = tuple[str, list[NodeRow], list[RelRow]]
+
+
+def _registries(world: World, make: _Maker) -> tuple[list[NodeRow], list[RelRow]]:
+    """ASes, prefixes, registrars, registrants, operators and label sources."""
     nodes = [
-        node("AutonomousSystem", world.asn(a), {"name": f"AS-NAME-{a}"})
+        make.node("AutonomousSystem", world.asn(a), {"name": f"AS-NAME-{a}"})
         for a in range(world.n_asns)
     ]
-    nodes += [node("Prefix", world.cidr(p), {"version": 4}) for p in range(world.n_prefixes)]
+    nodes += [make.node("Prefix", world.cidr(p), {"version": 4}) for p in range(world.n_prefixes)]
     nodes += [
-        node("Registrar", f"r{i}", {"name": f"Registrar {i}", "iana_id": str(i)})
+        make.node("Registrar", f"r{i}", {"name": f"Registrar {i}", "iana_id": str(i)})
         for i in range(world.n_registrars)
     ]
     nodes += [
-        node("Registrant", f"h{i}", {"name": f"Holder {i}", "privacy_proxy": i < 5})
+        make.node("Registrant", f"h{i}", {"name": f"Holder {i}", "privacy_proxy": i < 5})
         for i in range(world.n_registrants)
     ]
     nodes += [
-        node("Operator", f"op{i}", {"sector": SECTORS[i % 7]}) for i in range(world.n_operators)
+        make.node("Operator", f"op{i}", {"sector": SECTORS[i % 7]})
+        for i in range(world.n_operators)
     ]
     nodes += [
-        node("LabelSource", name, {"kind": kind})
+        make.node("LabelSource", name, {"kind": kind})
         for name, kind in (
             ("feed:a", "feed"),
             ("feed:b", "feed"),
@@ -137,45 +154,58 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
         )
     ]
     rels = [
-        rel("ANNOUNCED_BY", world.cidr(p), world.asn(p % world.n_asns))
+        make.rel("ANNOUNCED_BY", world.cidr(p), world.asn(p % world.n_asns))
         for p in range(world.n_prefixes)
     ]
-    yield "registries", nodes, rels
+    return nodes, rels
 
-    nodes, rels = [], []
+
+def _addresses(world: World, make: _Maker) -> tuple[list[NodeRow], list[RelRow]]:
+    """Public addresses (some scored, some failed) in their prefixes, and internal hosts."""
+    rng = world.rng
+    nodes: list[NodeRow] = []
+    rels: list[RelRow] = []
     for i in range(world.n_ips):
-        props: dict[str, Any] = {"version": 4, **scored()}
+        props: dict[str, Any] = {"version": 4, **make.scored()}
         if rng.random() < 0.01:
             props["enrich_failures"] = ["rdap-ip: timeout"]
-        nodes.append(node("IPAddress", world.ip(i), props))
-        rels.append(rel("IN_PREFIX", world.ip(i), world.cidr(world.prefix_of(i))))
+        nodes.append(make.node("IPAddress", world.ip(i), props))
+        rels.append(make.rel("IN_PREFIX", world.ip(i), world.cidr(world.prefix_of(i))))
     for i in range(world.n_internal):
-        nodes.append(node("IPAddress", f"10.0.{i >> 8}.{i & 255}", {"version": 4}))
-    yield "addresses", nodes, rels
+        nodes.append(make.node("IPAddress", f"10.0.{i >> 8}.{i & 255}", {"version": 4}))
+    return nodes, rels
 
-    nodes = [node("Domain", world.ns(i), {"registrable": world.ns(i)}) for i in range(world.n_ns)]
-    rels = []
+
+def _domains(world: World, make: _Maker) -> Iterator[Stage]:
+    """Name servers and domains with their resolutions, registrations and labels."""
+    rng = world.rng
+    nodes = [
+        make.node("Domain", world.ns(i), {"registrable": world.ns(i)}) for i in range(world.n_ns)
+    ]
+    rels: list[RelRow] = []
     for i in range(world.n_domains):
         name = world.domain(i)
-        props = {"registrable": name, "tld": "test", **scored()}
+        props = {"registrable": name, "tld": "test", **make.scored()}
         if rng.random() < 0.3:
             props["privacy_proxy"] = True
         if rng.random() < 0.01:
             props.update(enrich_state="failed", enrich_failures=["rdap-domain: timeout"])
-        nodes.append(node("Domain", name, props))
+        nodes.append(make.node("Domain", name, props))
         flux = rng.random() < 0.01
         for _ in range(8 if flux else rng.choice((1, 1, 1, 2, 3))):
             ttl = 60 if flux else rng.choice((300, 3600, 86400))
             ip = world.ip(world.skewed(world.n_ips))
-            rels.append(rel("RESOLVES_TO", name, ip, {"rtype": "A", "ttl": ttl, "min_ttl": ttl}))
+            rels.append(
+                make.rel("RESOLVES_TO", name, ip, {"rtype": "A", "ttl": ttl, "min_ttl": ttl})
+            )
         for _ in range(2):
             ns = world.ns(world.skewed(world.n_ns))
-            rels.append(rel("NAME_SERVER", name, ns, {"ttl": 86400, "min_ttl": 86400}))
-        rels.append(rel("REGISTERED_WITH", name, f"r{world.skewed(world.n_registrars)}"))
+            rels.append(make.rel("NAME_SERVER", name, ns, {"ttl": 86400, "min_ttl": 86400}))
+        rels.append(make.rel("REGISTERED_WITH", name, f"r{world.skewed(world.n_registrars)}"))
         holder = (
             rng.randrange(5) if props.get("privacy_proxy") else rng.randrange(world.n_registrants)
         )
-        rels.append(rel("REGISTERED_BY", name, f"h{holder}"))
+        rels.append(make.rel("REGISTERED_BY", name, f"h{holder}"))
         if rng.random() < 0.05:
             verdict = "benign" if rng.random() < 0.3 else "malicious"
             source = (
@@ -183,13 +213,20 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
                 if verdict == "benign"
                 else rng.choice(("feed:a", "feed:b", "feed:c"))
             )
-            rels.append(rel("LABELS_DOMAIN", source, name, {"verdict": verdict}))
+            rels.append(make.rel("LABELS_DOMAIN", source, name, {"verdict": verdict}))
         if len(rels) >= 200_000:
             yield "domains", nodes, rels
             nodes, rels = [], []
     yield "domains", nodes, rels
 
-    nodes, rels = [], []
+
+def _reports_flows_labels_requests(
+    world: World, make: _Maker
+) -> tuple[list[NodeRow], list[RelRow]]:
+    """Incident reports and the indicators they name, flows, analyst labels, approvals."""
+    rng = world.rng
+    nodes: list[NodeRow] = []
+    rels: list[RelRow] = []
     for r in range(world.n_reports):
         report = f"R-{r}"
         reported = world.day()
@@ -201,14 +238,14 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
                 "bench",
                 reported,
                 reported,
-                now,
+                make.now,
             )
         )
-        rels.append(rel("SUBMITTED_BY", report, f"op{r % world.n_operators}"))
+        rels.append(make.rel("SUBMITTED_BY", report, f"op{r % world.n_operators}"))
         for _ in range(rng.randint(1, 4)):
             if rng.random() < 0.5:
                 rels.append(
-                    rel(
+                    make.rel(
                         "REPORTED_IN",
                         world.domain(rng.randrange(world.n_domains)),
                         report,
@@ -218,7 +255,7 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
             else:
                 ip = world.ip(world.skewed(world.n_ips))
                 props = {"role": "c2", "dst_port": 443, "protocol": "tcp"}
-                rels.append(rel("IP_REPORTED_IN", ip, report, props))
+                rels.append(make.rel("IP_REPORTED_IN", ip, report, props))
     for i in range(world.n_internal * 10):
         src = f"10.0.{(i % world.n_internal) >> 8}.{(i % world.n_internal) & 255}"
         flow = {
@@ -228,9 +265,9 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
             "bytes": 999,
             "flows": 1,
         }
-        rels.append(rel("CONTACTED", src, world.ip(world.skewed(world.n_ips)), flow))
+        rels.append(make.rel("CONTACTED", src, world.ip(world.skewed(world.n_ips)), flow))
     for i in range(world.n_ips // 50):
-        rels.append(rel("LABELS_IP", "analyst:x", world.ip(i * 50), {"verdict": "malicious"}))
+        rels.append(make.rel("LABELS_IP", "analyst:x", world.ip(i * 50), {"verdict": "malicious"}))
     for q in range(world.n_requests):
         target = world.domain(q * 97 % world.n_domains)
         requested = world.day()
@@ -240,9 +277,21 @@ def generate(world: World) -> Iterator[tuple[str, list[NodeRow], list[RelRow]]]:
             "requested_at": requested,
         }
         nodes.append(
-            NodeRow("ApprovalRequest", f"REQ-{q}", props, "bench", requested, requested, now)
+            NodeRow("ApprovalRequest", f"REQ-{q}", props, "bench", requested, requested, make.now)
         )
-        rels.append(rel("CONCERNS_DOMAIN", f"REQ-{q}", target))
+        rels.append(make.rel("CONCERNS_DOMAIN", f"REQ-{q}", target))
+    return nodes, rels
+
+
+def generate(world: World) -> Iterator[Stage]:
+    """Stages of rows, each small enough to hold in memory."""
+    make = _Maker(world, datetime.now(UTC))
+    nodes, rels = _registries(world, make)
+    yield "registries", nodes, rels
+    nodes, rels = _addresses(world, make)
+    yield "addresses", nodes, rels
+    yield from _domains(world, make)
+    nodes, rels = _reports_flows_labels_requests(world, make)
     yield "reports, flows, labels, requests", nodes, rels
 
 

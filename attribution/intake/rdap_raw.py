@@ -108,9 +108,8 @@ def _network_cidrs(obj: dict[str, Any]) -> list[str]:
         ) from None
 
 
-def _record(
-    obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
-) -> RdapRecord:
+def _check_class(obj: dict[str, Any]) -> str:
+    """The answer's object class; an error answer or a class not taken is a FieldError."""
     if "errorCode" in obj:
         raise FieldError(
             "errorCode", obj["errorCode"], f"RDAP error answer: {obj.get('title', '')}"
@@ -122,42 +121,49 @@ def _record(
             object_class,
             f"object class not taken (taken: {', '.join(OBJECT_CLASSES)})",
         )
-    identity: Identity | None = None
-    cidrs: list[str] = []
-    asn_range: tuple[int, int] | None = None
+    return str(object_class)
+
+
+def _domain_identity(obj: dict[str, Any]) -> Identity:
+    name = obj.get("ldhName") or obj.get("unicodeName")
+    try:
+        return Identity("domain", canonical_domain(str(name)))
+    except InvalidIdentity as exc:
+        raise FieldError("ldhName", name, exc.reason) from None
+
+
+def _nameservers(
+    obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
+) -> list[str]:
+    """A domain's name servers, canonical; a bad one is a rejection of that name only."""
     nameservers: list[str] = []
-    if object_class == "ip network":
-        cidrs = _network_cidrs(obj)
-        identity = Identity("cidr", cidrs[0])
-    elif object_class == "domain":
-        name = obj.get("ldhName") or obj.get("unicodeName")
+    for index, server in enumerate(obj.get("nameservers") or ()):
+        server_name = server.get("ldhName") if isinstance(server, dict) else None
         try:
-            identity = Identity("domain", canonical_domain(str(name)))
+            nameservers.append(canonical_domain(str(server_name)))
         except InvalidIdentity as exc:
-            raise FieldError("ldhName", name, exc.reason) from None
-        for index, server in enumerate(obj.get("nameservers") or ()):
-            server_name = server.get("ldhName") if isinstance(server, dict) else None
-            try:
-                nameservers.append(canonical_domain(str(server_name)))
-            except InvalidIdentity as exc:
-                rejections.append(
-                    Rejection.of(
-                        source_name,
-                        0,
-                        f"{where}.nameservers[{index}].ldhName",
-                        server_name,
-                        exc.reason,
-                    )
+            rejections.append(
+                Rejection.of(
+                    source_name, 0, f"{where}.nameservers[{index}].ldhName", server_name, exc.reason
                 )
-    elif object_class == "autnum":
-        try:
-            start = canonical_asn(obj["startAutnum"])
-            end = canonical_asn(obj.get("endAutnum", obj["startAutnum"]))
-        except (KeyError, InvalidIdentity) as exc:
-            reason = exc.reason if isinstance(exc, InvalidIdentity) else "startAutnum is required"
-            raise FieldError("startAutnum", obj.get("startAutnum"), reason) from None
-        asn_range = (start, end)
-        identity = Identity("asn", start)
+            )
+    return nameservers
+
+
+def _asn_range(obj: dict[str, Any]) -> tuple[int, int]:
+    try:
+        start = canonical_asn(obj["startAutnum"])
+        end = canonical_asn(obj.get("endAutnum", obj["startAutnum"]))
+    except (KeyError, InvalidIdentity) as exc:
+        reason = exc.reason if isinstance(exc, InvalidIdentity) else "startAutnum is required"
+        raise FieldError("startAutnum", obj.get("startAutnum"), reason) from None
+    return start, end
+
+
+def _events(
+    obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
+) -> list[tuple[str, datetime]]:
+    """The answer's events; one whose date cannot be read is a rejection of that event only."""
     events: list[tuple[str, datetime]] = []
     for index, event in enumerate(obj.get("events") or ()):
         try:
@@ -168,19 +174,36 @@ def _record(
                     source_name, 0, f"{where}.events[{index}]", event, f"event not read ({exc})"
                 )
             )
-    handle = obj.get("handle")
-    name_value = obj.get("name")
-    country = obj.get("country")
-    registration = (
-        _registration(identity.value, obj, source_name)
-        if object_class == "domain" and identity is not None
-        else None
-    )
+    return events
+
+
+def _record(
+    obj: dict[str, Any], where: str, source_name: str, rejections: list[Rejection]
+) -> RdapRecord:
+    object_class = _check_class(obj)
+    identity: Identity | None = None
+    cidrs: list[str] = []
+    asn_range: tuple[int, int] | None = None
+    nameservers: list[str] = []
+    registration: DomainRegistration | None = None
+    if object_class == "ip network":
+        cidrs = _network_cidrs(obj)
+        identity = Identity("cidr", cidrs[0])
+    elif object_class == "domain":
+        identity = _domain_identity(obj)
+        nameservers = _nameservers(obj, where, source_name, rejections)
+    elif object_class == "autnum":
+        asn_range = _asn_range(obj)
+        identity = Identity("asn", asn_range[0])
+    events = _events(obj, where, source_name, rejections)
+    if object_class == "domain" and identity is not None:
+        registration = _registration(identity.value, obj, source_name)
+    handle, name, country = obj.get("handle"), obj.get("name"), obj.get("country")
     return RdapRecord(
         object_class=object_class,
         handle=str(handle) if handle else None,
         identity=identity,
-        name=str(name_value) if name_value else None,
+        name=str(name) if name else None,
         cidrs=tuple(cidrs),
         asn_range=asn_range,
         country=str(country).upper() if country else None,
