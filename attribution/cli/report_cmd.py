@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
-from typing import Any
 
-from attribution import audit
 from attribution.cli.common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -26,13 +23,14 @@ from attribution.cli.common import (
     connect,
     print_json,
 )
-from attribution.reports.builder import ReportError, generate_report, write_json
+from attribution.reports.builder import ReportError
 from attribution.reports.canonical import (
     SigningKeyError,
     load_public_key,
     load_signing_key,
     verify_document,
 )
+from attribution.reports.publish import publish_report
 from attribution.settings import DEFAULT_COLLATERAL_THRESHOLD, load_settings
 
 
@@ -77,47 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _file_stem(document: dict[str, Any]) -> str:
-    target = document["content"]["target"]
-    safe = re.sub(r"[^A-Za-z0-9.-]", "_", target["value"])
-    return f"report-{target['kind']}-{safe}-{document['digest'][:12]}"
-
-
-def _write_files(document: dict[str, Any], out: Path, fmt: str) -> list[str]:
-    """The JSON and/or HTML files of the report in ``out``; their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(document)
-    written: list[str] = []
-    if fmt in ("json", "both"):
-        path = out / f"{stem}.json"
-        write_json(document, path)
-        written.append(str(path))
-    if fmt in ("html", "both"):
-        from attribution.reports.html import render_html
-
-        path = out / f"{stem}.html"
-        path.write_text(render_html(document), encoding="utf-8")
-        written.append(str(path))
-    return written
-
-
-def _audit_generation(document: dict[str, Any], written: list[str], actor: str) -> None:
-    content = document["content"]
-    audit.append(
-        actor,
-        "report.generate",
-        f"{content['target']['kind']}:{content['target']['value']}",
-        {
-            "digest": document["digest"],
-            "generated_at": document["generated_at"],
-            "recommendation": content["recommendation"]["outcome"],
-            "action_servers": content["action"]["servers"],
-            "signed_by": (document["signature"] or {}).get("public_key_fingerprint"),
-            "files": [Path(p).name for p in written],
-        },
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if args.target == "verify" and args.file is not None:
         return _verify(args)
@@ -134,10 +91,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     with connect() as graph:
         try:
-            document = generate_report(
+            published = publish_report(
                 graph,
                 args.target,
                 settings,
+                actor=args.by or settings.acting_user(),
+                out=args.out,
+                fmt=args.fmt,
                 signing_key=key,
                 collateral_threshold=args.collateral_threshold,
                 max_facts=args.max_facts or None,
@@ -145,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
             )
         except ReportError as exc:
             raise CommandError(str(exc), EXIT_REJECTED) from exc
-    written = _write_files(document, args.out, args.fmt)
-    _audit_generation(document, written, args.by or settings.acting_user())
+        except (OSError, ValueError) as exc:  # files or the audit log cannot be written
+            raise CommandError(str(exc)) from exc
+    document = published.document
+    written = [str(path) for path in published.files]
     content = document["content"]
     summary = {
         "target": content["target"]["value"],

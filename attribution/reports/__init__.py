@@ -2,6 +2,8 @@
 digest and optional signature, and an HTML rendering of the same content.
 
 * :mod:`attribution.reports.builder` reads the graph and builds the report content;
+* :mod:`attribution.reports.publish` writes a report's files and its audit log entry: the one
+  way a report for the approval process is produced;
 * :mod:`attribution.reports.servers` finds the servers an action would be against (current or
   stale) and who else each one carries;
 * :mod:`attribution.reports.explanation` shows the score's explanation and evidence families as
@@ -18,12 +20,15 @@ from attribution.reports.builder import (
     validate_document,
 )
 from attribution.reports.canonical import content_digest, seal, verify_document
+from attribution.reports.publish import PublishedReport, publish_report
 
 __all__ = [
+    "PublishedReport",
     "ReportError",
     "build_content",
     "content_digest",
     "generate_report",
+    "publish_report",
     "seal",
     "validate_document",
     "verify_document",

@@ -17,6 +17,7 @@ from clirun import run_attribution
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from attribution import audit
 from attribution.db import Graph
 from attribution.reports.builder import (
     ReportError,
@@ -24,7 +25,8 @@ from attribution.reports.builder import (
     generate_report,
     validate_document,
 )
-from attribution.reports.canonical import verify_document
+from attribution.reports.canonical import public_key_fingerprint, verify_document
+from attribution.reports.publish import publish_report
 from attribution.settings import ReportSettings, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 from attribution.writer import GraphWriter, NodeRow, RelRow
@@ -413,6 +415,51 @@ def test_report_is_reproducible_valid_and_signed(
     assert verify_document(moved).reason == (
         "the signature does not match the digest and generation time"
     )
+
+
+def test_publishing_a_report_appends_its_audit_entry(
+    world: tuple[Graph, Settings, WarninglistIndex], tmp_path: Path
+) -> None:
+    graph, settings, lists = world
+    log = tmp_path / "audit.jsonl"
+    key = Ed25519PrivateKey.generate()
+    published = publish_report(
+        graph,
+        "203.0.113.5",
+        replace(settings, audit_log=log),
+        actor="alice",
+        out=tmp_path / "out",
+        fmt="json",
+        signing_key=key,
+        generated_at=GENERATED,
+        warninglists=lists,
+    )
+    digest = published.document["digest"]
+    name = f"report-ip-203.0.113.5-{digest[:12]}.json"
+    assert published.files == [tmp_path / "out" / name]
+    assert json.loads(published.files[0].read_text()) == published.document
+    [entry] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry == published.audit_entry
+    assert {k: entry[k] for k in ("seq", "actor", "action", "subject", "details")} == {
+        "seq": 1,
+        "actor": "alice",
+        "action": "report.generate",
+        "subject": "ip:203.0.113.5",
+        "details": {
+            "digest": digest,
+            "generated_at": "2026-03-12T09:30:00Z",
+            "recommendation": "eligible-for-approval",
+            "action_servers": ["203.0.113.5"],
+            "signed_by": public_key_fingerprint(key.public_key()),
+            "files": [name],
+        },
+    }
+    unsaved = publish_report(
+        graph, "c2.bad.test", replace(settings, audit_log=log), actor="bob", warninglists=lists
+    )
+    assert unsaved.files == [] and unsaved.audit_entry["details"]["files"] == []
+    assert unsaved.audit_entry["details"]["signed_by"] is None
+    assert audit.verify(log).entries == 2
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
