@@ -3,13 +3,13 @@
 Usage: ``python -m benchmarks.classifier [--worlds 2000:7,5000:7,5000:11] [--splits 20]``.
 
 For each generated world (``size:seed``), the benchmark generates it, loads its facts into the
-benchmark instance (:func:`attribution.training.load_world_facts`: DNS zones, Team Cymru
+benchmark instance (:func:`benchmarks.world_facts.load_world_facts`: DNS zones, Team Cymru
 origins, registrations, incident reports, the partial feed and the allowlist), builds the data
 set with the world's ground truth as targets, and evaluates ``--splits`` stratified random
-splits (30 % held out) with :func:`attribution.training.evaluate_dataset`. In every split the
+splits (30 % held out) with :func:`attribution.classifier.evaluate.evaluate_dataset`. In every split the
 classifier and the baseline, a plain ``HistGradientBoostingClassifier`` with scikit-learn's
 defaults thresholded by the same umbrella rule on the same held-out benign samples
-(:func:`attribution.scoring.baselines.plain_gate`), are fitted on the same rows, so the ratio
+(:func:`attribution.classifier.baselines.plain_gate`), are fitted on the same rows, so the ratio
 of their TPRs is a like-for-like comparison measured in the same run.
 
 Per world it prints the TPR at the gate of both, the share of splits whose empirical FPR
@@ -26,8 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from attribution.training import build_dataset, evaluate_dataset, load_world_facts, naive_rule
+from attribution.classifier.baselines import naive_rule
+from attribution.classifier.dataset import build_dataset
+from attribution.classifier.evaluate import evaluate_dataset
 from benchmarks._common import bench_graph, emit, wipe
+from benchmarks.world_facts import load_world_facts
 from enrichment.sandbox.generate import generate_world
 
 

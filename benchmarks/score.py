@@ -25,9 +25,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from attribution.classifier.score import score_graph
+from attribution.classifier.train import train_model
 from attribution.features import FEATURE_SET_VERSION, build_features
 from attribution.labels import LabelEntry, label_rows, read_labels
-from attribution.training import score_graph, train_model
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
 from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
 

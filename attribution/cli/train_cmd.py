@@ -128,7 +128,7 @@ def _check_truth(path: Path | None) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from attribution.training import train_model
+    from attribution.classifier.train import train_model
 
     _check_truth(args.truth)
     with connect() as graph:
@@ -162,8 +162,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from attribution.classifier.score import score_graph
     from attribution.scoring.persistence import ModelLoadError
-    from attribution.training import score_graph
 
     with connect() as graph:
         try:
@@ -196,9 +196,9 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from attribution.classifier.evaluate import evaluate_model
     from attribution.classifier.store import ModelStore
     from attribution.scoring.umbrella import InsufficientCalibrationData, min_calibration_size
-    from attribution.training import evaluate_model
 
     _check_truth(args.truth)
     out = args.out

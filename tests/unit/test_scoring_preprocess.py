@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from attribution.classifier.baselines import plain_gate, uncalibrated_at_half
 from attribution.scoring import MaliciousnessClassifier, default_base_estimator
 from attribution.scoring.preprocess import BlankColumnFiller
 
@@ -92,8 +93,6 @@ def test_scores_are_those_of_the_classifier_before_the_step() -> None:
 
 def test_baselines_are_those_before_the_step() -> None:
     """Recorded like the classifier's values above, with the baselines' own seed."""
-    from attribution.scoring.baselines import plain_gate, uncalibrated_at_half
-
     X, y = _blank_column_data()
     act, threshold = plain_gate(
         X[:600], y[:600], X[600:], alpha=0.05, delta=0.1, batch_size=None, seed=4

@@ -1,0 +1,300 @@
+"""Scoring: the graph's domains and addresses scored by a saved model, and the scores written back.
+
+Every Domain and IPAddress (or those changed since the last run) gets ``score`` (the
+Venn-ABERS probability) with its interval ``score_low``/``score_high``, ``decision``
+(``act`` / ``no-act`` / ``outside-calibration``), ``model_version``, ``scored_at``,
+``evidence_families``, ``explanation`` (exact Shapley values over the feature groups, as
+JSON) and ``reasons`` (its largest contributions with the node's values). A node with fewer
+independent evidence families than the model's policy (:mod:`attribution.features.families`)
+gets ``insufficient-evidence``, no score, and a reason naming what was and was not observed.
+
+The write-back statements are generated from the schema: one parameterised
+``UNWIND $rows ... SET`` per target kind (:data:`attribution.schema.TARGETS`), setting only
+properties the target's node spec declares; an undeclared one fails at import.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attribution.classifier.dataset import DEFAULT_MIN_FAMILIES, Progress
+from attribution.classifier.store import LATEST, ModelManifest, ModelStore
+from attribution.db import Graph
+from attribution.features import FEATURE_SET_VERSION, GROUP_TITLES, FeatureMatrix, build_features
+from attribution.features.families import (
+    FAMILIES,
+    EvidencePolicy,
+    evidence_families,
+    labelled_nodes,
+)
+from attribution.labels import NodeKey, read_label_observations, resolve_labels
+from attribution.schema import NODE_BY_LABEL, TARGETS
+from attribution.scoring.estimator import (
+    ACT,
+    INSUFFICIENT_EVIDENCE,
+    NO_ACT,
+    OUTSIDE_CALIBRATION,
+    MaliciousnessClassifier,
+)
+from attribution.scoring.persistence import load_model
+from attribution.scoring.reasons import explanations, reason_lines
+
+__all__ = [
+    "ROW_PROPERTIES",
+    "RUN_PROPERTIES",
+    "changed_statement",
+    "score_graph",
+    "score_statements",
+]
+
+WRITE_BATCH = 5000
+REASONS = 3
+
+ROW_PROPERTIES = (
+    "score",
+    "score_low",
+    "score_high",
+    "decision",
+    "reasons",
+    "explanation",
+    "evidence_families",
+)
+"""Score properties each node's row carries under the property's own name."""
+RUN_PROPERTIES = {"model_version": "$version", "scored_at": "datetime({epochMillis: $at})"}
+"""Score properties one run sets alike on every node it scores, and the value it sets."""
+_CHANGE_PROPERTIES = ("scored_at", "last_seen")
+"""Properties the query for changed nodes reads."""
+
+
+def _check_declared(label: str, properties: Sequence[str]) -> None:
+    declared = {prop.name for prop in NODE_BY_LABEL[label].all_props()}
+    undeclared = [name for name in properties if name not in declared]
+    if undeclared:
+        raise LookupError(
+            f"scoring uses {', '.join(undeclared)} on {label}, which attribution.schema does "
+            "not declare on that node"
+        )
+
+
+def score_statements(
+    row_properties: Sequence[str] = ROW_PROPERTIES,
+    run_properties: Mapping[str, str] = RUN_PROPERTIES,
+) -> dict[str, str]:
+    """The write-back statement of each target label: ``$rows`` of ``key`` plus
+    ``row_properties``, with the run's ``$version`` and ``$at``.
+
+    Raises :class:`LookupError` when a property is not declared on the target's node spec."""
+    assignments = [f"n.{name} = row.{name}" for name in row_properties]
+    assignments += [f"n.{name} = {value}" for name, value in run_properties.items()]
+    statements = {}
+    for target in TARGETS.values():
+        _check_declared(target.label, [*row_properties, *run_properties])
+        statements[target.label] = (
+            f"UNWIND $rows AS row MATCH (n:{target.label} {{{target.key}: row.key}})\n"
+            f"SET {', '.join(assignments)}"
+        )
+    return statements
+
+
+def changed_statement() -> str:
+    """Targets never scored, or with a fact (their own or a relationship's) seen after
+    ``$since`` (epoch milliseconds): ``label`` and ``key`` of each."""
+    since = "datetime({epochMillis: $since})"
+    parts = []
+    for target in TARGETS.values():
+        _check_declared(target.label, _CHANGE_PROPERTIES)
+        parts.append(
+            f"MATCH (n:{target.label})\n"
+            f"WHERE n.scored_at IS NULL OR n.last_seen > {since}\n"
+            f"   OR EXISTS {{ MATCH (n)-[r]-() WHERE r.last_seen > {since} }}\n"
+            f"RETURN '{target.label}' AS label, n.{target.key} AS key"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
+_WRITE_SCORES = score_statements()
+_CHANGED = changed_statement()
+_ROW_FIELDS = ("key", *ROW_PROPERTIES)
+
+
+def _write_scores(
+    graph: Graph, rows: list[dict[str, Any]], version: str, at_ms: int, batch: int
+) -> int:
+    written = 0
+    for label, statement in _WRITE_SCORES.items():
+        mine = [r for r in rows if r["label"] == label]
+        for start in range(0, len(mine), batch):
+            chunk = [{k: r[k] for k in _ROW_FIELDS} for r in mine[start : start + batch]]
+
+            def work(tx: Any, c: list[dict[str, Any]] = chunk, s: str = statement) -> None:
+                tx.run(s, rows=c, version=version, at=at_ms).consume()
+
+            graph.write(work)
+            written += len(chunk)
+    return written
+
+
+def _model_policy(model_dir: Path, override: int | None) -> EvidencePolicy:
+    """The evidence policy the model was trained with, unless the caller overrides it."""
+    if override is not None:
+        return EvidencePolicy(override)
+    recorded = ModelManifest.read(model_dir, model_dir.parent.name, model_dir.name).min_families
+    return EvidencePolicy(DEFAULT_MIN_FAMILIES if recorded is None else recorded)
+
+
+def _insufficient_row(key: NodeKey, observed: frozenset[str], why: str) -> dict[str, Any]:
+    seen = [f for f in FAMILIES if f in observed]
+    unseen = [f for f in FAMILIES if f not in observed]
+    reason = (
+        f"insufficient evidence: {why}; observed: {', '.join(seen) or 'nothing'}; "
+        f"not observed: {', '.join(unseen)}"
+    )
+    return {
+        "label": key[0], "key": key[1], "score": None, "score_low": None, "score_high": None,
+        "decision": INSUFFICIENT_EVIDENCE, "reasons": [reason], "explanation": None,
+        "evidence_families": seen,
+    }  # fmt: skip
+
+
+def _outside_reason(classifier: MaliciousnessClassifier, row: np.ndarray) -> str:
+    pattern = classifier.evidence_patterns(row)[0]
+    support = classifier.pattern_counts_.get(pattern, 0)
+    return (
+        f"outside calibration: evidence pattern {pattern or 'none'} has {support} benign "
+        f"calibration samples (fewer than {classifier.min_pattern_count})"
+    )
+
+
+def _scored_rows(
+    classifier: MaliciousnessClassifier,
+    features: FeatureMatrix,
+    rows: list[int],
+    families: list[frozenset[str]],
+) -> list[dict[str, Any]]:
+    """Score, interval, decision and explanation for each of ``rows`` (enough evidence)."""
+    if not rows:
+        return []
+    X = features.X[rows]
+    shapley = classifier.shapley(X)
+    proba = shapley.scores  # the full coalition's score is the probability itself
+    interval = classifier.predict_interval(X)
+    decided = classifier.decide(X)
+    address = TARGETS["ip"].label
+    kinds = ["an address" if features.keys[i][0] == address else "a domain" for i in rows]
+    explained = explanations(
+        shapley, X, classifier.feature_names_, classifier.groups_, GROUP_TITLES, kinds
+    )
+    out = []
+    for j, i in enumerate(rows):
+        label, key = features.keys[i]
+        reasons = reason_lines(explained[j], REASONS)
+        if decided[j] == OUTSIDE_CALIBRATION:
+            reasons.insert(0, _outside_reason(classifier, X[j : j + 1]))
+        out.append(
+            {
+                "label": label, "key": key, "score": float(proba[j]),
+                "score_low": float(interval[j, 0]), "score_high": float(interval[j, 1]),
+                "decision": str(decided[j]), "reasons": reasons,
+                "explanation": json.dumps(explained[j], sort_keys=True),
+                "evidence_families": [f for f in FAMILIES if f in families[j]],
+            }
+        )  # fmt: skip
+    return out
+
+
+def _changed_nodes(graph: Graph, state: dict[str, Any] | None, version: str) -> set[NodeKey] | None:
+    if state is None or state.get("model_version") != version:
+        return None
+    rows = graph.read(
+        _CHANGED, {"since": int(state["last_run_ms"])}, metadata={"query": "score.changed"}
+    )
+    return {(r["label"], r["key"]) for r in rows}
+
+
+def _node_rows(
+    graph: Graph,
+    classifier: MaliciousnessClassifier,
+    policy: EvidencePolicy,
+    selected: set[NodeKey] | None,
+    *,
+    n_folds: int,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """(nodes in the graph, nodes chosen, a row per chosen node): scored where the node has
+    the evidence the policy asks for, ``insufficient-evidence`` elsewhere."""
+    observations = read_label_observations(graph)
+    features = build_features(
+        graph, resolve_labels(observations), n_folds=n_folds, seed=seed, progress=progress
+    )
+    chosen = [i for i, key in enumerate(features.keys) if selected is None or key in selected]
+    families = evidence_families(features, labelled_nodes(observations), chosen)
+    enough, enough_families, out_rows = [], [], []
+    for i, observed in zip(chosen, families, strict=True):
+        why = policy.shortfall(features.keys[i], observed)
+        if why is None:
+            enough.append(i)
+            enough_families.append(observed)
+        else:
+            out_rows.append(_insufficient_row(features.keys[i], observed, why))
+    out_rows += _scored_rows(classifier, features, enough, enough_families)
+    if progress:
+        progress("scored")
+    return len(features.keys), len(chosen), out_rows
+
+
+def score_graph(
+    graph: Graph,
+    *,
+    models_dir: Path,
+    model: str = LATEST,
+    name: str = "maliciousness",
+    changed_since_last_run: bool = False,
+    min_families: int | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+    now: datetime | None = None,
+    batch: int = WRITE_BATCH,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Score the graph's domains and addresses with ``model`` (``latest``, ``v<N>`` of
+    ``name``, or a version folder) and write the results back.
+
+    Features of labelled nodes stay cross-fitted (``n_folds``, ``seed``), so a node's score
+    never echoes its own label; unlabelled nodes see every label. The evidence policy is the
+    model's own (its manifest), unless ``min_families`` overrides it.
+    """
+    began = time.perf_counter()
+    store = ModelStore(models_dir)
+    model_dir = store.resolve(model, name)
+    classifier = load_model(model_dir, expected_feature_version=FEATURE_SET_VERSION)
+    policy = _model_policy(model_dir, min_families)
+    version = store.model_version(model_dir)
+    started = now or datetime.now(UTC)
+    at_ms = int(started.timestamp() * 1000)
+    state = store.read_state(model_dir.parent.name, graph.database)
+    selected = _changed_nodes(graph, state, version) if changed_since_last_run else None
+    n_nodes, n_chosen, rows = _node_rows(
+        graph, classifier, policy, selected, n_folds=n_folds, seed=seed, progress=progress
+    )
+    decisions = dict.fromkeys((ACT, NO_ACT, OUTSIDE_CALIBRATION, INSUFFICIENT_EVIDENCE), 0)
+    for row in rows:
+        decisions[row["decision"]] += 1
+    written = _write_scores(graph, rows, version, at_ms, batch)
+    store.write_state(
+        model_dir.parent.name, graph.database, {"model_version": version, "last_run_ms": at_ms}
+    )
+    return {
+        "model_version": version, "model_path": str(model_dir),
+        "scored_at": started.isoformat(), "nodes": n_nodes, "selected": n_chosen,
+        "written": written, "decisions": decisions, "evidence_policy": policy.as_dict(),
+        "threshold": float(classifier.threshold_), "changed_since_last_run": selected is not None,
+        "seconds": round(time.perf_counter() - began, 3),
+    }  # fmt: skip

@@ -1,0 +1,46 @@
+"""The score write-back and change statements, generated from the schema's targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from attribution.classifier.score import changed_statement, score_statements
+
+SET = (
+    "SET n.score = row.score, n.score_low = row.score_low, n.score_high = row.score_high, "
+    "n.decision = row.decision, n.reasons = row.reasons, n.explanation = row.explanation, "
+    "n.evidence_families = row.evidence_families, n.model_version = $version, "
+    "n.scored_at = datetime({epochMillis: $at})"
+)
+
+
+def test_one_write_back_statement_per_target_label() -> None:
+    assert score_statements() == {
+        "Domain": f"UNWIND $rows AS row MATCH (n:Domain {{name: row.key}})\n{SET}",
+        "IPAddress": f"UNWIND $rows AS row MATCH (n:IPAddress {{address: row.key}})\n{SET}",
+    }
+
+
+def test_changed_nodes_of_every_target_label() -> None:
+    assert changed_statement() == (
+        "MATCH (n:Domain)\n"
+        "WHERE n.scored_at IS NULL OR n.last_seen > datetime({epochMillis: $since})\n"
+        "   OR EXISTS { MATCH (n)-[r]-() WHERE r.last_seen > datetime({epochMillis: $since}) }\n"
+        "RETURN 'Domain' AS label, n.name AS key\n"
+        "UNION ALL\n"
+        "MATCH (n:IPAddress)\n"
+        "WHERE n.scored_at IS NULL OR n.last_seen > datetime({epochMillis: $since})\n"
+        "   OR EXISTS { MATCH (n)-[r]-() WHERE r.last_seen > datetime({epochMillis: $since}) }\n"
+        "RETURN 'IPAddress' AS label, n.address AS key"
+    )
+
+
+def test_a_property_the_schema_does_not_declare_is_refused() -> None:
+    with pytest.raises(LookupError) as caught:
+        score_statements(row_properties=("score", "colour", "mood"))
+    assert str(caught.value) == (
+        "scoring uses colour, mood on Domain, which attribution.schema does not declare on "
+        "that node"
+    )
+    with pytest.raises(LookupError, match="uses scored_by on Domain"):
+        score_statements(run_properties={"scored_by": "$version"})
