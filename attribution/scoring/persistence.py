@@ -72,6 +72,8 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
 )
 
 _PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "skops")
+_SECTIONS = ("feature_set", "library_versions", "model_file", "trusted_types", "gate")
+"""Manifest sections loading checks; all but ``trusted_types`` (a list) are objects."""
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -250,6 +252,89 @@ Assumptions behind the guarantee:
 """
 
 
+def _check_saveable(
+    model: MaliciousnessClassifier,
+    name: str,
+    version: str,
+    feature_version: str,
+    feature_names: Sequence[str] | None,
+    X_train: ArrayLike,
+) -> None:
+    """Refuse, before anything is written, what could not be saved or loaded again."""
+    if not isinstance(model, MaliciousnessClassifier):
+        raise TypeError(f"expected a MaliciousnessClassifier, got {type(model).__name__}")
+    check_is_fitted(model, "threshold_")
+    _check_component("name", name)
+    _check_component("version", version)
+    if not isinstance(feature_version, str) or not feature_version:
+        raise ValueError("feature_version must be a non-empty string")
+    if feature_names is not None and list(feature_names) != list(model.feature_names_):
+        raise ValueError("feature_names differ from the names the model was fitted with")
+    n_features = np.asarray(X_train).shape[1] if np.ndim(X_train) == 2 else -1
+    if n_features != model.n_features_in_:
+        raise ValueError(
+            f"X_train has {n_features} columns but the model expects {model.n_features_in_}"
+        )
+
+
+def _dump_trusted(model: MaliciousnessClassifier, model_path: Path) -> list[str]:
+    """Write the model file; the types it needs trusted, all inside :data:`ALLOWED_TYPES`."""
+    skops.io.dump(model, model_path)
+    needed = sorted(skops.io.get_untrusted_types(file=model_path))
+    refused = sorted(set(needed) - ALLOWED_TYPES)
+    if refused:
+        raise UntrustedModelTypes(
+            f"the model needs types outside the allowlist and was not saved: {refused}"
+        )
+    return needed
+
+
+def _manifest(
+    model: MaliciousnessClassifier,
+    name: str,
+    version: str,
+    model_path: Path,
+    trusted: list[str],
+    details: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The manifest of a model just written to ``model_path`` (``details``: the keyword
+    arguments of :func:`save_model`)."""
+    y_arr = np.asarray(details["y_train"]).ravel()
+    return {
+        "format": MANIFEST_FORMAT,
+        "name": name,
+        "version": version,
+        "created_at": (details["created_at"] or datetime.now(UTC)).isoformat(),
+        "library_versions": library_versions(),
+        "feature_set": {"version": details["feature_version"], "names": list(model.feature_names_)},
+        "training_data": {
+            "id": training_data_id(details["X_train"], details["y_train"]),
+            "n_samples": int(y_arr.size),
+            "n_benign": int(np.count_nonzero(y_arr == model.classes_[0])),
+            "n_malicious": int(np.count_nonzero(y_arr == model.classes_[1])),
+        },
+        "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
+        "gate": model.gate_summary(),
+        "evidence_policy": (
+            dict(details["evidence_policy"]) if details["evidence_policy"] is not None else None
+        ),
+        "metrics": {key: _json_number(value) for key, value in (details["metrics"] or {}).items()},
+        "model_file": {"name": MODEL_FILE, "sha256": _sha256_file(model_path)},
+        "trusted_types": trusted,
+    }
+
+
+def _publish(staging: Path, target: Path, name: str, version: str) -> None:
+    try:
+        # rename() onto an existing non-empty directory fails, so a version written by a
+        # concurrent save is never replaced.
+        os.rename(staging, target)
+    except OSError as exc:
+        raise ModelVersionExists(
+            f"model {name} version {version} already exists at {target}"
+        ) from exc
+
+
 def save_model(
     model: MaliciousnessClassifier,
     models_dir: str | Path,
@@ -272,70 +357,26 @@ def save_model(
     the version exists, and :class:`UntrustedModelTypes` if the model would need a type outside
     :data:`ALLOWED_TYPES` to load.
     """
-    if not isinstance(model, MaliciousnessClassifier):
-        raise TypeError(f"expected a MaliciousnessClassifier, got {type(model).__name__}")
-    check_is_fitted(model, "threshold_")
-    _check_component("name", name)
-    _check_component("version", version)
-    if not isinstance(feature_version, str) or not feature_version:
-        raise ValueError("feature_version must be a non-empty string")
-    names = list(model.feature_names_)
-    if feature_names is not None and list(feature_names) != names:
-        raise ValueError("feature_names differ from the names the model was fitted with")
-    y_arr = np.asarray(y_train).ravel()
-    n_features = np.asarray(X_train).shape[1] if np.ndim(X_train) == 2 else -1
-    if n_features != model.n_features_in_:
-        raise ValueError(
-            f"X_train has {n_features} columns but the model expects {model.n_features_in_}"
-        )
-
+    _check_saveable(model, name, version, feature_version, feature_names, X_train)
     target = ModelStore(Path(models_dir)).version_dir(name, version)
     if target.exists():
         raise ModelVersionExists(f"model {name} version {version} already exists at {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=target.parent))
+    details = {
+        "feature_version": feature_version, "X_train": X_train, "y_train": y_train,
+        "metrics": metrics, "evidence_policy": evidence_policy, "created_at": created_at,
+    }  # fmt: skip
     try:
         model_path = staging / MODEL_FILE
-        skops.io.dump(model, model_path)
-        needed = sorted(skops.io.get_untrusted_types(file=model_path))
-        refused = sorted(set(needed) - ALLOWED_TYPES)
-        if refused:
-            raise UntrustedModelTypes(
-                f"the model needs types outside the allowlist and was not saved: {refused}"
-            )
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "name": name,
-            "version": version,
-            "created_at": (created_at or datetime.now(UTC)).isoformat(),
-            "library_versions": library_versions(),
-            "feature_set": {"version": feature_version, "names": names},
-            "training_data": {
-                "id": training_data_id(X_train, y_train),
-                "n_samples": int(y_arr.size),
-                "n_benign": int(np.count_nonzero(y_arr == model.classes_[0])),
-                "n_malicious": int(np.count_nonzero(y_arr == model.classes_[1])),
-            },
-            "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
-            "gate": model.gate_summary(),
-            "evidence_policy": dict(evidence_policy) if evidence_policy is not None else None,
-            "metrics": {key: _json_number(value) for key, value in (metrics or {}).items()},
-            "model_file": {"name": MODEL_FILE, "sha256": _sha256_file(model_path)},
-            "trusted_types": needed,
-        }
+        trusted = _dump_trusted(model, model_path)
+        manifest = _manifest(model, name, version, model_path, trusted, details)
         (staging / MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n",
             encoding="utf-8",
         )
         (staging / CARD_FILE).write_text(_model_card(manifest), encoding="utf-8")
-        try:
-            # rename() onto an existing non-empty directory fails, so a version written by a
-            # concurrent save is never replaced.
-            os.rename(staging, target)
-        except OSError as exc:
-            raise ModelVersionExists(
-                f"model {name} version {version} already exists at {target}"
-            ) from exc
+        _publish(staging, target, name, version)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -365,52 +406,45 @@ def _read_manifest(model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(path: str | Path, *, expected_feature_version: str) -> MaliciousnessClassifier:
-    """Load a saved classifier after checking it against its manifest and this environment.
-
-    ``path`` is the version directory (or the ``model.skops`` inside it). Raises a
-    :class:`ModelLoadError` subclass naming the problem: :class:`FeatureVersionMismatch`,
-    :class:`LibraryVersionMismatch`, :class:`ModelIntegrityError` or
-    :class:`UntrustedModelTypes`.
-    """
-    model_dir = Path(path)
-    if model_dir.name == MODEL_FILE:
-        model_dir = model_dir.parent
-    manifest = _read_manifest(model_dir)
+def _sections(manifest: Mapping[str, Any], model_dir: Path) -> dict[str, Any]:
+    """The manifest's sections that loading checks, each present and of its type."""
     try:
-        feature_set = manifest["feature_set"]
-        recorded_libraries = manifest["library_versions"]
-        model_file = manifest["model_file"]
-        trusted = manifest["trusted_types"]
-        gate = manifest["gate"]
+        sections = {key: manifest[key] for key in _SECTIONS}
     except KeyError as exc:
         raise ModelIntegrityError(f"manifest in {model_dir} lacks {exc.args[0]!r}") from exc
-    sections = {
-        "feature_set": feature_set,
-        "library_versions": recorded_libraries,
-        "model_file": model_file,
-        "gate": gate,
-    }
-    malformed = sorted(key for key, value in sections.items() if not isinstance(value, dict))
+    malformed = sorted(
+        key for key in _SECTIONS if key != "trusted_types" and not isinstance(sections[key], dict)
+    )
     if malformed:
         raise ModelIntegrityError(f"manifest in {model_dir} has malformed {', '.join(malformed)}")
+    return sections
 
-    if feature_set.get("version") != expected_feature_version:
+
+def _check_environment(
+    model_dir: Path, sections: Mapping[str, Any], expected_feature_version: str
+) -> None:
+    """The caller's feature set and the installed libraries are the model's own."""
+    recorded_feature_set = sections["feature_set"].get("version")
+    if recorded_feature_set != expected_feature_version:
         raise FeatureVersionMismatch(
-            f"model in {model_dir} was trained on feature set {feature_set.get('version')!r}, "
+            f"model in {model_dir} was trained on feature set {recorded_feature_set!r}, "
             f"but the caller provides feature set {expected_feature_version!r}"
         )
+    recorded = sections["library_versions"]
     installed = library_versions()
     differences = [
-        f"{lib} {recorded_libraries.get(lib)!r} at save time, {installed[lib]!r} installed"
+        f"{lib} {recorded.get(lib)!r} at save time, {installed[lib]!r} installed"
         for lib in _PINNED_LIBRARIES
-        if recorded_libraries.get(lib) != installed[lib]
+        if recorded.get(lib) != installed[lib]
     ]
     if differences:
         raise LibraryVersionMismatch(
             f"model in {model_dir} was saved with other library versions: " + "; ".join(differences)
         )
 
+
+def _checked_model_file(model_dir: Path, model_file: Mapping[str, Any]) -> Path:
+    """The model file, present and matching the digest its manifest records."""
     if model_file.get("name") != MODEL_FILE:
         raise ModelIntegrityError(
             f"manifest names model file {model_file.get('name')!r}, expected {MODEL_FILE!r}"
@@ -420,7 +454,11 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
         raise ModelIntegrityError(f"model file {model_path} is missing")
     if _sha256_file(model_path) != model_file.get("sha256"):
         raise ModelIntegrityError(f"{model_path} does not match the digest in its manifest")
+    return model_path
 
+
+def _checked_trust(model_path: Path, trusted: Any) -> list[str]:
+    """The manifest's trusted types: inside the allowlist, and every type the file needs."""
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         raise ModelIntegrityError("manifest trusted_types must be a list of type names")
     outside_allowlist = sorted(set(trusted) - ALLOWED_TYPES)
@@ -430,17 +468,21 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
     unlisted = sorted(set(needed) - set(trusted))
     if unlisted:
         raise UntrustedModelTypes(f"model file needs types its manifest does not list: {unlisted}")
+    return trusted
 
-    model = skops.io.load(model_path, trusted=trusted)
-    if not isinstance(model, MaliciousnessClassifier):
-        raise ModelIntegrityError(f"{model_path} holds a {type(model).__name__}")
+
+def _check_agreement(
+    model_dir: Path, model: MaliciousnessClassifier, sections: Mapping[str, Any]
+) -> None:
+    """The loaded model has the gate and feature names its manifest states."""
+    gate = sections["gate"]
     recorded = {
         "alpha": gate.get("alpha"),
         "delta": gate.get("delta"),
         "batch_size": gate.get("batch_size"),
         "threshold": gate.get("threshold"),
         "n_calibration_benign": gate.get("n_calibration_benign"),
-        "feature names": feature_set.get("names"),
+        "feature names": sections["feature_set"].get("names"),
     }
     actual = {
         "alpha": float(model.alpha),
@@ -455,4 +497,25 @@ def load_model(path: str | Path, *, expected_feature_version: str) -> Maliciousn
         raise ModelIntegrityError(
             f"manifest in {model_dir} disagrees with the model on: {', '.join(disagreeing)}"
         )
+
+
+def load_model(path: str | Path, *, expected_feature_version: str) -> MaliciousnessClassifier:
+    """Load a saved classifier after checking it against its manifest and this environment.
+
+    ``path`` is the version directory (or the ``model.skops`` inside it). Raises a
+    :class:`ModelLoadError` subclass naming the problem: :class:`FeatureVersionMismatch`,
+    :class:`LibraryVersionMismatch`, :class:`ModelIntegrityError` or
+    :class:`UntrustedModelTypes`.
+    """
+    model_dir = Path(path)
+    if model_dir.name == MODEL_FILE:
+        model_dir = model_dir.parent
+    sections = _sections(_read_manifest(model_dir), model_dir)
+    _check_environment(model_dir, sections, expected_feature_version)
+    model_path = _checked_model_file(model_dir, sections["model_file"])
+    trusted = _checked_trust(model_path, sections["trusted_types"])
+    model = skops.io.load(model_path, trusted=trusted)
+    if not isinstance(model, MaliciousnessClassifier):
+        raise ModelIntegrityError(f"{model_path} holds a {type(model).__name__}")
+    _check_agreement(model_dir, model, sections)
     return model
