@@ -41,7 +41,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from attribution import audit
-from attribution.db import Graph
+from attribution.db import Graph, iso_utc
 from attribution.identities import InvalidIdentity, parse_target
 from attribution.reports.canonical import verify_document
 from attribution.reports.recommend import ELIGIBLE
@@ -94,10 +94,6 @@ def policy_from_settings(settings: Settings) -> WorkflowPolicy:
         require_signature=approvals.require_signed_reports or bool(approvals.trusted_report_keys),
         trusted_keys=approvals.trusted_report_keys,
     )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _check_report(
@@ -161,15 +157,6 @@ def _target(text: str) -> tuple[str, str]:
     return identity.kind, str(identity.value)
 
 
-def _as_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if hasattr(value, "to_native"):
-            value = _iso(value.to_native())
-        out[key] = value
-    return out
-
-
 def request_approval(
     graph: Graph,
     target: str,
@@ -220,7 +207,7 @@ def request_approval(
             id=request_id,
             digest=digest,
             by=requested_by,
-            at=_iso(now),
+            at=iso_utc(now),
         ).consume()
         return None
 
@@ -233,7 +220,7 @@ def request_approval(
         request_id,
         {"target": f"{kind}:{value}", "report_digest": digest},
         path=audit_path,
-        time=_iso(now),
+        time=iso_utc(now),
     )
     return get_request(graph, request_id)
 
@@ -290,7 +277,7 @@ def decide(
             outcome=outcome,
             by=decided_by,
             reason=reason,
-            at=_iso(now),
+            at=iso_utc(now),
             digest=digest,
             status=status,
         ).single()
@@ -310,7 +297,7 @@ def decide(
             "target": f"{kind}:{value}",
         },
         path=audit_path,
-        time=_iso(now),
+        time=iso_utc(now),
     )
     return get_request(graph, request_id)
 
@@ -327,10 +314,8 @@ _DECISIONS = (
 
 
 def _request_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = _as_json({k: v for k, v in row.items() if k != "decisions"})
-    out["decisions"] = sorted(
-        (_as_json(d) for d in row.get("decisions") or []), key=lambda d: d["decided_at"]
-    )
+    out = {k: v for k, v in row.items() if k != "decisions"}
+    out["decisions"] = sorted(row.get("decisions") or [], key=lambda d: d["decided_at"])
     return out
 
 
@@ -339,6 +324,7 @@ def get_request(graph: Graph, request_id: str) -> dict[str, Any]:
     rows = graph.read(
         f"MATCH (r:ApprovalRequest {{request_id: $id}}) RETURN {_REQUEST_FIELDS}, {_DECISIONS}",
         {"id": request_id},
+        values="json",
     )
     if not rows:
         raise UnknownRequest(f"no approval request {request_id}")
@@ -352,5 +338,6 @@ def list_requests(graph: Graph, statuses: Sequence[str] = ()) -> list[dict[str, 
         f"RETURN {_REQUEST_FIELDS}, {_DECISIONS}\n"
         "ORDER BY r.requested_at DESC, r.request_id",
         {"statuses": list(statuses)},
+        values="json",
     )
     return [_request_row(row) for row in rows]

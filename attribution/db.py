@@ -4,13 +4,20 @@ Writes go through :func:`write` (a managed write transaction: the driver retries
 failures such as deadlocks and leader switches with exponential backoff until
 ``RETRY_WINDOW_S`` has passed). Reads that analysts trigger go through :func:`read`, in a
 managed *read* transaction, so that a write smuggled into a read path fails on the server.
+
+It is also the one place that converts the driver's values: :meth:`Graph.read` returns them as
+the driver gave them, as plain Python (:func:`python_value`: neo4j times become ``datetime``,
+``date`` and ``time``) or as JSON data (:func:`json_value`: times become ISO 8601 text in UTC
+with a ``Z``), whichever its caller asks for.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal, TypeVar
 
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, unit_of_work
 
@@ -19,6 +26,47 @@ from attribution.settings import Settings, load_settings
 
 RETRY_WINDOW_S = 60.0
 T = TypeVar("T")
+ValueMode = Literal["driver", "python", "json"]
+
+
+def iso_utc(moment: datetime) -> str:
+    """A time as ISO 8601 text in UTC with a ``Z``; a time without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def python_value(value: Any) -> Any:
+    """A driver value as plain Python: neo4j dates and times as ``date``, ``time`` and
+    ``datetime`` (nanoseconds cut to microseconds), lists and maps member by member; anything
+    else (numbers, text, a duration or a point, which are tuples) unchanged."""
+    if isinstance(value, list):
+        return [python_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: python_value(v) for k, v in value.items()}
+    if hasattr(value, "to_native") and not isinstance(value, datetime | date):
+        return value.to_native()
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A driver or Python value as JSON data: moments as :func:`iso_utc` text, dates and times
+    of day as ISO text, non-finite floats as None, tuples as lists, map keys as text."""
+    value = python_value(value)
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {"python": python_value, "json": json_value}
 
 
 def connection_details(settings: Settings) -> tuple[str, tuple[str, str]]:
@@ -102,11 +150,14 @@ class Graph:
         *,
         timeout: float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        values: ValueMode = "driver",
     ) -> list[dict[str, Any]]:
         """One parameterised statement in a read transaction, with an optional timeout.
 
         ``metadata`` is attached to the transaction (visible in ``SHOW TRANSACTIONS`` and the
         query log), which is how the query library tags each run with the query id.
+        ``values`` chooses how the rows' values come back: as the driver gives them, as
+        :func:`python_value` or as :func:`json_value`.
         """
 
         @unit_of_work(timeout=timeout, metadata=dict(metadata) if metadata else None)
@@ -116,7 +167,11 @@ class Graph:
         with self.driver.session(
             database=self.database, default_access_mode=READ_ACCESS
         ) as session:
-            return session.execute_read(work)
+            rows = session.execute_read(work)
+        convert = _CONVERTERS.get(values)
+        if convert is None:
+            return rows
+        return [{key: convert(value) for key, value in row.items()} for row in rows]
 
     @contextmanager
     def session(self, **kwargs: Any) -> Iterator[Any]:

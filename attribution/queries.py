@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -439,17 +439,6 @@ def bind_params(query: Query, given: Mapping[str, Any] | None = None) -> dict[st
     return bound
 
 
-def _native(value: Any) -> Any:
-    """Driver temporal values as Python ones; lists and maps converted member by member."""
-    if isinstance(value, list):
-        return [_native(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _native(v) for k, v in value.items()}
-    if hasattr(value, "to_native") and not isinstance(value, datetime | date):
-        return value.to_native()
-    return value
-
-
 def run_read_only(
     graph: Graph,
     cypher: str,
@@ -459,8 +448,9 @@ def run_read_only(
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> list[dict[str, Any]]:
     """Run Cypher in a read transaction tagged with the query id; writes fail on the server."""
-    rows = graph.read(cypher, params, timeout=timeout, metadata={"query_id": query_id})
-    return [{k: _native(v) for k, v in row.items()} for row in rows]
+    return graph.read(
+        cypher, params, timeout=timeout, metadata={"query_id": query_id}, values="python"
+    )
 
 
 def run_query(

@@ -118,19 +118,12 @@ def confidence(score: float) -> int:
     return max(0, min(100, round(score * 100)))
 
 
-def _native(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    native = value.to_native() if hasattr(value, "to_native") else value
-    assert isinstance(native, datetime)
-    return native.astimezone(UTC)
-
-
 def read_targets(graph: Graph, min_decision: str = "act") -> list[Target]:
     rows = graph.read(
         _TARGETS,
         {"decisions": decisions_at_or_above(min_decision)},
         metadata={"query_id": "stix-export-targets"},
+        values="python",
     )
     return [
         Target(
@@ -140,8 +133,8 @@ def read_targets(graph: Graph, min_decision: str = "act") -> list[Target]:
             score=float(row["score"]),
             decision=row["decision"],
             model_version=row["model_version"],
-            scored_at=_native(row["scored_at"]),
-            first_seen=_native(row["first_seen"]),
+            scored_at=row["scored_at"],
+            first_seen=row["first_seen"],
             reports=tuple(row["reports"]),
             roles=tuple(sorted(row["roles"])),
         )
@@ -233,8 +226,8 @@ def build_objects(targets: Sequence[Target], resolutions: Sequence[dict[str, Any
         address = sco_of.get(("ip", res["address"]))
         if domain is None or address is None:
             continue
-        first = _native(res["first_seen"]) or PRODUCER_CREATED
-        last = max(first, _native(res["last_seen"]) or first)
+        first = res["first_seen"] or PRODUCER_CREATED
+        last = max(first, res["last_seen"] or first)
         objects.append(
             stix2.Relationship(
                 id=stable_id("relationship", "resolves-to", domain.id, address.id),
@@ -261,6 +254,7 @@ def build_bundle(graph: Graph, min_decision: str = "act") -> tuple[dict[str, Any
             _RESOLUTIONS,
             {"domains": domains, "addresses": addresses},
             metadata={"query_id": "stix-export-resolutions"},
+            values="python",
         )
         if domains and addresses
         else []

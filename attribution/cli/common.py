@@ -6,10 +6,10 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from attribution.db import Graph
+from attribution.db import Graph, python_value
 from attribution.settings import load_settings
 
 EXIT_OK = 0
@@ -28,10 +28,9 @@ class CommandError(Exception):
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    value = python_value(value)
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if hasattr(value, "to_native"):
-        return value.to_native().isoformat()
     if isinstance(value, set | frozenset | tuple):
         return sorted(value) if isinstance(value, set | frozenset) else list(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

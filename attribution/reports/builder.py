@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +49,7 @@ from typing import Any
 
 import jsonschema
 
-from attribution.db import Graph
+from attribution.db import Graph, iso_utc
 from attribution.identities import (
     InvalidIdentity,
     parse_target,
@@ -73,7 +72,7 @@ from attribution.reports.servers import (
     server_check,
     server_entries,
 )
-from attribution.reports.values import hit_dict, json_value, latest, parse_time
+from attribution.reports.values import hit_dict, latest, parse_time
 from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, TARGETS
 from attribution.settings import DEFAULT_MAX_FACTS, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
@@ -153,6 +152,7 @@ def _read_target(graph: Graph, text: str) -> _Target:
         f"MATCH (t:{label} {{{key}: $value}}) RETURN properties(t) AS props",
         {"value": value},
         timeout=QUERY_TIMEOUT_S,
+        values="json",
     )
     if not found:
         raise ReportError(f"{kind} {value} is not in the graph")
@@ -163,23 +163,23 @@ def _node_key(labels: Iterable[str], props: Mapping[str, Any]) -> tuple[str, Any
     for label in labels:
         spec = NODE_BY_LABEL.get(label)
         if spec is not None:
-            return label, json_value(props.get(spec.key))
+            return label, props.get(spec.key)
     raise ReportError(f"node with labels {sorted(labels)} is not in the schema")
 
 
 def _provenance(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "sources": sorted(json_value(props.get("source")) or []),
-        "first_seen": json_value(props.get("first_seen")),
-        "last_seen": json_value(props.get("last_seen")),
-        "retrieved_at": json_value(props.get("retrieved_at")),
-        "sightings": json_value(props.get("sightings")),
+        "sources": sorted(props.get("source") or []),
+        "first_seen": props.get("first_seen"),
+        "last_seen": props.get("last_seen"),
+        "retrieved_at": props.get("retrieved_at"),
+        "sightings": props.get("sightings"),
     }
 
 
 def _plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        k: json_value(v)
+        k: v
         for k, v in sorted(props.items())
         if k not in _PROVENANCE_NAMES and k not in _OPERATIONAL
     }
@@ -215,6 +215,7 @@ def _evidence_rows(graph: Graph, t: _Target) -> list[dict[str, Any]]:
         {"value": t.value, "cap": _QUERY_CAP},
         timeout=QUERY_TIMEOUT_S,
         metadata={"app": "attribution.reports", "part": "evidence"},
+        values="json",
     )
 
 
@@ -331,9 +332,10 @@ def _incident_reports(graph: Graph, t: _Target) -> list[dict[str, Any]]:
         "  i.reported_at AS reported_at, r.role AS role, i.confirmed AS confirmed",
         {"value": t.value},
         timeout=QUERY_TIMEOUT_S,
+        values="json",
     )
     return sorted(
-        (json_value(row) for row in rows),
+        rows,
         key=lambda r: (r["reported_at"] or "", r["report_id"] or ""),
     )
 
@@ -407,13 +409,13 @@ def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:
 
 
 def _score_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, Any]:
-    low, high = json_value(props.get("score_low")), json_value(props.get("score_high"))
+    low, high = props.get("score_low"), props.get("score_high")
     return {
-        "probability": json_value(props.get("score")),
+        "probability": props.get("score"),
         "interval": None if low is None or high is None else {"low": low, "high": high},
         "decision": props.get("decision"),
         "model_version": props.get("model_version"),
-        "scored_at": json_value(props.get("scored_at")),
+        "scored_at": props.get("scored_at"),
         "model": _model_block(manifest),
         "model_note": manifest.note,
         "top_reasons": list(props.get("reasons") or [])[:5],
@@ -431,11 +433,12 @@ def _population(graph: Graph, label: str) -> dict[str, Any]:
         f"MATCH (n:{label}) WHERE n.score IS NOT NULL RETURN n.score AS s",
         timeout=QUERY_TIMEOUT_S,
         metadata={"app": "attribution.reports", "part": "population"},
+        values="json",
     )
     counts = [0] * HISTOGRAM_BINS
     for row in rows:
-        score = float(row["s"])
-        if math.isfinite(score):
+        if row["s"] is not None:  # a non-finite score reads as None
+            score = float(row["s"])
             counts[min(HISTOGRAM_BINS - 1, max(0, int(score * HISTOGRAM_BINS)))] += 1
     return {"label": label, "scored": sum(counts), "bins": HISTOGRAM_BINS, "counts": counts}
 
@@ -443,16 +446,17 @@ def _population(graph: Graph, label: str) -> dict[str, Any]:
 def _registration(
     graph: Graph, t: _Target, registrable: str | None, as_of: str | None
 ) -> dict[str, Any]:
-    created = json_value(t.props.get("created"))
+    created = t.props.get("created")
     source = t.value
     if created is None and registrable and registrable != t.value:
         rows = graph.read(
             "MATCH (d:Domain {name: $name}) RETURN d.created AS created",
             {"name": registrable},
             timeout=QUERY_TIMEOUT_S,
+            values="json",
         )
         if rows and rows[0]["created"] is not None:
-            created, source = json_value(rows[0]["created"]), registrable
+            created, source = rows[0]["created"], registrable
     age_days = None
     created_at, as_of_at = parse_time(created), parse_time(as_of)
     if created_at is not None and as_of_at is not None:
@@ -702,7 +706,7 @@ def generate_report(
         warninglists=warninglists,
         freshness_hours=freshness_hours,
     )
-    when = json_value(generated_at or datetime.now(UTC))
+    when = iso_utc(generated_at or datetime.now(UTC))
     document = seal(content, when, signing_key)
     validate_document(document)
     return document

@@ -19,9 +19,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from attribution.db import json_value
 from attribution.features.extract import FEATURE_GROUPS
 from attribution.features.families import FAMILIES
-from attribution.reports.values import json_value
 
 __all__ = [
     "CHECK_IN",

@@ -26,7 +26,7 @@ from typing import Any
 
 from attribution.db import Graph
 from attribution.reports.recommend import ServerCheck, is_current, server_findings
-from attribution.reports.values import earliest, hit_dict, json_value, latest, parse_time
+from attribution.reports.values import earliest, hit_dict, latest, parse_time
 from attribution.warninglists import WarninglistIndex
 
 __all__ = [
@@ -59,6 +59,7 @@ def resolution_chains(graph: Graph, name: str) -> list[dict[str, Any]]:
         {"name": name},
         timeout=QUERY_TIMEOUT_S,
         metadata={"app": _METADATA, "part": "servers"},
+        values="json",
     )
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -70,8 +71,7 @@ def resolution_chains(graph: Graph, name: str) -> list[dict[str, Any]]:
 
 
 def _chain(row: Mapping[str, Any]) -> dict[str, Any]:
-    firsts = [json_value(v) for v in row["firsts"]]
-    lasts = [json_value(v) for v in row["lasts"]]
+    firsts, lasts = row["firsts"], row["lasts"]
     # An unknown time on either hop leaves the chain's time unknown, never guessed.
     return {
         "address": row["address"],
@@ -93,13 +93,14 @@ def _rank(chain: Mapping[str, Any]) -> tuple[bool, float, bool, str]:
 
 
 def address_chain(address: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    """An address target as its own server, with the address node's provenance."""
+    """An address target as its own server, with the address node's provenance (``props``
+    as JSON data)."""
     return {
         "address": address,
         "via": None,
-        "sources": sorted(json_value(props.get("source")) or []),
-        "first_seen": json_value(props.get("first_seen")),
-        "last_seen": json_value(props.get("last_seen")),
+        "sources": sorted(props.get("source") or []),
+        "first_seen": props.get("first_seen"),
+        "last_seen": props.get("last_seen"),
     }
 
 
@@ -116,6 +117,7 @@ def _tenants(graph: Graph, addresses: Iterable[str]) -> dict[str, list[dict[str,
         {"addresses": wanted},
         timeout=QUERY_TIMEOUT_S,
         metadata={"app": _METADATA, "part": "tenants"},
+        values="json",
     )
     found: dict[str, list[dict[str, Any]]] = {address: [] for address in wanted}
     for row in rows:

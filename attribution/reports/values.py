@@ -1,40 +1,20 @@
-"""Graph values as report data: times as ISO 8601 text in UTC with a ``Z`` (and back), hits.
+"""Report data: times compared as times, and warninglist hits.
 
-Every part of a report reads graph values through :func:`json_value`, so the same graph always
-gives the same text (and the same digest), and compares times through :func:`parse_time`.
+Every part of a report reads graph values as JSON data (``Graph.read(..., values="json")``, see
+:func:`attribution.db.json_value`), so the same graph always gives the same text (and the same
+digest): times are ISO 8601 text in UTC with a ``Z``, compared through :func:`parse_time`.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
-__all__ = ["earliest", "hit_dict", "json_value", "latest", "parse_time"]
-
-
-def json_value(value: Any) -> Any:
-    """Driver values as JSON data: times as ISO text in UTC, non-finite floats as None."""
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        text = value.astimezone(UTC).isoformat()
-        return text.replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    return value
+__all__ = ["earliest", "hit_dict", "latest", "parse_time"]
 
 
 def parse_time(text: str | None) -> datetime | None:
-    """The time an ISO text written by :func:`json_value` stands for (None stays None)."""
+    """The time an ISO text of :func:`attribution.db.json_value` stands for (None stays None)."""
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
