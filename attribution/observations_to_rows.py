@@ -12,15 +12,17 @@ retrieval time as first seen, last seen and retrieved at.
 
 Mapping decisions:
 
-* A/AAAA records become ``RESOLVES_TO`` from the record's owner name, which after a CNAME chain
-  is the chain's end; the chain itself is the ``ALIAS_OF`` answer. The owner's ``min_ttl`` is
-  the smallest address-record TTL.
+* Records that state a relationship go through the one DNS mapping
+  (:meth:`attribution.rows.Rows.dns_record`), which passive DNS intake uses too. A/AAAA
+  records become ``RESOLVES_TO`` from the record's owner name, which after a CNAME chain is the
+  chain's end; the chain itself is the ``ALIAS_OF`` answer. The owner's ``min_ttl`` is the
+  smallest address-record TTL.
 * A DNS ``no_data`` that was an NXDOMAIN sets ``nxdomain`` on the name; a DNS answer sets it
   false. A *failed* DNS lookup sets nothing: a timeout is not evidence that a name is gone.
 * A null MX (``0 .``) and targets that are not valid host names are skipped, not guessed at.
 * Registration data lands on the registered domain (the registration source's subject), with
-  ``REGISTERED_WITH`` a registrar and ``REGISTERED_BY`` a registrant keyed by the normalised
-  organisation or name. The registry's delegation becomes ``NAME_SERVER`` as well, so a name
+  ``REGISTERED_WITH`` a registrar (with its IANA id where the answer states it) and
+  ``REGISTERED_BY`` a registrant, both keyed by the normalised name or organisation. The registry's delegation becomes ``NAME_SERVER`` as well, so a name
   that no longer resolves still shows where it was delegated.
 * The RDAP network's registrant contact becomes the ``Organization`` (keyed by its handle).
 """
