@@ -600,6 +600,85 @@ def _recommendation(content: Mapping[str, Any], t: _Target, index_loaded: bool) 
     return recommend(inputs).as_dict()
 
 
+@dataclass(frozen=True)
+class _Parameters:
+    """The options a report was built with, each given or else from the report settings."""
+
+    max_facts: int
+    collateral_threshold: int
+    freshness_hours: float
+
+    @classmethod
+    def resolve(
+        cls,
+        settings: Settings,
+        max_facts: int | None,
+        collateral_threshold: int | None,
+        freshness_hours: float | None,
+    ) -> _Parameters:
+        reports = settings.reports
+        return cls(
+            reports.max_facts if max_facts is None else max_facts,
+            reports.collateral_threshold if collateral_threshold is None else collateral_threshold,
+            reports.freshness_hours if freshness_hours is None else freshness_hours,
+        )
+
+
+def _parameters_section(parameters: _Parameters, as_of: str | None) -> dict[str, Any]:
+    return {
+        "hops": 2,
+        "max_facts": parameters.max_facts,
+        "collateral_threshold": parameters.collateral_threshold,
+        "freshness_hours": parameters.freshness_hours,
+        "as_of": as_of,
+    }
+
+
+def _server_chains(graph: Graph, t: _Target) -> list[dict[str, Any]]:
+    """A domain's resolutions, or an address as its own server."""
+    if t.kind == "domain":
+        return resolution_chains(graph, t.value)
+    return [address_chain(t.value, t.props)]
+
+
+def _reference_time(
+    score: Mapping[str, Any], evidence: _Evidence, chains: list[dict[str, Any]]
+) -> str | None:
+    """``as_of``: the scoring time, else the latest sighting in the evidence and resolutions."""
+    seen = [evidence.latest_seen, *(c["last_seen"] for c in chains)]
+    return score["scored_at"] or latest(seen)
+
+
+def _servers_section(
+    graph: Graph,
+    t: _Target,
+    chains: list[dict[str, Any]],
+    index: WarninglistIndex | None,
+    as_of: str | None,
+    parameters: _Parameters,
+) -> list[dict[str, Any]]:
+    domain = t.kind == "domain"
+    return server_entries(
+        graph,
+        chains,
+        index=index,
+        as_of=as_of,
+        freshness_hours=parameters.freshness_hours,
+        threshold=parameters.collateral_threshold,
+        exclude=t.value if domain else None,
+        always_current=not domain,
+    )
+
+
+def _collateral_section(
+    t: _Target, content: Mapping[str, Any], hits: list[dict[str, str]]
+) -> dict[str, Any]:
+    servers = content["servers"]
+    if t.kind == "domain":
+        return _domain_collateral(t, content["target"]["registrable_domain"], hits, servers)
+    return _ip_collateral(servers[0], hits)
+
+
 def build_content(
     graph: Graph,
     target: str,
@@ -616,40 +695,19 @@ def build_content(
     settings (:class:`attribution.settings.ReportSettings`).
     """
     t = _read_target(graph, target)
-    reports = settings.reports
-    hours = reports.freshness_hours if freshness_hours is None else freshness_hours
-    if collateral_threshold is None:
-        collateral_threshold = reports.collateral_threshold
-    if max_facts is None:
-        max_facts = reports.max_facts
-    evidence = _evidence_section(graph, t, max_facts)
+    parameters = _Parameters.resolve(settings, max_facts, collateral_threshold, freshness_hours)
+    evidence = _evidence_section(graph, t, parameters.max_facts)
     manifest = _read_manifest(settings, t.props.get("model_version"))
     score = _score_section(t.props, manifest)
-    domain = t.kind == "domain"
-    chains = resolution_chains(graph, t.value) if domain else [address_chain(t.value, t.props)]
-    as_of = score["scored_at"] or latest([evidence.latest_seen, *(c["last_seen"] for c in chains)])
+    chains = _server_chains(graph, t)
+    as_of = _reference_time(score, evidence, chains)
     index, lists_note = _load_index(settings, warninglists)
     hits = _target_hits(t, index)
-    servers = server_entries(
-        graph,
-        chains,
-        index=index,
-        as_of=as_of,
-        freshness_hours=hours,
-        threshold=collateral_threshold,
-        exclude=t.value if domain else None,
-        always_current=not domain,
-    )
+    servers = _servers_section(graph, t, chains, index, as_of, parameters)
     content: dict[str, Any] = {
         "content_version": CONTENT_VERSION,
         "target": _target_section(t),
-        "parameters": {
-            "hops": 2,
-            "max_facts": max_facts,
-            "collateral_threshold": collateral_threshold,
-            "freshness_hours": hours,
-            "as_of": as_of,
-        },
+        "parameters": _parameters_section(parameters, as_of),
         "score": score,
         "evidence_families": _families_section(t.props, manifest),
         "evidence": evidence.section,
@@ -660,12 +718,9 @@ def build_content(
         "action": action_block(t.kind, t.value, servers),
         "score_population": _population(graph, t.label),
     }
+    # These sections read what the ones above state.
     content["counter_evidence"] = _counter_evidence(graph, t, content, index, lists_note, hits)
-    content["collateral"] = (
-        _domain_collateral(t, content["target"]["registrable_domain"], hits, servers)
-        if domain
-        else _ip_collateral(servers[0], hits)
-    )
+    content["collateral"] = _collateral_section(t, content, hits)
     content["recommendation"] = _recommendation(content, t, index is not None)
     return content
 
