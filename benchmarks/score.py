@@ -26,9 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from attribution.classifier.score import score_graph
+from attribution.classifier.store import ModelStore
 from attribution.classifier.train import train_model
+from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION, build_features
 from attribution.labels import LabelEntry, label_rows, read_labels
+from attribution.scoring.persistence import load_model
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
 from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
 
@@ -86,6 +89,21 @@ def build_rows(n_nodes: int, seed: int = 1) -> tuple[list[NodeRow], list[RelRow]
     return nodes, rels, entries
 
 
+def _build_graph(graph: Graph, n_nodes: int) -> None:
+    """An empty benchmark graph filled with :func:`build_rows` and its labels."""
+    wipe(graph)
+    apply_schema(graph)
+    nodes, rels, entries = build_rows(n_nodes)
+    began = time.perf_counter()
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
+    feed = [e for e in entries if e.verdict == "malicious"]
+    allow = [e for e in entries if e.verdict == "benign"]
+    for group, kind in ((feed, "feed"), (allow, "allowlist")):
+        label_nodes, label_rels = label_rows(group, kind, f"{kind}:bench", "bench", SEEN)
+        GraphWriter(graph).load(nodes=label_nodes, rels=label_rels)
+    print(f"graph built in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=200_000)
@@ -93,23 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
     graph = bench_graph()
     try:
-        wipe(graph)
-        apply_schema(graph)
-        nodes, rels, entries = build_rows(args.nodes)
-        began = time.perf_counter()
-        GraphWriter(graph).load(nodes=nodes, rels=rels)
-        feed = [e for e in entries if e.verdict == "malicious"]
-        allow = [e for e in entries if e.verdict == "benign"]
-        for group, kind in ((feed, "feed"), (allow, "allowlist")):
-            label_nodes, label_rels = label_rows(group, kind, f"{kind}:bench", "bench", SEEN)
-            GraphWriter(graph).load(nodes=label_nodes, rels=label_rels)
-        print(f"graph built in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        _build_graph(graph, args.nodes)
         with tempfile.TemporaryDirectory() as tmp:
             models = Path(tmp)
             train_model(graph, models_dir=models, alpha=0.05, delta=0.05, n_folds=3)
-            from attribution.classifier.store import ModelStore
-            from attribution.scoring.persistence import load_model
-
             model = load_model(
                 ModelStore(models).latest("maliciousness"),
                 expected_feature_version=FEATURE_SET_VERSION,

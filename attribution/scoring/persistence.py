@@ -52,7 +52,6 @@ __all__ = [
     "library_versions",
     "load_model",
     "manifest_digest",
-    "read_manifest",
     "save_model",
     "training_data_id",
 ]
@@ -167,37 +166,46 @@ def _policy_text(manifest: Mapping[str, Any]) -> str:
     return f"{policy.get('min_families')} (of {', '.join(policy.get('families', []))})"
 
 
+def _metric_table(metrics: Mapping[str, Any]) -> str:
+    if not metrics:
+        return "No evaluation metrics were supplied when this model was saved."
+    metric_lines = "\n".join(
+        f"| {key} | {'n/a' if value is None else f'{value:.4g}'} |"
+        for key, value in sorted(metrics.items())
+    )
+    return f"| metric | value |\n|---|---|\n{metric_lines}"
+
+
+def _gate_state(gate: Mapping[str, Any]) -> str:
+    if gate["gate_closed"]:
+        return (
+            "**The gate is closed**: there were too few benign calibration samples, so this "
+            "model never recommends action."
+        )
+    return (
+        f"The threshold is the scorer's score of rank {gate['umbrella_rank']} (in "
+        f"ascending order) among {gate['n_calibration_benign']} held-out benign samples "
+        f"(the rule needs at least {gate['min_calibration_benign']}); for this rank and "
+        f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
+    )
+
+
+def _rate_meant(batch: int | None) -> str:
+    if batch is None:
+        return "the false-positive rate (the share of benign servers the model would act on)"
+    return (
+        f"the false-positive rate among {batch} benign servers scored together (the share "
+        "of them the model would act on, sampling noise of a finite batch included)"
+    )
+
+
 def _model_card(manifest: Mapping[str, Any]) -> str:
     gate = manifest["gate"]
     training = manifest["training_data"]
-    metrics = manifest["metrics"]
-    if metrics:
-        metric_lines = "\n".join(
-            f"| {key} | {'n/a' if value is None else f'{value:.4g}'} |"
-            for key, value in sorted(metrics.items())
-        )
-        metric_table = f"| metric | value |\n|---|---|\n{metric_lines}"
-    else:
-        metric_table = "No evaluation metrics were supplied when this model was saved."
+    metric_table = _metric_table(manifest["metrics"])
     libraries = ", ".join(f"{k} {v}" for k, v in manifest["library_versions"].items())
-    gate_state = (
-        "**The gate is closed**: there were too few benign calibration samples, so this "
-        "model never recommends action."
-        if gate["gate_closed"]
-        else (
-            f"The threshold is the scorer's score of rank {gate['umbrella_rank']} (in "
-            f"ascending order) among {gate['n_calibration_benign']} held-out benign samples "
-            f"(the rule needs at least {gate['min_calibration_benign']}); for this rank and "
-            f"size, P(false-positive rate > alpha) = {gate['violation_probability']:.4f}."
-        )
-    )
-    batch = gate.get("batch_size")
-    rate_meant = (
-        "the false-positive rate (the share of benign servers the model would act on)"
-        if batch is None
-        else f"the false-positive rate among {batch} benign servers scored together (the share "
-        "of them the model would act on, sampling noise of a finite batch included)"
-    )
+    gate_state = _gate_state(gate)
+    rate_meant = _rate_meant(gate.get("batch_size"))
     return f"""# Model card: {manifest["name"]} {manifest["version"]}
 
 Created {manifest["created_at"]}. Feature set `{manifest["feature_set"]["version"]}`
@@ -383,12 +391,8 @@ def save_model(
     return target
 
 
-def read_manifest(model_dir: str | Path) -> dict[str, Any]:
-    """A model version's manifest, checked for its format (no digest or type checks)."""
-    return _read_manifest(Path(model_dir))
-
-
 def _read_manifest(model_dir: Path) -> dict[str, Any]:
+    """A model version's manifest, checked for its format (not yet for its contents)."""
     path = model_dir / MANIFEST_FILE
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
