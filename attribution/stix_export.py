@@ -32,6 +32,7 @@ from typing import Any
 import stix2
 
 from attribution.db import Graph
+from attribution.schema import REL_BY_TYPE, RELATIONSHIPS, TARGET_BY_LABEL, TARGETS
 
 # Namespace of every non-SCO id this service mints.
 NAMESPACE = uuid.UUID("3f4c1f52-7a43-5b8e-9a1e-2c6a0d3b9e71")
@@ -46,33 +47,44 @@ ROLE_TO_INFRASTRUCTURE = {
     "botnet": "botnet",
 }
 
-_TARGETS = """
-CALL () {
-  MATCH (d:Domain)
-  WHERE d.decision IN $decisions AND d.score IS NOT NULL
-  RETURN 'domain' AS kind, d.name AS value, d AS n
-  UNION ALL
-  MATCH (ip:IPAddress)
-  WHERE ip.decision IN $decisions AND ip.score IS NOT NULL
-  RETURN 'ip' AS kind, ip.address AS value, ip AS n
-}
-RETURN kind, value, n.version AS version, n.score AS score, n.decision AS decision,
-       n.model_version AS model_version, n.scored_at AS scored_at,
-       n.first_seen AS first_seen, n.last_seen AS last_seen,
-       COLLECT { MATCH (n)-[:REPORTED_IN|IP_REPORTED_IN]->(r:IncidentReport)
-                 RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports,
-       COLLECT { MATCH (n)-[x:REPORTED_IN|IP_REPORTED_IN]->(:IncidentReport)
-                 WHERE x.role IS NOT NULL RETURN DISTINCT x.role } AS roles
-ORDER BY kind, value
-"""
+# Labels, keys and relationship types come from the schema: the target kinds, the
+# relationships that put a target in an incident report, and the resolution between targets.
+_REPORT_LABEL = "IncidentReport"
+_REPORTED_IN = "|".join(
+    rel.type for rel in RELATIONSHIPS if rel.end == _REPORT_LABEL and rel.start in TARGET_BY_LABEL
+)
+_RESOLVES = REL_BY_TYPE["RESOLVES_TO"]
+_NAME, _ADDRESS = TARGET_BY_LABEL[_RESOLVES.start], TARGET_BY_LABEL[_RESOLVES.end]
 
-_RESOLUTIONS = """
-MATCH (d:Domain)-[r:RESOLVES_TO]->(ip:IPAddress)
-WHERE d.name IN $domains AND ip.address IN $addresses
-RETURN d.name AS domain, ip.address AS address, r.first_seen AS first_seen,
-       r.last_seen AS last_seen
-ORDER BY domain, address
-"""
+
+def _targets_query() -> str:
+    branches = "\n  UNION ALL\n".join(
+        f"  MATCH (n:{spec.label})\n"
+        "  WHERE n.decision IN $decisions AND n.score IS NOT NULL\n"
+        f"  RETURN '{spec.kind}' AS kind, n.{spec.key} AS value, n"
+        for spec in TARGETS.values()
+    )
+    return (
+        f"CALL () {{\n{branches}\n}}\n"
+        "RETURN kind, value, n.version AS version, n.score AS score, n.decision AS decision,\n"
+        "       n.model_version AS model_version, n.scored_at AS scored_at,\n"
+        "       n.first_seen AS first_seen, n.last_seen AS last_seen,\n"
+        f"       COLLECT {{ MATCH (n)-[:{_REPORTED_IN}]->(r:{_REPORT_LABEL})\n"
+        "                 RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports,\n"
+        f"       COLLECT {{ MATCH (n)-[x:{_REPORTED_IN}]->(:{_REPORT_LABEL})\n"
+        "                 WHERE x.role IS NOT NULL RETURN DISTINCT x.role } AS roles\n"
+        "ORDER BY kind, value"
+    )
+
+
+_TARGETS = _targets_query()
+_RESOLUTIONS = (
+    f"MATCH (d:{_NAME.label})-[r:{_RESOLVES.type}]->(ip:{_ADDRESS.label})\n"
+    f"WHERE d.{_NAME.key} IN $names AND ip.{_ADDRESS.key} IN $addresses\n"
+    f"RETURN d.{_NAME.key} AS domain, ip.{_ADDRESS.key} AS address, r.first_seen AS first_seen,\n"
+    "       r.last_seen AS last_seen\n"
+    "ORDER BY domain, address"
+)
 
 
 @dataclass(frozen=True)
@@ -155,108 +167,127 @@ def _pattern(sco: Any) -> str:
     return f"[{sco.type}:value = '{escaped}']"
 
 
-def build_objects(targets: Sequence[Target], resolutions: Sequence[dict[str, Any]]) -> list[Any]:
-    """The STIX objects for ``targets`` and the resolutions among them, sorted by id."""
-    producer = stix2.Identity(
+def _producer() -> Any:
+    return stix2.Identity(
         id=stable_id("identity", "attribution-service"),
         name="attribution service",
         identity_class="system",
         created=PRODUCER_CREATED,
         modified=PRODUCER_CREATED,
     )
+
+
+def _description(target: Target) -> str:
+    return (
+        f"Gate decision {target.decision} with calibrated probability {target.score:.3f}"
+        + (f" from model {target.model_version}" if target.model_version else "")
+        + "; inferred from communication metadata only."
+    )
+
+
+def _indicator(target: Target, sco: Any, common: dict[str, Any]) -> Any:
+    references = [
+        {"source_name": "incident-report", "external_id": report} for report in target.reports
+    ]
+    return stix2.Indicator(
+        id=stable_id("indicator", sco.type, target.value),
+        name=target.value,
+        description=_description(target),
+        indicator_types=["malicious-activity"],
+        pattern=_pattern(sco),
+        pattern_type="stix",
+        valid_from=common["created"],
+        confidence=confidence(target.score),
+        external_references=references or None,
+        **common,
+    )
+
+
+def _infrastructure(target: Target, sco: Any, common: dict[str, Any]) -> Any:
+    infra_types = sorted(
+        {ROLE_TO_INFRASTRUCTURE[r] for r in target.roles if r in ROLE_TO_INFRASTRUCTURE}
+    )
+    return stix2.Infrastructure(
+        id=stable_id("infrastructure", sco.type, target.value),
+        name=target.value,
+        infrastructure_types=infra_types or None,
+        first_seen=target.first_seen,
+        confidence=confidence(target.score),
+        **common,
+    )
+
+
+def _target_objects(target: Target, sco: Any, producer: Any) -> list[Any]:
+    """The SCO, indicator and infrastructure of one target, and the relationships among them."""
+    created = target.first_seen or target.scored_at or PRODUCER_CREATED
+    modified = max(created, target.scored_at or created)
+    common = {"created_by_ref": producer.id, "created": created, "modified": modified}
+    indicator = _indicator(target, sco, common)
+    infrastructure = _infrastructure(target, sco, common)
+    objects = [sco, indicator, infrastructure]
+    for rel_type, source, dest in (
+        ("indicates", indicator, infrastructure),
+        ("consists-of", infrastructure, sco),
+    ):
+        objects.append(
+            stix2.Relationship(
+                id=stable_id("relationship", rel_type, source.id, dest.id),
+                relationship_type=rel_type,
+                source_ref=source.id,
+                target_ref=dest.id,
+                **common,
+            )
+        )
+    return objects
+
+
+def _resolution(name: Any, address: Any, res: dict[str, Any], producer: Any) -> Any:
+    """``resolves-to`` from a name's SCO to an address's, over the time it was seen."""
+    first = res["first_seen"] or PRODUCER_CREATED
+    last = max(first, res["last_seen"] or first)
+    return stix2.Relationship(
+        id=stable_id("relationship", "resolves-to", name.id, address.id),
+        relationship_type="resolves-to",
+        source_ref=name.id,
+        target_ref=address.id,
+        created_by_ref=producer.id,
+        created=first,
+        modified=last,
+        start_time=first,
+        stop_time=last if last > first else None,
+    )
+
+
+def build_objects(targets: Sequence[Target], resolutions: Sequence[dict[str, Any]]) -> list[Any]:
+    """The STIX objects for ``targets`` and the resolutions among them, sorted by id."""
+    producer = _producer()
     objects: list[Any] = [producer]
     sco_of: dict[tuple[str, str], Any] = {}
     for target in targets:
         sco = _sco(target)
         sco_of[(target.kind, target.value)] = sco
-        created = target.first_seen or target.scored_at or PRODUCER_CREATED
-        modified = max(created, target.scored_at or created)
-        common = {
-            "created_by_ref": producer.id,
-            "created": created,
-            "modified": modified,
-        }
-        description = (
-            f"Gate decision {target.decision} with calibrated probability {target.score:.3f}"
-            + (f" from model {target.model_version}" if target.model_version else "")
-            + "; inferred from communication metadata only."
-        )
-        references = [
-            {"source_name": "incident-report", "external_id": report} for report in target.reports
-        ]
-        indicator = stix2.Indicator(
-            id=stable_id("indicator", sco.type, target.value),
-            name=target.value,
-            description=description,
-            indicator_types=["malicious-activity"],
-            pattern=_pattern(sco),
-            pattern_type="stix",
-            valid_from=created,
-            confidence=confidence(target.score),
-            external_references=references or None,
-            **common,
-        )
-        infra_types = sorted(
-            {ROLE_TO_INFRASTRUCTURE[r] for r in target.roles if r in ROLE_TO_INFRASTRUCTURE}
-        )
-        infrastructure = stix2.Infrastructure(
-            id=stable_id("infrastructure", sco.type, target.value),
-            name=target.value,
-            infrastructure_types=infra_types or None,
-            first_seen=target.first_seen,
-            confidence=confidence(target.score),
-            **common,
-        )
-        objects += [sco, indicator, infrastructure]
-        for rel_type, source, dest in (
-            ("indicates", indicator, infrastructure),
-            ("consists-of", infrastructure, sco),
-        ):
-            objects.append(
-                stix2.Relationship(
-                    id=stable_id("relationship", rel_type, source.id, dest.id),
-                    relationship_type=rel_type,
-                    source_ref=source.id,
-                    target_ref=dest.id,
-                    **common,
-                )
-            )
+        objects += _target_objects(target, sco, producer)
     for res in resolutions:
-        domain = sco_of.get(("domain", res["domain"]))
-        address = sco_of.get(("ip", res["address"]))
-        if domain is None or address is None:
-            continue
-        first = res["first_seen"] or PRODUCER_CREATED
-        last = max(first, res["last_seen"] or first)
-        objects.append(
-            stix2.Relationship(
-                id=stable_id("relationship", "resolves-to", domain.id, address.id),
-                relationship_type="resolves-to",
-                source_ref=domain.id,
-                target_ref=address.id,
-                created_by_ref=producer.id,
-                created=first,
-                modified=last,
-                start_time=first,
-                stop_time=last if last > first else None,
-            )
-        )
+        name = sco_of.get((_NAME.kind, res["domain"]))
+        address = sco_of.get((_ADDRESS.kind, res["address"]))
+        if name is not None and address is not None:
+            objects.append(_resolution(name, address, res, producer))
     return sorted(objects, key=lambda o: str(o.id))
 
 
 def build_bundle(graph: Graph, min_decision: str = "act") -> tuple[dict[str, Any], int]:
     """The bundle as a plain dict (and the number of targets in it)."""
     targets = read_targets(graph, min_decision)
-    domains = [t.value for t in targets if t.kind == "domain"]
-    addresses = [t.value for t in targets if t.kind == "ip"]
+    names = [t.value for t in targets if t.kind == _NAME.kind]
+    addresses = [t.value for t in targets if t.kind == _ADDRESS.kind]
     resolutions = (
         graph.read(
             _RESOLUTIONS,
-            {"domains": domains, "addresses": addresses},
+            {"names": names, "addresses": addresses},
             metadata={"query_id": "stix-export-resolutions"},
             values="python",
         )
-        if domains and addresses
+        if names and addresses
         else []
     )
     objects = build_objects(targets, resolutions)
