@@ -1,4 +1,5 @@
-"""``attribution query list | show | run``: the analyst query library from the command line."""
+"""``attribution query list | show | run | style``: the analyst query library from the command
+line, and the Neo4j Browser style sheet that goes with it."""
 
 from __future__ import annotations
 
@@ -72,6 +73,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     runner.set_defaults(func=run_run)
 
+    style = actions.add_parser(
+        "style",
+        help="the Neo4j Browser style sheet for the schema's labels (queries/style.grass)",
+    )
+    style.set_defaults(func=run_style)
+
 
 def _library() -> list[Any]:
     try:
@@ -102,6 +109,13 @@ def run_show(args: argparse.Namespace) -> int:
     except UnknownQueryError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     print(query.path.read_text(encoding="utf-8"), end="")
+    return EXIT_OK
+
+
+def run_style(args: argparse.Namespace) -> int:
+    from attribution.browser_style import render_grass
+
+    print(render_grass(), end="")
     return EXIT_OK
 
 

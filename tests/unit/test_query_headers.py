@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from attribution.browser_style import render_grass
 from attribution.queries import (
     PARAM_TYPES,
     Param,
@@ -18,7 +19,6 @@ from attribution.queries import (
     load_queries,
     parse_assignments,
     parse_query,
-    render_grass,
 )
 
 GOOD = """\
@@ -263,3 +263,11 @@ def test_browser_style_file_matches_the_schema() -> None:
     assert shipped == render_grass()
     assert "node.Domain {\n  color: #E05A47;\n  border-color: #C74433;\n" in shipped
     assert 'caption: "{address}";' in shipped
+
+
+def test_style_command_prints_the_shipped_style_sheet(capsys: pytest.CaptureFixture[str]) -> None:
+    from attribution.cli.main import main
+
+    assert main(["query", "style"]) == 0
+    shipped = (Path(__file__).resolve().parents[2] / "queries" / "style.grass").read_text()
+    assert capsys.readouterr().out == shipped
