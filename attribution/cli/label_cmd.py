@@ -3,7 +3,7 @@
 ``attribution label import FILE... --kind feed|allowlist [--source NAME] [--json]``
     Feeds label malicious, allowlists benign (see :func:`attribution.intake.feeds.parse_label_list`
     for the layouts). Exit code 1 when any line was refused; the good lines are written.
-``attribution label TARGET malicious|benign --by USER --reason TEXT [--json]``
+``attribution label [set] TARGET malicious|benign --by USER --reason TEXT [--json]``
     An analyst's verdict, the strongest kind of label; appended to the audit log.
 ``attribution label show TARGET [--json]``
     Every label observation on the target and the verdict that counts.
@@ -25,42 +25,49 @@ from attribution.cli.common import (
 )
 from attribution.identities import InvalidIdentity
 
+ACTIONS = ("import", "set", "show")
+DEFAULT_ACTION = "set"
+"""``attribution label TARGET VERDICT ...`` is short for ``attribution label set TARGET ...``."""
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "label",
         help="import feeds and allowlists as labels, or record an analyst's verdict",
         description="`label import FILE... --kind feed|allowlist`, "
-        "`label TARGET malicious|benign --by USER --reason TEXT`, or `label show TARGET`. "
-        "Precedence when labels conflict: analyst > confirmed incident > allowlist > feed; "
-        "the latest wins within a kind.",
+        "`label TARGET malicious|benign --by USER --reason TEXT` (short for `label set ...`), "
+        "or `label show TARGET`. Precedence when labels conflict: analyst > confirmed incident "
+        "> allowlist > feed; the latest wins within a kind.",
     )
-    parser.add_argument("target", metavar="TARGET|import|show", help="domain or IP address")
-    parser.add_argument("rest", nargs="*", metavar="VERDICT|FILE")
-    parser.add_argument("--kind", choices=("feed", "allowlist"), help="for import")
-    parser.add_argument("--source", help="label source name for import (default kind:file)")
-    parser.add_argument("--by", help="analyst name, for a verdict")
-    parser.add_argument("--reason", help="why, for a verdict")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable result")
-    parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="label_action", metavar="ACTION", required=True)
 
+    imp = actions.add_parser("import", help="label the entries of feeds or allowlists")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--kind", choices=("feed", "allowlist"), required=True)
+    imp.add_argument("--source", help="label source name (default kind:file)")
+    imp.add_argument("--json", action="store_true", help="print a machine-readable result")
+    imp.set_defaults(func=_import)
 
-def run(args: argparse.Namespace) -> int:
-    if args.target == "import":
-        return _import(args)
-    if args.target == "show":
-        return _show(args)
-    return _verdict(args)
+    verdict = actions.add_parser(
+        "set", help="record an analyst's verdict on a domain or IP (the default action)"
+    )
+    verdict.add_argument("target", metavar="TARGET", help="domain or IP address")
+    verdict.add_argument("verdict", choices=("malicious", "benign"), metavar="VERDICT")
+    verdict.add_argument("--by", required=True, help="analyst name")
+    verdict.add_argument("--reason", required=True, help="why")
+    verdict.add_argument("--json", action="store_true", help="print a machine-readable result")
+    verdict.set_defaults(func=_verdict)
+
+    show = actions.add_parser("show", help="every label on a target and the verdict that counts")
+    show.add_argument("target", metavar="TARGET", help="domain or IP address")
+    show.add_argument("--json", action="store_true", help="print a machine-readable result")
+    show.set_defaults(func=_show)
 
 
 def _import(args: argparse.Namespace) -> int:
     from attribution.labels import import_label_file
 
-    if not args.kind:
-        raise CommandError("label import needs --kind feed or --kind allowlist", EXIT_USAGE)
-    if not args.rest:
-        raise CommandError("label import needs at least one FILE", EXIT_USAGE)
-    paths = [Path(p) for p in args.rest]
+    paths: list[Path] = args.files
     for path in paths:
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
@@ -81,16 +88,10 @@ def _import(args: argparse.Namespace) -> int:
 def _verdict(args: argparse.Namespace) -> int:
     from attribution.labels import set_analyst_label
 
-    if len(args.rest) != 1 or args.rest[0] not in ("malicious", "benign"):
-        raise CommandError(
-            "usage: attribution label TARGET malicious|benign --by USER --reason TEXT", EXIT_USAGE
-        )
-    if not args.by or not args.reason:
-        raise CommandError("an analyst verdict needs --by and --reason", EXIT_USAGE)
     with connect() as graph:
         try:
             record = set_analyst_label(
-                graph, args.target, args.rest[0], by=args.by, reason=args.reason
+                graph, args.target, args.verdict, by=args.by, reason=args.reason
             )
         except (InvalidIdentity, ValueError) as exc:
             raise CommandError(str(exc), EXIT_USAGE) from exc
@@ -105,14 +106,10 @@ def _verdict(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from attribution.labels import read_label_observations, resolve_labels
-
-    if len(args.rest) != 1:
-        raise CommandError("usage: attribution label show TARGET", EXIT_USAGE)
-    from attribution.labels import parse_target
+    from attribution.labels import parse_target, read_label_observations, resolve_labels
 
     try:
-        node = parse_target(args.rest[0])
+        node = parse_target(args.target)
     except InvalidIdentity as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     with connect() as graph:

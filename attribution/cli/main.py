@@ -2,6 +2,10 @@
 
 Exit codes: 0 success; 1 the command ran but some input was rejected; 2 usage error;
 3 environment problem (missing tool, server or file); 4 refused by policy or verification.
+
+A command with actions (``approval request``, ``label import``) may name one of them as its
+default (``DEFAULT_ACTION`` in its module, beside ``ACTIONS``): ``label TARGET VERDICT`` and
+``report TARGET`` run ``label set`` and ``report generate``.
 """
 
 from __future__ import annotations
@@ -50,11 +54,23 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def with_default_action(argv: list[str]) -> list[str]:
+    """``argv`` with the command's default action put in when the first word after the
+    command names none of its actions: ``report TARGET`` is ``report generate TARGET``."""
+    if len(argv) < 2 or argv[0] not in COMMAND_MODULES or argv[1] in ("-h", "--help"):
+        return argv
+    module = importlib.import_module(COMMAND_MODULES[argv[0]])
+    default = getattr(module, "DEFAULT_ACTION", None)
+    if default is None or argv[1] in module.ACTIONS:
+        return argv
+    return [argv[0], default, *argv[1:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     # The driver retries transient failures (deadlocks between concurrent writers) by itself;
     # its per-retry warnings are not the user's business.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
-    argv = sys.argv[1:] if argv is None else argv
+    argv = with_default_action(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1,4 +1,4 @@
-"""``attribution report TARGET [--format json|html|both] [--out DIR]`` and
+"""``attribution report [generate] TARGET [--format json|html|both] [--out DIR]`` and
 ``attribution report verify FILE [--html PATH]``: confidence reports for the approval body.
 
 The report is written as ``report-<kind>-<target>-<digest prefix>.json`` (and ``.html``) in
@@ -30,58 +30,72 @@ from attribution.reports.canonical import (
     load_signing_key,
     verify_document,
 )
-from attribution.reports.publish import publish_report
+from attribution.reports.publish import FORMATS, publish_report
 from attribution.settings import DEFAULT_COLLATERAL_THRESHOLD, load_settings
+
+ACTIONS = ("generate", "verify")
+DEFAULT_ACTION = "generate"
+"""``attribution report TARGET ...`` is short for ``attribution report generate TARGET ...``."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "report",
         help="write a confidence report on a domain or IP, or verify one (report verify FILE)",
-        description="`attribution report TARGET` writes the report; `attribution report verify "
-        "FILE` checks its digest and signature (exit 0 ok, 4 failed).",
+        description="`attribution report TARGET` (short for `report generate TARGET`) writes "
+        "the report; `attribution report verify FILE` checks its digest and signature (exit 0 "
+        "ok, 4 failed).",
     )
-    parser.add_argument("target", metavar="TARGET", help="domain or IP address, or 'verify'")
-    parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="report to verify")
-    parser.add_argument("--format", dest="fmt", choices=("json", "html", "both"), default="both")
-    parser.add_argument("--out", type=Path, default=Path("."), help="output directory")
-    parser.add_argument("--by", default=None, help="user generating the report (audit log)")
-    parser.add_argument(
+    actions = parser.add_subparsers(dest="report_action", metavar="ACTION", required=True)
+    _register_generate(actions)
+    _register_verify(actions)
+
+
+def _register_generate(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gen = actions.add_parser(
+        "generate", help="write the report on a domain or IP address (the default action)"
+    )
+    gen.add_argument("target", metavar="TARGET", help="domain or IP address")
+    gen.add_argument("--format", dest="fmt", choices=FORMATS, default="both")
+    gen.add_argument("--out", type=Path, default=Path("."), help="output directory")
+    gen.add_argument("--by", default=None, help="user generating the report (audit log)")
+    gen.add_argument(
         "--collateral-threshold",
         type=int,
         default=None,
         help="co-hosted names not known to be malicious above which an IP is a collateral risk "
         f"(default: [reports] collateral_threshold or {DEFAULT_COLLATERAL_THRESHOLD})",
     )
-    parser.add_argument(
+    gen.add_argument(
         "--freshness-hours",
         type=float,
         default=None,
         help="a resolution last seen longer than this before the report's reference time is "
         "stale and its address is not acted upon (default: freshness_hours setting, 72)",
     )
-    parser.add_argument("--max-facts", type=int, default=None, help="evidence facts to include")
-    parser.add_argument(
-        "--public-key", type=Path, default=None, help="verify: require a signature by this key"
+    gen.add_argument("--max-facts", type=int, default=None, help="evidence facts to include")
+    gen.add_argument("--json", action="store_true", help="machine-readable output")
+    gen.set_defaults(func=_generate)
+
+
+def _register_verify(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ver = actions.add_parser("verify", help="check a report's digest and signature")
+    ver.add_argument("file", type=Path, metavar="FILE", help="report to verify")
+    ver.add_argument(
+        "--public-key", type=Path, default=None, help="require a signature by this key"
     )
-    parser.add_argument(
+    ver.add_argument(
         "--html",
         type=Path,
         default=None,
         metavar="PATH",
-        help="verify: after a successful check, write the HTML rendering of the report here",
+        help="after a successful check, write the HTML rendering of the report here",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(func=run)
+    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    ver.set_defaults(func=_verify)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.target == "verify" and args.file is not None:
-        return _verify(args)
-    if args.file is not None:
-        raise CommandError(
-            "unexpected FILE argument (did you mean `report verify FILE`?)", EXIT_USAGE
-        )
+def _generate(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.freshness_hours is not None and args.freshness_hours < 0:
         raise CommandError("--freshness-hours must not be negative", EXIT_USAGE)
