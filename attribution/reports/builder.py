@@ -37,7 +37,6 @@ clock, so regenerating a report from the same graph gives the same digest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from typing import Any
 
 import jsonschema
 
+from attribution.classifier.store import ModelManifest, ModelStore
 from attribution.db import Graph, iso_utc
 from attribution.identities import (
     InvalidIdentity,
@@ -123,17 +123,6 @@ class _Target:
     @property
     def node(self) -> tuple[str, str]:
         return self.label, self.value
-
-
-@dataclass(frozen=True)
-class _Manifest:
-    """The model manifest named by the target's model_version (data None when unreadable)."""
-
-    name: str
-    version: str
-    data: Mapping[str, Any] | None
-    raw: bytes | None
-    note: str | None
 
 
 def resolve_target(text: str) -> tuple[str, str]:
@@ -340,75 +329,28 @@ def _incident_reports(graph: Graph, t: _Target) -> list[dict[str, Any]]:
     )
 
 
-def _read_manifest(settings: Settings, model_version: str | None) -> _Manifest:
-    if not model_version:
-        return _Manifest("", "", None, None, "the target has no model version")
-    name, _, version = model_version.partition("/")
-    where = f"models/{name}/{version}/manifest.json"
-    path = settings.models_dir / name / version / "manifest.json"
-    if not name or not version or not path.is_file():
-        return _Manifest(name, version, None, None, f"no model manifest at {where}")
-    try:
-        raw = path.read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _Manifest(name, version, None, None, f"model manifest {where} unreadable ({exc})")
-    if not isinstance(data, Mapping):
-        return _Manifest(name, version, None, None, f"model manifest {where} is not an object")
-    return _Manifest(name, version, data, raw, None)
-
-
-def _model_block(manifest: _Manifest) -> dict[str, Any] | None:
-    data = manifest.data
-    if data is None or manifest.raw is None:
+def _model_block(manifest: ModelManifest) -> dict[str, Any] | None:
+    """The gate's figures from the model's manifest, read through the model store."""
+    if manifest.data is None:
         return None
     return {
         "name": manifest.name,
         "version": manifest.version,
-        "alpha": _manifest_value(data, ("alpha",)),
-        "delta": _manifest_value(data, ("delta",)),
-        "benign_calibration_size": _manifest_value(
-            data,
-            (
-                "benign_calibration_size",
-                "n_calibration_benign",
-                "calibration_size",
-                "n_calibration",
-            ),
-        ),
+        "alpha": manifest.alpha,
+        "delta": manifest.delta,
+        "benign_calibration_size": manifest.benign_calibration_size,
         # None: the gate bounds the population FPR; m: the FPR among m benign servers.
-        "batch_size": _manifest_value(data, ("batch_size",)),
-        "threshold": _manifest_value(data, ("threshold", "gate_threshold", "threshold_")),
-        # What the threshold applies to: the probability (older models) or the fold scorers'
-        # mean score, of which the probability is a calibration.
-        "gate_rule": _gate_rule(data),
+        "batch_size": manifest.batch_size,
+        "threshold": manifest.threshold,
+        # What the threshold applies to: the fold scorers' mean score, of which the
+        # probability is a calibration.
+        "gate_rule": manifest.gate_rule,
         # The manifest pins the model file's digest, so this one value pins the model.
-        "manifest_sha256": hashlib.sha256(manifest.raw).hexdigest(),
+        "manifest_sha256": manifest.sha256,
     }
 
 
-def _gate_rule(manifest: Mapping[str, Any]) -> str | None:
-    gate = manifest.get("gate")
-    rule = gate.get("rule") if isinstance(gate, Mapping) else None
-    return rule if isinstance(rule, str) else None
-
-
-def _manifest_value(manifest: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    """A value from the manifest's ``gate`` object (as :mod:`attribution.scoring.persistence`
-    writes it), else its top level, else any other nested object."""
-    gate = manifest.get("gate")
-    scopes: list[Mapping[str, Any]] = [gate] if isinstance(gate, Mapping) else []
-    scopes.append(manifest)
-    scopes += [v for _, v in sorted(manifest.items()) if isinstance(v, Mapping)]
-    for scope in scopes:
-        for name in names:
-            value = scope.get(name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return value
-    return None
-
-
-def _score_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, Any]:
+def _score_section(props: Mapping[str, Any], manifest: ModelManifest) -> dict[str, Any]:
     low, high = props.get("score_low"), props.get("score_high")
     return {
         "probability": props.get("score"),
@@ -417,14 +359,14 @@ def _score_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, A
         "model_version": props.get("model_version"),
         "scored_at": props.get("scored_at"),
         "model": _model_block(manifest),
-        "model_note": manifest.note,
+        "model_note": manifest.problem,
         "top_reasons": list(props.get("reasons") or [])[:5],
         "explanation": explanation_block(props),
     }
 
 
-def _families_section(props: Mapping[str, Any], manifest: _Manifest) -> dict[str, Any]:
-    minimum, source = min_families(manifest.data, manifest.note)
+def _families_section(props: Mapping[str, Any], manifest: ModelManifest) -> dict[str, Any]:
+    minimum, source = min_families(manifest.min_families, manifest.problem)
     return families_block(props, minimum, source)
 
 
@@ -697,7 +639,7 @@ def build_content(
     t = _read_target(graph, target)
     parameters = _Parameters.resolve(settings, max_facts, collateral_threshold, freshness_hours)
     evidence = _evidence_section(graph, t, parameters.max_facts)
-    manifest = _read_manifest(settings, t.props.get("model_version"))
+    manifest = ModelStore(settings.models_dir).manifest(t.props.get("model_version"))
     score = _score_section(t.props, manifest)
     chains = _server_chains(graph, t)
     as_of = _reference_time(score, evidence, chains)

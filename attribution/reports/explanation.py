@@ -167,16 +167,15 @@ def explanation_block(props: Mapping[str, Any]) -> dict[str, Any]:
         return _absent(f"the stored explanation is unreadable ({exc}); nothing is shown for it")
 
 
-def min_families(manifest: Mapping[str, Any] | None, note: str | None) -> tuple[int | None, str]:
-    """The model's minimum of evidence families (``evidence_policy.min_families``), with a
-    statement of where it came from or why there is none."""
-    if manifest is None:
-        return None, f"no minimum: {note or 'no model manifest'}"
-    policy = manifest.get("evidence_policy")
-    value = policy.get("min_families") if isinstance(policy, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int):
+def min_families(stated: int | None, problem: str | None) -> tuple[int | None, str]:
+    """The model's minimum of evidence families (its manifest's ``evidence_policy``), with a
+    statement of where it came from or why there is none (``problem``: the manifest could not
+    be read)."""
+    if problem is not None:
+        return None, f"no minimum: {problem}"
+    if stated is None:
         return None, "no minimum: the model manifest states no evidence_policy.min_families"
-    return value, "evidence_policy.min_families of the model manifest"
+    return stated, "evidence_policy.min_families of the model manifest"
 
 
 def _ordered(families: list[str]) -> list[str]:
