@@ -1,8 +1,9 @@
 """The one place that opens Neo4j drivers and runs transactions, with the one retry policy.
 
 Writes go through :func:`write` (a managed write transaction: the driver retries transient
-failures such as deadlocks and leader switches with exponential backoff until
-``RETRY_WINDOW_S`` has passed). Reads that analysts trigger go through :func:`read`, in a
+failures such as deadlocks, leader switches and a server gone away with exponential backoff
+until the retry window has passed: ``ATTRIBUTION_NEO4J_RETRY_SECONDS``, default
+``RETRY_WINDOW_S``). Reads that analysts trigger go through :func:`read`, in a
 managed *read* transaction, so that a write smuggled into a read path fails on the server.
 
 It is also the one place that converts the driver's values: :meth:`Graph.read` returns them as
@@ -22,9 +23,10 @@ from typing import Any, Literal, TypeVar
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, unit_of_work
 
 from attribution.neo4j_server import LocalNeo4j
-from attribution.settings import Settings, load_settings
+from attribution.settings import DEFAULT_NEO4J_RETRY_SECONDS, Settings, load_settings
 
-RETRY_WINDOW_S = 60.0
+RETRY_WINDOW_S = DEFAULT_NEO4J_RETRY_SECONDS
+"""The default retry window (:attr:`attribution.settings.Neo4jSettings.retry_seconds`)."""
 T = TypeVar("T")
 ValueMode = Literal["driver", "python", "json"]
 
@@ -87,8 +89,8 @@ def open_driver(settings: Settings | None = None) -> Driver:
     return GraphDatabase.driver(
         uri,
         auth=auth,
-        max_transaction_retry_time=RETRY_WINDOW_S,
-        connection_timeout=15.0,
+        max_transaction_retry_time=settings.neo4j.retry_seconds,
+        connection_timeout=min(15.0, max(settings.neo4j.retry_seconds, 1.0)),
         user_agent="attribution/0.1",
         # The service's statements name properties that appear only once data arrives; the
         # server's "property key does not exist" hints would drown real output.

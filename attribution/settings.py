@@ -20,7 +20,18 @@ Besides the paths, each job's settings form one frozen section:
   ``ATTRIBUTION_REQUIRE_SIGNED_REPORTS`` / ``require_signed_reports`` and
   ``ATTRIBUTION_TRUSTED_REPORT_KEYS`` / ``trusted_report_keys``;
 * :class:`EnrichmentSettings` (``[enrichment]``): ``ATTRIBUTION_SANDBOX_ENDPOINTS`` /
-  ``sandbox_endpoints``, and the real services' overrides (resolver, timeouts, concurrency).
+  ``sandbox_endpoints``, and the real services' overrides (resolver, timeouts, concurrency);
+* :class:`AuditSettings` (``[audit]``): ``ATTRIBUTION_AUDIT_ANCHOR_DIR`` / ``anchor_dir`` (where
+  each log's head is anchored after every append; default ``<home>/audit-anchors``) and
+  ``ATTRIBUTION_AUDIT_ANCHOR_COMMAND`` / ``anchor_command`` (run with ``SEQ:HASH`` after every
+  append, e.g. to send the head to another host);
+* :class:`ModelSettings` (``[models]``): the key model manifests are signed with,
+  ``ATTRIBUTION_MODEL_SIGNING_KEY`` (environment only; default
+  ``<home>/keys/model-signing.pem``, generated on first use), ``ATTRIBUTION_REQUIRE_SIGNED_MODELS``
+  / ``require_signed`` and ``ATTRIBUTION_TRUSTED_MODEL_KEYS`` / ``trusted_keys``.
+
+``ATTRIBUTION_NEO4J_RETRY_SECONDS`` / ``[neo4j] retry_seconds`` bounds how long the driver
+retries a transaction while the server is unreachable (default 60).
 
 The audit log is ``ATTRIBUTION_AUDIT_LOG`` or ``<home>/audit.jsonl``; the user named in audit
 entries when a command is not told otherwise is ``ATTRIBUTION_USER`` or the login name.
@@ -49,6 +60,8 @@ DEFAULT_COLLATERAL_THRESHOLD = 3
 DEFAULT_MAX_FACTS = 400
 DEFAULT_FRESHNESS_HOURS = 72.0
 DEFAULT_REPORT_MAX_AGE_DAYS = 7.0
+DEFAULT_NEO4J_RETRY_SECONDS = 60.0
+MODEL_SIGNING_KEY_ENV = "ATTRIBUTION_MODEL_SIGNING_KEY"
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 
 T = TypeVar("T")
@@ -78,6 +91,8 @@ class Neo4jSettings:
     http_port: int
     heap: str
     pagecache: str
+    retry_seconds: float = DEFAULT_NEO4J_RETRY_SECONDS
+    """How long the driver retries a transaction (server unreachable, deadlock) before giving up."""
 
     @property
     def external(self) -> bool:
@@ -135,6 +150,29 @@ class EnrichmentSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """Where the audit chain's head is anchored besides the log itself."""
+
+    anchor_dir: Path | None = None
+    """Directory of anchor files (one per log); None: ``<home>/audit-anchors``."""
+    anchor_command: str | None = None
+    """A command run with ``SEQ:HASH`` appended after every entry; None: none."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How model manifests are signed at training and checked at loading."""
+
+    signing_key: Path | None = None
+    """PEM Ed25519 private key models are signed with; None: ``<home>/keys/model-signing.pem``."""
+    require_signed: bool = False
+    """Refuse to load a model whose manifest carries no signature."""
+    trusted_keys: frozenset[str] = frozenset()
+    """Fingerprints (lower-case hex) of the keys a model may be signed with; empty: the
+    signing key's own."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the service in one place."""
 
@@ -152,6 +190,8 @@ class Settings:
     reports: ReportSettings = field(default_factory=ReportSettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
 
     def acting_user(self) -> str:
         """``ATTRIBUTION_USER``, else the login name."""
@@ -247,6 +287,13 @@ def _neo4j(src: _Source) -> Neo4jSettings:
         http_port=src.value(int, "ATTRIBUTION_HTTP_PORT", "neo4j", "http_port", 7474),
         heap=src.value(str, "ATTRIBUTION_NEO4J_HEAP", "neo4j", "heap", "2g"),
         pagecache=src.value(str, "ATTRIBUTION_NEO4J_PAGECACHE", "neo4j", "pagecache", "2g"),
+        retry_seconds=src.value(
+            float,
+            "ATTRIBUTION_NEO4J_RETRY_SECONDS",
+            "neo4j",
+            "retry_seconds",
+            DEFAULT_NEO4J_RETRY_SECONDS,
+        ),
     )
 
 
@@ -307,6 +354,26 @@ def _enrichment(src: _Source) -> EnrichmentSettings:
     )
 
 
+def _audit(src: _Source) -> AuditSettings:
+    anchor_dir = src.value(str, "ATTRIBUTION_AUDIT_ANCHOR_DIR", "audit", "anchor_dir", None)
+    return AuditSettings(
+        anchor_dir=Path(anchor_dir).expanduser() if anchor_dir else None,
+        anchor_command=src.value(
+            str, "ATTRIBUTION_AUDIT_ANCHOR_COMMAND", "audit", "anchor_command", None
+        ),
+    )
+
+
+def _models(src: _Source) -> ModelSettings:
+    key = src.env.get(MODEL_SIGNING_KEY_ENV)
+    trusted = src.names("ATTRIBUTION_TRUSTED_MODEL_KEYS", "models", "trusted_keys")
+    return ModelSettings(
+        signing_key=Path(key).expanduser() if key else None,
+        require_signed=src.flag("ATTRIBUTION_REQUIRE_SIGNED_MODELS", "models", "require_signed"),
+        trusted_keys=frozenset(k.lower() for k in trusted),
+    )
+
+
 def _path(src: _Source, var: str, key: str, default: Path) -> Path:
     return Path(src.value(str, var, None, key, str(default)))
 
@@ -339,4 +406,6 @@ def load_settings() -> Settings:
         reports=_reports(src),
         approvals=_approvals(src),
         enrichment=_enrichment(src),
+        audit=_audit(src),
+        models=_models(src),
     )

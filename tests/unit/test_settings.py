@@ -191,3 +191,44 @@ def test_the_command_reports_a_malformed_setting_without_a_traceback(tmp_path: P
     assert done.stderr == (
         "attribution approval: ATTRIBUTION_REPORT_MAX_AGE_DAYS = 'a week' is not a number\n"
     )
+
+
+NEW_VARIABLES = (
+    "ATTRIBUTION_AUDIT_ANCHOR_DIR",
+    "ATTRIBUTION_AUDIT_ANCHOR_COMMAND",
+    "ATTRIBUTION_MODEL_SIGNING_KEY",
+    "ATTRIBUTION_REQUIRE_SIGNED_MODELS",
+    "ATTRIBUTION_TRUSTED_MODEL_KEYS",
+    "ATTRIBUTION_NEO4J_RETRY_SECONDS",
+)
+
+
+def test_audit_model_and_retry_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from attribution.settings import AuditSettings, ModelSettings
+
+    for name in NEW_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.audit == AuditSettings(None, None)
+    assert settings.models == ModelSettings(None, False, frozenset())
+    assert settings.neo4j.retry_seconds == 60.0
+    _config(
+        tmp_path,
+        monkeypatch,
+        '[audit]\nanchor_dir = "/srv/anchors"\nanchor_command = "logger -t audit"\n'
+        '[models]\nrequire_signed = true\ntrusted_keys = ["AA", "bb"]\n'
+        "[neo4j]\nretry_seconds = 5\n",
+    )
+    settings = load_settings()
+    assert settings.audit == AuditSettings(Path("/srv/anchors"), "logger -t audit")
+    assert settings.models == ModelSettings(None, True, frozenset({"aa", "bb"}))
+    assert settings.neo4j.retry_seconds == 5.0
+    monkeypatch.setenv("ATTRIBUTION_MODEL_SIGNING_KEY", str(tmp_path / "k.pem"))
+    monkeypatch.setenv("ATTRIBUTION_REQUIRE_SIGNED_MODELS", "no")
+    monkeypatch.setenv("ATTRIBUTION_NEO4J_RETRY_SECONDS", "2.5")
+    settings = load_settings()
+    assert settings.models == ModelSettings(tmp_path / "k.pem", False, frozenset({"aa", "bb"}))
+    assert settings.neo4j.retry_seconds == 2.5
+    monkeypatch.setenv("ATTRIBUTION_NEO4J_RETRY_SECONDS", "soon")
+    with pytest.raises(SettingsError, match="ATTRIBUTION_NEO4J_RETRY_SECONDS = 'soon'"):
+        load_settings()
