@@ -41,7 +41,7 @@ import dns.reversename
 from attribution.identities import Identity, InvalidIdentity, canonical_domain, canonical_ip
 from attribution.rows import Rows, Seen
 from attribution.schema import DNS_RELATIONSHIP
-from enrichment.failures import Outcome
+from enrichment.failures import FailureKind, Outcome
 from enrichment.observations import (
     AsnOrigin,
     DnsRecord,
@@ -294,12 +294,27 @@ def rows_for_results(
 def enrichment_state(results: EnrichmentResults) -> tuple[str, list[str]]:
     """The indicator's state after a run, and its failures as ``source: reason``.
 
-    ``failed`` only when every source failed; a source that answered "no data" answered.
+    ``done`` when every source answered (a "no data" answer is an answer), ``failed`` when
+    every source failed, ``partial`` when some answered and some failed.
     """
     failures = [
         f"{r.source}: {r.reason or r.failure_kind or 'failed'}"
         for r in results.results
         if r.outcome is Outcome.FAILED
     ]
-    every_failed = bool(results.results) and len(failures) == len(results.results)
-    return ("failed" if every_failed else "done"), failures
+    if not failures:
+        return "done", failures
+    every_failed = len(failures) == len(results.results)
+    return ("failed" if every_failed else "partial"), failures
+
+
+def needs_retry(results: EnrichmentResults) -> bool:
+    """Whether a source failed transiently, so the node is tried again after a backoff.
+
+    A source that failed with an error (an answer we cannot use) waits for the next stale
+    re-run instead: asking again soon rarely changes such an answer.
+    """
+    return any(
+        r.outcome is Outcome.FAILED and r.failure_kind is FailureKind.TRANSIENT
+        for r in results.results
+    )

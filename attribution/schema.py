@@ -91,7 +91,8 @@ INDICATOR_PROPS: tuple[Prop, ...] = (
     Prop(
         "enrich_state",
         "STRING",
-        "pending, leased, done or failed: where enrichment stands.",
+        "pending, leased, done, partial or failed: where enrichment stands (partial: some"
+        " sources failed, failed: every source failed).",
         indexed=True,
         merge="keep",
     ),
@@ -117,6 +118,16 @@ TARGET_PROPS: tuple[Prop, ...] = (
         "lease_expires", "DATETIME", "When the lease lapses and another worker may claim the node."
     ),
     Prop("enriched_at", "DATETIME", "When enrichment last completed."),
+    Prop(
+        "enrich_attempts",
+        "INTEGER",
+        "Consecutive runs that ended with a transient source failure; sets the retry backoff.",
+    ),
+    Prop(
+        "enrich_retry_at",
+        "DATETIME",
+        "When a partial or failed node whose sources failed transiently is tried again.",
+    ),
     Prop(
         "enrich_failures",
         "LIST<STRING>",

@@ -6,8 +6,10 @@ empty (or, with ``watch``, until it is told to stop):
 claim
     One write transaction picks up to ``batch`` target nodes (each label of
     :data:`attribution.schema.TARGETS`: Domain and IPAddress) that are
-    ``pending``, whose lease has lapsed (``leased`` with ``lease_expires`` in the past), or
-    whose last run is older than ``stale_after`` (``done`` or ``failed``), and leases them to
+    ``pending``, whose lease has lapsed (``leased`` with ``lease_expires`` in the past),
+    whose last run is older than ``stale_after`` (``done``, ``partial`` or ``failed``), or whose
+    retry time has come (``partial`` or ``failed`` with ``enrich_retry_at`` in the past; with
+    ``retry_failed``, every ``partial`` or ``failed`` node at once), and leases them to
     this worker (``enrich_state=leased``, ``lease_owner``, ``lease_expires``). The first
     statement of the transaction finds candidates and write-locks them; the second re-reads
     each locked node and leases only those still claimable. A worker that raced another for the
@@ -22,8 +24,12 @@ load
     All observations of the batch become rows (:mod:`attribution.observations_to_rows`) and go
     to the graph in one :meth:`GraphWriter.load`.
 finish
-    Each node becomes ``done`` (with ``enriched_at`` and ``enrich_failures`` listing
-    ``source: reason`` of the sources that failed) or ``failed`` when every source failed, but
+    Each node becomes ``done`` when every source answered (a "no data" answer included),
+    ``partial`` when some failed, ``failed`` when all failed, with ``enriched_at`` and
+    ``enrich_failures`` listing ``source: reason`` of the sources that failed. A node whose
+    sources failed transiently gets ``enrich_attempts`` (consecutive such runs) and
+    ``enrich_retry_at``: now plus ``min(base * 2**(attempts-1), cap)`` from the configuration's
+    ``node_retry``; a later run claims it from then on. All of this happens
     only while this worker still holds its lease: a node whose lease lapsed and was claimed by
     someone else is left to them. Names and addresses the answers point at (name servers, mail
     servers, CNAME targets, resolved addresses) that have never been queued are set pending one
@@ -59,11 +65,16 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from attribution.db import Graph
 from attribution.identities import Identity
-from attribution.observations_to_rows import ObservationRows, enrichment_state, rows_for_results
+from attribution.observations_to_rows import (
+    ObservationRows,
+    enrichment_state,
+    needs_retry,
+    rows_for_results,
+)
 from attribution.schema import TARGETS
 from attribution.writer import GraphWriter
 from enrichment.clients import EnrichmentClients
-from enrichment.config import EnrichmentConfig
+from enrichment.config import EnrichmentConfig, NodeRetry
 from enrichment.enrich import enrich_address, enrich_domain
 from enrichment.observations import EnrichmentResults
 
@@ -78,11 +89,15 @@ RENEWALS_PER_LEASE = 3
 
 # Which nodes may be claimed; ``n`` is the node. Written once, used to find candidates and to
 # re-check them after they are locked.
+# A partial or failed node is retried when its retry time has come (or at once with
+# ``$retry_failed``), but never twice in one pass over the queue (``$pass``).
 _CLAIMABLE = (
     "(n.enrich_state = 'pending'"
     " OR (n.enrich_state = 'leased' AND (n.lease_expires IS NULL OR n.lease_expires < $now))"
-    " OR (n.enrich_state IN ['done', 'failed']"
-    " AND (n.enriched_at IS NULL OR n.enriched_at < $stale)))"
+    " OR (n.enrich_state IN ['done', 'partial', 'failed']"
+    " AND (n.enriched_at IS NULL OR n.enriched_at < $stale))"
+    " OR (n.enrich_state IN ['partial', 'failed'] AND n.enriched_at < $pass"
+    " AND ($retry_failed OR n.enrich_retry_at <= $now)))"
 )
 
 # The target labels, keys and kinds, read from the schema's one map (attribution.schema.TARGETS):
@@ -99,7 +114,10 @@ def _each_target(match: str) -> str:
 
 
 _PENDING = "MATCH (n:LABEL) WHERE n.enrich_state = 'pending' RETURN n"
-_RECLAIMABLE = f"MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'done', 'failed'] AND {_CLAIMABLE} RETURN n"
+_RECLAIMABLE = (
+    "MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'done', 'partial', 'failed']"
+    f" AND {_CLAIMABLE} RETURN n"
+)
 
 _CANDIDATES = f"""
 CALL () {{
@@ -129,7 +147,12 @@ UNWIND $items AS item
 MATCH (n) WHERE elementId(n) = item.id AND {_VALUE} = item.value
   AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
-    n.lease_owner = null, n.lease_expires = null
+    n.lease_owner = null, n.lease_expires = null,
+    n.enrich_attempts = CASE WHEN item.retry THEN coalesce(n.enrich_attempts, 0) + 1 END
+WITH n, item, $retry_base_ms * 2.0 ^ (coalesce(n.enrich_attempts, 1) - 1) AS backoff_ms
+SET n.enrich_retry_at = CASE WHEN item.retry THEN datetime() + duration({{
+      milliseconds: CASE WHEN backoff_ms < $retry_cap_ms THEN toInteger(backoff_ms)
+                         ELSE $retry_cap_ms END}}) END
 RETURN item.value AS value
 """
 
@@ -199,19 +222,25 @@ def claim(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     now: datetime | None = None,
     not_after: datetime | None = None,
+    retry_failed: bool = False,
 ) -> Claim:
     """Lease up to ``limit`` claimable nodes to ``owner`` in one write transaction.
 
     A finished node is stale when its run ended more than ``stale_after`` ago, and, when
     ``not_after`` is given, before that moment too: a worker passes the start of its current
     pass over the queue, so it never re-claims a node it finished in the same pass (with
-    ``stale_after`` zero it would otherwise enrich the same nodes forever).
+    ``stale_after`` zero it would otherwise enrich the same nodes forever); the same bound
+    keeps a node that is retried, and fails again, from being retried twice in one pass.
+    ``retry_failed`` claims every partial or failed node without waiting for its retry time.
     """
     moment = now or datetime.now(UTC)
     stale = moment - stale_after
     if not_after is not None:
         stale = min(stale, not_after)
-    return graph.write(lambda tx: claim_in(tx, claim_params(owner, limit, lease, stale, moment)))
+    params = claim_params(
+        owner, limit, lease, stale, moment, retry_failed=retry_failed, pass_started=not_after
+    )
+    return graph.write(lambda tx: claim_in(tx, params))
 
 
 def _milliseconds(span: timedelta) -> int:
@@ -219,12 +248,21 @@ def _milliseconds(span: timedelta) -> int:
 
 
 def claim_params(
-    owner: str, limit: int, lease: timedelta, stale: datetime, now: datetime
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    stale: datetime,
+    now: datetime,
+    *,
+    retry_failed: bool = False,
+    pass_started: datetime | None = None,
 ) -> dict[str, Any]:
     """The parameters of the claim statements."""
     return {
         "now": now,
         "stale": stale,
+        "pass": pass_started or now,
+        "retry_failed": retry_failed,
         "limit": limit,
         "owner": owner,
         "lease_ms": _milliseconds(lease),
@@ -246,17 +284,43 @@ def claim_in(tx: ManagedTransaction | Transaction, params: dict[str, Any]) -> Cl
     return Claim(items, len(ids))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed node's run ended: its state, failures, and whether to retry it soon."""
+
+    item: ClaimedItem
+    state: str
+    failures: list[str]
+    retry: bool = False
+
+
 def finish(
-    graph: Graph, owner: str, outcomes: list[tuple[ClaimedItem, str, list[str]]]
+    graph: Graph, owner: str, outcomes: list[Outcome], node_retry: NodeRetry | None = None
 ) -> set[str]:
-    """Mark nodes done or failed where ``owner`` still holds the lease; returns their values."""
+    """Set each node's state where ``owner`` still holds the lease; returns their values.
+
+    An outcome with ``retry`` gets its next attempt time from ``node_retry``'s backoff.
+    """
     items = [
-        {"id": item.id, "value": item.identity.value, "state": state, "failures": failures}
-        for item, state, failures in outcomes
+        {
+            "id": o.item.id,
+            "value": o.item.identity.value,
+            "state": o.state,
+            "failures": o.failures,
+            "retry": o.retry,
+        }
+        for o in outcomes
     ]
     if not items:
         return set()
-    rows = graph.run_write(_FINISH, {"items": items, "owner": owner})
+    policy = node_retry or NodeRetry()
+    params = {
+        "items": items,
+        "owner": owner,
+        "retry_base_ms": policy.base * 1000.0,
+        "retry_cap_ms": round(policy.cap * 1000),
+    }
+    rows = graph.run_write(_FINISH, params)
     return {str(r["value"]) for r in rows}
 
 
@@ -308,6 +372,7 @@ class WorkerOptions:
     watch: bool = False
     poll_seconds: float = 5.0
     lanes: int = DEFAULT_LANES
+    retry_failed: bool = False
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.lanes < 1:
@@ -327,6 +392,7 @@ class RunSummary:
     worker_id: str
     claimed: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     released: int = 0
@@ -351,8 +417,11 @@ class RunSummary:
             "claimed": len(self.claimed),
             "claimed_keys": sorted(self.claimed),
             "done": len(self.done),
+            "partial": len(self.partial),
+            "partial_keys": sorted(self.partial),
             "failed": len(self.failed),
             "failed_keys": sorted(self.failed),
+            "not_done": len(self.partial) + len(self.failed),
             "lost_leases": sorted(self.lost),
             "released": self.released,
             "lease_renewals": self.renewals,
@@ -482,6 +551,7 @@ class Worker:
                 lease=options.lease,
                 stale_after=options.stale_after,
                 not_after=self._pass_started,
+                retry_failed=options.retry_failed,
             )
             self._reserved -= want - len(got.items)
             self.summary.stage_seconds["claim"] += time.perf_counter() - began
@@ -564,14 +634,14 @@ class Worker:
         began = time.perf_counter()
         now = datetime.now(UTC)
         rows = ObservationRows()
-        outcomes: list[tuple[ClaimedItem, str, list[str]]] = []
+        outcomes: list[Outcome] = []
         found: list[tuple[Identity, int]] = []
         summary = self.summary
         for item, result in zip(items, results, strict=True):
             item_rows = rows_for_results(item.identity, result, now)
             rows.extend(item_rows)
             state, failures = enrichment_state(result)
-            outcomes.append((item, state, failures))
+            outcomes.append(Outcome(item, state, failures, needs_retry(result)))
             for source_result in result.results:
                 counts = summary.sources.setdefault(source_result.source, Counter())
                 counts[str(source_result.outcome)] += 1
@@ -583,14 +653,13 @@ class Worker:
         stats = self._writer.load(rows.nodes, rows.rels)
         summary.rows_written.update(stats.by_kind)
         summary.observations.update(rows.kinds)
-        finished = finish(self.graph, self.options.worker_id, outcomes)
-        for item, state, _ in outcomes:
-            if str(item.identity.value) not in finished:
-                summary.lost.append(item.key)
-            elif state == "failed":
-                summary.failed.append(item.key)
+        finished = finish(self.graph, self.options.worker_id, outcomes, self.config.node_retry)
+        by_state = {"done": summary.done, "partial": summary.partial, "failed": summary.failed}
+        for outcome in outcomes:
+            if str(outcome.item.identity.value) not in finished:
+                summary.lost.append(outcome.item.key)
             else:
-                summary.done.append(item.key)
+                by_state[outcome.state].append(outcome.item.key)
         budget = self.options.max_discovered - summary.discovered
         if found and budget > 0:
             summary.discovered += queue_discovered(self.graph, found, budget)
@@ -598,8 +667,11 @@ class Worker:
         stages["write"] += time.perf_counter() - began
 
 
-def count_claimable(graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:
+def count_claimable(
+    graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER, *, retry_failed: bool = False
+) -> int:
     """How many nodes a claim could pick up now (for a progress bar's total)."""
     now = datetime.now(UTC)
-    rows = graph.read(_COUNT_CLAIMABLE, {"now": now, "stale": now - stale_after})
+    params = {"now": now, "stale": now - stale_after, "pass": now, "retry_failed": retry_failed}
+    rows = graph.read(_COUNT_CLAIMABLE, params)
     return int(rows[0]["n"])

@@ -32,18 +32,53 @@ class RetryPolicy:
     """Bounded exponential backoff with jitter for transient failures.
 
     Attempt ``n`` (from 1) that fails transiently waits ``min(max_delay, base_delay * 2**(n-1))``
-    scaled by a random factor in ``[1 - jitter, 1]`` before the next attempt, or the server's
-    ``Retry-After`` if it gave one (also capped at ``max_delay``).
+    scaled by a random factor in ``[1 - jitter, 1]`` before the next attempt, or longer when
+    the server's ``Retry-After`` asks for more: that wait is obeyed as sent, not capped at
+    ``max_delay``. A server asking for more than ``max_retry_after`` seconds is not waited
+    for: the lookup fails transiently at once and the node is tried again later.
     """
 
     attempts: int = 3
     base_delay: float = 0.5
     max_delay: float = 8.0
     jitter: float = 0.5
+    max_retry_after: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.base_delay < 0 or not 0 <= self.jitter <= 1:
             raise ValueError("attempts must be >= 1, base_delay >= 0 and 0 <= jitter <= 1")
+        if self.max_retry_after < 0:
+            raise ValueError("max_retry_after must not be negative")
+
+
+@dataclass(frozen=True)
+class NodeRetry:
+    """When a node whose sources failed transiently is enriched again.
+
+    After ``n`` consecutive such runs the node waits ``min(base * 2**(n-1), cap)`` seconds:
+    minutes at first, at most ``cap``, never the week a finished node waits to go stale.
+    """
+
+    base: float = 300.0
+    cap: float = 21600.0
+
+    def __post_init__(self) -> None:
+        if self.base < 0 or self.cap < self.base:
+            raise ValueError("node retry base must be >= 0 and cap >= base")
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """The circuit breaker per server: after ``failures`` consecutive failed requests
+    (timeouts, refused connections, HTTP 429 and 5xx) the server is not asked for
+    ``cooldown`` seconds; then one request probes it, and a success closes the breaker."""
+
+    failures: int = 5
+    cooldown: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.failures < 1 or self.cooldown < 0:
+            raise ValueError("breaker failures must be >= 1 and cooldown >= 0")
 
 
 # Published or commonly observed limits of the public services, with margin. ARIN and RIPE
@@ -121,6 +156,8 @@ class EnrichmentConfig:
         follow_registrar_rdap: for thin registries (.com), also fetch the registrar's RDAP
             answer linked from the registry's, and merge it over the registry's.
         unrouted_networks: ranges never sent to outside services (recorded as no data).
+        node_retry: when a node whose sources failed transiently is enriched again.
+        breaker: the circuit breaker applied to every RDAP/HTTP server.
     """
 
     resolver_address: str = "127.0.0.1"
@@ -146,6 +183,8 @@ class EnrichmentConfig:
     ip_rdap_cache_ttl: float = 86400.0
     follow_registrar_rdap: bool = True
     unrouted_networks: tuple[str, ...] = DEFAULT_UNROUTED_NETWORKS
+    node_retry: NodeRetry = NodeRetry()
+    breaker: Breaker = Breaker()
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
@@ -197,6 +236,7 @@ class EnrichmentConfig:
             http_timeout=2.0,
             whois_timeout=2.0,
             retry=RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.5, jitter=0.5),
+            breaker=Breaker(failures=5, cooldown=2.0),
             rate_limits=MappingProxyType({}),
             default_rate_limit=RateLimit(500.0, 50),
             # A loopback server publishes no limit; the bucket only guards against runaway loops.

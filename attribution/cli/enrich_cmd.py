@@ -8,8 +8,11 @@ otherwise the real services, with ``--resolver`` / ``--rdap-bootstrap-url`` or t
 ``rdap_bootstrap_url``, ``http_timeout``, ``whois_timeout`` and ``max_concurrency``
 overriding the defaults.
 
-Exit code 0 when the run ended normally, including after SIGTERM or SIGINT (claims still being
-worked on are handed back first); 1 when any indicator ended ``failed``.
+Exit code 0 when every indicator the run finished ended ``done`` (also after SIGTERM or SIGINT:
+claims still being worked on are handed back first); 1 when any ended ``partial`` (some source
+failed) or ``failed`` (every source failed). A node whose sources failed transiently carries a
+retry time (``enrich_retry_at``, capped exponential backoff) and a later run claims it once that
+time has come; ``--retry-failed`` claims every partial or failed node now.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "enrich",
         help="claim pending indicators and enrich them (DNS, ASN, IP RDAP, registration)",
         description="Claim pending or stale Domain and IPAddress nodes, run every enrichment "
-        "source, write the observations and follow what they point at. Exit 0 when the run "
-        "ended normally (also after SIGTERM/SIGINT), 1 when any indicator ended failed.",
+        "source, write the observations and follow what they point at. Exit 0 when every "
+        "indicator ended done (also after SIGTERM/SIGINT), 1 when any ended partial or failed.",
     )
     where = parser.add_argument_group("where to send questions")
     where.add_argument(
@@ -73,6 +76,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument(
         "--lease-seconds", type=float, default=300.0, help="lease length (default 300)"
+    )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="claim partial and failed indicators now, without waiting for their retry time",
     )
     run.add_argument("--watch", action="store_true", help="keep polling for new indicators")
     run.add_argument("--poll-seconds", type=float, default=5.0, help="poll interval with --watch")
@@ -146,6 +154,7 @@ def run_enrich(args: argparse.Namespace) -> int:
             lease=timedelta(seconds=args.lease_seconds),
             watch=args.watch,
             poll_seconds=args.poll_seconds,
+            retry_failed=args.retry_failed,
         )
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
@@ -154,7 +163,7 @@ def run_enrich(args: argparse.Namespace) -> int:
         if not args.json:
             from tqdm import tqdm
 
-            total = count_claimable(graph, options.stale_after)
+            total = count_claimable(graph, options.stale_after, retry_failed=options.retry_failed)
             if options.limit is not None:
                 total = min(total, options.limit)
             bar = tqdm(total=None if options.watch else total, unit="ind", file=sys.stderr)
@@ -169,10 +178,11 @@ def run_enrich(args: argparse.Namespace) -> int:
     else:
         figures = summary.as_dict()
         print(
-            f"{figures['claimed']} claimed, {figures['done']} done, {figures['failed']} failed, "
+            f"{figures['claimed']} claimed, {figures['done']} done, {figures['partial']} partial, "
+            f"{figures['failed']} failed, "
             f"{figures['released']} released, {figures['discovered']} discovered, "
             f"{figures['dns_queries']} DNS queries in {figures['seconds']:.1f}s"
         )
         for source, counts in figures["sources"].items():
             print(f"  {source}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return EXIT_REJECTED if summary.failed else EXIT_OK
+    return EXIT_REJECTED if summary.partial or summary.failed else EXIT_OK

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from attribution.worker import (
     count_claimable,
 )
 from attribution.writer import GraphWriter
-from enrichment.config import EnrichmentConfig
+from enrichment.config import EnrichmentConfig, NodeRetry
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.manager import Sandbox
 
@@ -305,7 +305,7 @@ def test_transient_failures_are_recorded_with_reasons_not_as_no_data(
     found = states(graph)
     [failure] = found[TRANSIENT]["failures"]
     assert failure.startswith("domain_registration: ") and "503" in failure
-    assert found[TRANSIENT]["state"] == "done"
+    assert found[TRANSIENT]["state"] == "partial"
     assert found[BROKEN]["state"] == "failed" and found[BROKEN]["enriched"]
     assert sorted(f.split(":")[0] for f in found[BROKEN]["failures"]) == [
         "dns",
@@ -326,6 +326,48 @@ def test_transient_failures_are_recorded_with_reasons_not_as_no_data(
     )
     assert transient["created"] is None and transient["registrars"] == 0
     assert transient["addresses"] == 9
+
+
+def retry_schedule(graph: Graph, name: str) -> tuple[str, int | None, int | None]:
+    """A domain's state, attempts and seconds from its last run to its retry time."""
+    [row] = graph.read(
+        "MATCH (d:Domain {name: $d}) RETURN d.enrich_state AS state, "
+        "d.enrich_attempts AS attempts, "
+        "duration.inSeconds(d.enriched_at, d.enrich_retry_at).seconds AS delay",
+        {"d": name},
+    )
+    return row["state"], row["attempts"], row["delay"]
+
+
+def test_a_transient_failure_leaves_a_node_partial_with_a_backed_off_retry_time(
+    graph: Graph, quick: World
+) -> None:
+    ingest(graph, [TRANSIENT, DOMAIN])
+
+    def run(config: EnrichmentConfig, **options: Any) -> dict[str, Any]:
+        opts = WorkerOptions(worker_id="w-test", max_depth=0, **options)
+        return Worker(graph, config, opts).run().as_dict()
+
+    first = run(quick.config)
+    assert (first["done"], first["partial_keys"], first["not_done"]) == (
+        1,
+        [f"domain:{TRANSIENT}"],
+        1,
+    )
+    assert retry_schedule(graph, TRANSIENT) == ("partial", 1, 300)
+    assert retry_schedule(graph, DOMAIN) == ("done", None, None)
+    assert run(quick.config)["claimed"] == 0  # not due for five minutes
+    assert count_claimable(graph) == 0
+    assert count_claimable(graph, retry_failed=True) == 1
+    capped = replace(quick.config, node_retry=NodeRetry(base=60, cap=100))
+    assert run(capped, retry_failed=True)["claimed_keys"] == [f"domain:{TRANSIENT}"]
+    assert retry_schedule(graph, TRANSIENT) == ("partial", 2, 100)
+    at_once = replace(quick.config, node_retry=NodeRetry(base=0, cap=0))
+    assert run(at_once, retry_failed=True)["partial"] == 1
+    assert retry_schedule(graph, TRANSIENT) == ("partial", 3, 0)
+    due = run(quick.config)  # its retry time has come: claimed once, not again in the pass
+    assert (due["claimed_keys"], due["partial"]) == ([f"domain:{TRANSIENT}"], 1)
+    assert retry_schedule(graph, TRANSIENT) == ("partial", 4, 300 * 2**3)
 
 
 def test_claims_are_exclusive_and_leases_lapse(graph: Graph) -> None:
@@ -383,12 +425,14 @@ def test_two_worker_processes_share_one_queue(
     assert all(summary["lost_leases"] == [] for _, summary in results)
     failed = {k for _, summary in results for k in summary["failed_keys"]}
     assert failed == {f"domain:{BROKEN}"}
+    partial = {k for _, summary in results for k in summary["partial_keys"]}
+    assert partial == {f"domain:{TRANSIENT}"}
     assert sorted(rc for rc, _ in results) == sorted(
-        1 if summary["failed"] else 0 for _, summary in results
+        1 if summary["not_done"] else 0 for _, summary in results
     )
     found = states(graph)
     indicator_states = {found[str(parse_indicator(v).value)]["state"] for v in quick.indicators}
-    assert indicator_states == {"done", "failed"}
+    assert indicator_states == {"done", "partial", "failed"}
     assert all(found[str(parse_indicator(v).value)]["owner"] is None for v in quick.indicators)
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from attribution.identities import Identity
-from attribution.observations_to_rows import enrichment_state, normalised_name, rows_for_results
+from attribution.observations_to_rows import (
+    enrichment_state,
+    needs_retry,
+    normalised_name,
+    rows_for_results,
+)
 from enrichment.failures import FailureKind, Outcome
 from enrichment.observations import (
     AsnOrigin,
@@ -272,19 +277,34 @@ def test_address_sources_become_prefix_as_network_and_holder() -> None:
     assert rows.kinds == {"dns:PTR": 1, "asn": 1, "ip_network": 1}
 
 
-def test_state_is_failed_only_when_every_source_failed() -> None:
+def test_state_is_partial_when_a_source_failed_and_failed_when_every_source_failed() -> None:
     failed = SourceResult(
         "ip_rdap", "192.0.2.10", Outcome.FAILED, (), "HTTP 503", FailureKind.TRANSIENT
     )
     no_data = SourceResult("asn", "192.0.2.10", Outcome.NO_DATA, (), "no origin")
     assert enrichment_state(EnrichmentResults("192.0.2.10", (failed, no_data))) == (
-        "done",
+        "partial",
         ["ip_rdap: HTTP 503"],
     )
     assert enrichment_state(EnrichmentResults("192.0.2.10", (failed,))) == (
         "failed",
         ["ip_rdap: HTTP 503"],
     )
+    assert enrichment_state(EnrichmentResults("192.0.2.10", (no_data,))) == ("done", [])
+
+
+def test_only_a_transient_failure_asks_for_a_retry() -> None:
+    transient = SourceResult(
+        "ip_rdap", "192.0.2.10", Outcome.FAILED, (), "HTTP 429", FailureKind.TRANSIENT
+    )
+    broken = SourceResult(
+        "ip_rdap", "192.0.2.10", Outcome.FAILED, (), "malformed JSON", FailureKind.ERROR
+    )
+    no_data = SourceResult("asn", "192.0.2.10", Outcome.NO_DATA, (), "no origin")
+    assert needs_retry(EnrichmentResults("192.0.2.10", (transient, no_data))) is True
+    assert needs_retry(EnrichmentResults("192.0.2.10", (broken, no_data))) is False
+    assert enrichment_state(EnrichmentResults("192.0.2.10", (broken, no_data)))[0] == "partial"
+    assert needs_retry(EnrichmentResults("192.0.2.10", (no_data,))) is False
 
 
 def test_normalised_name_folds_case_and_spaces() -> None:
