@@ -30,7 +30,7 @@ from attribution.labels import entries_from_records, label_rows
 from attribution.observations_to_rows import registration_rows
 from attribution.rows import Rows, Seen
 from attribution.schema import DNS_RELATIONSHIP, REL_BY_TYPE
-from attribution.writer import GraphWriter
+from attribution.writer import GraphWriter, ValueOutOfRange
 
 
 @dataclass
@@ -236,14 +236,24 @@ def ingest_paths(
     fmt: str | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> IngestSummary:
-    """Parse and load each file; the bad lines of one file never stop its good lines."""
-    from attribution.intake.detect import detect_format, read_path
+    """Parse and load each file; the bad lines of one file never stop its good lines.
+
+    A file refused whole (a directory, unreadable, too large, of unknown format) or a record
+    the writer cannot hold is a rejection, and the next file is still read.
+    """
+    from attribution.intake.detect import read_input
 
     summary = IngestSummary()
     for path in paths:
-        kind = fmt or detect_format(path)
-        result = read_path(path, kind)
-        written = load_records(graph, result.records)
+        kind, result = read_input(path, fmt)
+        try:
+            written = load_records(graph, result.records)
+        except ValueOutOfRange as exc:
+            # Checked before anything of the file is sent: nothing of it was written.
+            result = IntakeResult(
+                rejections=[*result.rejections, Rejection.of(str(path), 0, None, "", str(exc))]
+            )
+            written = {}
         for key, value in written.items():
             summary.written[key] = summary.written.get(key, 0) + value
         summary.accepted += len(result.records)

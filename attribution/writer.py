@@ -12,6 +12,9 @@ time moving forward:
   late does not overwrite newer values);
 * nothing is ever removed because an observation lacks it (``None`` values are dropped).
 
+An integer outside signed 64 bits raises :class:`ValueOutOfRange`, also before anything of
+the load is written (Neo4j would refuse it mid-write, after other batches had committed).
+
 Only what the schema declares reaches the graph: a row with a value for a property its label
 or relationship type does not declare raises :class:`UndeclaredProperty`, before anything of
 the load is written.
@@ -169,6 +172,26 @@ class UndeclaredProperty(ValueError):
     """A row carries a property that its label or relationship type does not declare."""
 
 
+class ValueOutOfRange(ValueError):
+    """A row carries an integer that Neo4j cannot store (outside signed 64 bits)."""
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_range(spec: NodeSpec | RelSpec, row: NodeRow | RelRow, clean: dict[str, Any]) -> None:
+    """Refuse an integer outside signed 64 bits, alone or in a list, before anything is sent."""
+    for name, value in clean.items():
+        values = value if isinstance(value, list | tuple) else (value,)
+        for item in values:
+            if isinstance(item, int) and not _INT64[0] <= item <= _INT64[1]:
+                kind = spec.label if isinstance(spec, NodeSpec) else spec.type
+                raise ValueOutOfRange(
+                    f"{kind}.{name} = {item} does not fit a signed 64-bit integer; "
+                    "nothing of this load was written"
+                )
+
+
 def _check_declared(
     spec: NodeSpec | RelSpec, row: NodeRow | RelRow, clean: dict[str, Any], declared: set[str]
 ) -> None:
@@ -248,6 +271,7 @@ def prepare_rows(
     for row in rows:
         clean = {k: v for k, v in row.props.items() if v is not None}
         _check_declared(spec, row, clean, declared)
+        _check_range(spec, row, clean)
         plain = {k: v for k, v in clean.items() if k not in aggregated and k not in rel_key}
         agg = {k: v for k, v in clean.items() if k in aggregated}
         if isinstance(row, RelRow):

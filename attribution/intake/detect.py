@@ -18,6 +18,12 @@
 
 A file that fits none of these raises :class:`UnknownFormat`, naming ``--format`` and the
 formats it accepts.
+
+:func:`read_input` is the entry point for files a user names: it never raises for what a
+file holds. A directory that is not a warninglists clone, a file it cannot open, one larger
+than :data:`~attribution.intake.records.MAX_FILE_BYTES` (read no further than that, so a
+device such as ``/dev/zero`` costs bounded memory) or one whose format cannot be told becomes
+one rejection naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -40,10 +46,18 @@ from attribution.intake.incidents import parse_incident_reports
 from attribution.intake.lists import parse_csv, parse_list
 from attribution.intake.passive_dns import parse_passive_dns
 from attribution.intake.rdap_raw import parse_rdap
-from attribution.intake.records import IntakeResult
+from attribution.intake.records import MAX_FILE_BYTES, IntakeResult, Rejection, too_deep
 from attribution.intake.stix import parse_stix
 
-__all__ = ["FORMATS", "UnknownFormat", "detect_format", "parser_for", "read_path"]
+__all__ = [
+    "FORMATS",
+    "InputRefused",
+    "UnknownFormat",
+    "detect_format",
+    "parser_for",
+    "read_input",
+    "read_path",
+]
 
 FORMATS = (
     "list",
@@ -63,6 +77,10 @@ _ALLOWLIST_WORDS = ("allowlist", "allow-list", "allow_list", "whitelist", "benig
 
 class UnknownFormat(ValueError):
     """The format of an input could not be told; the message says how to force one."""
+
+
+class InputRefused(ValueError):
+    """A file refused whole before it is parsed (a directory, too large, unreadable)."""
 
 
 def _is_warninglists_dir(path: Path) -> bool:
@@ -108,6 +126,7 @@ def detect_format(path: Path | str, head: bytes | None = None) -> str:
     if head is None:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
+    head = head[:_SNIFF_BYTES]
     text = head.decode("utf-8", "replace").removeprefix("\ufeff")
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
@@ -135,17 +154,23 @@ def detect_format(path: Path | str, head: bytes | None = None) -> str:
 
 
 def _sniff_json(path: Path, text: str) -> str | None:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        document = None
+    document = None
+    deep = too_deep(text)
+    if deep is not None and too_deep(text.split("\n", 1)[0]) is not None:
+        raise InputRefused(deep)
+    if deep is None:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            document = None
     if document is not None:
         first = document[0] if isinstance(document, list) and document else document
         return _json_kind(first)
     # Not one complete document in the sniffed head: a large document, or JSON Lines.
     first_line = text.split("\n", 1)[0]
     try:
-        return _json_kind(json.loads(first_line))
+        if too_deep(first_line) is None:
+            return _json_kind(json.loads(first_line))
     except json.JSONDecodeError:
         pass
     # One large document cut by the sniff limit: decide by its first keys.
@@ -200,8 +225,51 @@ def read_path(
     if kind == "misp-warninglists":
         return labels_from_warninglists(path)
     source = source_name or path.name
-    data = path.read_bytes()
+    data = read_capped(path)
     if kind == "trails":
         family, category = trail_family(path)
         return parse_trails(data, source, family, category)
     return _PARSERS[kind](data, source)
+
+
+def read_capped(path: Path) -> bytes:
+    """The bytes of a file, reading no more than one byte past :data:`MAX_FILE_BYTES`.
+
+    Raises:
+        InputRefused: ``path`` is a directory, cannot be read, or is larger than the cap.
+    """
+    if path.is_dir():
+        raise InputRefused("is a directory, not a file (name the files in it)")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputRefused(f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputRefused(f"larger than {MAX_FILE_BYTES} bytes; split it into smaller files")
+    return data
+
+
+def read_input(path: Path | str, fmt: str | None = None) -> tuple[str | None, IntakeResult[Any]]:
+    """(format, result) of one file a user named; a file refused whole is one rejection.
+
+    Never raises for the file's content or kind; an unknown ``fmt`` raises
+    :class:`UnknownFormat` (a usage error, checked before any file is read).
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    try:
+        if fmt is None and _is_warninglists_dir(path):
+            return "misp-warninglists", labels_from_warninglists(path)
+        data = read_capped(path) if fmt != "misp-warninglists" else b""
+        kind = fmt or detect_format(path, data[:_SNIFF_BYTES])
+        if kind == "misp-warninglists":
+            return kind, labels_from_warninglists(path)
+        if kind == "trails":
+            family, category = trail_family(path)
+            return kind, parse_trails(data, path.name, family, category)
+        return kind, _PARSERS[kind](data, path.name)
+    except (InputRefused, UnknownFormat) as exc:
+        refusal = Rejection.of(str(path), 0, None, "", f"file refused: {exc}")
+        return fmt, IntakeResult(rejections=[refusal])

@@ -27,11 +27,13 @@ from datetime import datetime
 from attribution.identities import Identity, InvalidIdentity, canonical_ip
 from attribution.intake.guard import FLOW_ALIASES, WITHHELD, check_fields
 from attribution.intake.records import (
+    INT64_MAX,
     FieldError,
     FlowRecord,
     IntakeResult,
     Rejection,
     json_objects,
+    parse_count,
     parse_epoch,
     parse_time,
     split_lines,
@@ -81,16 +83,6 @@ def parse_port(value: object) -> int:
         value = int(value.strip())
     if not isinstance(value, int) or not 0 <= value <= 65535:
         raise ValueError("port must be an integer 0..65535")
-    return value
-
-
-def _parse_count(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError("must be a non-negative integer, not a boolean")
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 20:
-        value = int(value.strip())
-    if not isinstance(value, int) or value < 0:
-        raise ValueError("must be a non-negative integer")
     return value
 
 
@@ -148,9 +140,9 @@ def _flow_from_fields(fields: dict[str, object]) -> _Flow:
         name = "last_seen"
         last_seen = _parse_moment(get(name)) if get(name) is not None else first_seen
         name = "packets"
-        packets = _parse_count(get(name)) if get(name) is not None else None
+        packets = parse_count(get(name)) if get(name) is not None else None
         name = "bytes"
-        size = _parse_count(get(name)) if get(name) is not None else None
+        size = parse_count(get(name)) if get(name) is not None else None
     except FieldError:
         raise
     except ValueError as exc:
@@ -222,11 +214,48 @@ def _rows(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, dict[s
     return rows
 
 
+_FlowKey = tuple[Identity, Identity, int | None, str]
+
+
+def _aggregate(
+    key: _FlowKey, members: list[tuple[int, _Flow]], source_name: str
+) -> FlowRecord | Rejection:
+    """One contact record from its flows, or the rejection of them all when a sum overflows."""
+    src, dst, dst_port, protocol = key
+    flows = [flow for _number, flow in members]
+    lines = tuple(number for number, _flow in members)
+    packets = [f.packets for f in flows if f.packets is not None]
+    sizes = [f.bytes for f in flows if f.bytes is not None]
+    for name, values in (("packets", packets), ("bytes", sizes)):
+        if sum(values) > INT64_MAX:
+            return Rejection.of(
+                source_name,
+                lines[0],
+                name,
+                sum(values),
+                f"{name} summed over lines {', '.join(map(str, lines))} exceed {INT64_MAX} "
+                "(a signed 64-bit integer); none of these flows was kept",
+            )
+    return FlowRecord(
+        src=src,
+        dst=dst,
+        dst_port=dst_port,
+        protocol=protocol,
+        first_seen=min(f.first_seen for f in flows),
+        last_seen=max(f.last_seen for f in flows),
+        packets=sum(packets) if packets else None,
+        bytes=sum(sizes) if sizes else None,
+        count=len(flows),
+        source=source_name,
+        lines=lines,
+    )
+
+
 def parse_flows(data: bytes | str, source_name: str) -> IntakeResult[FlowRecord]:
     """Parse flow metadata (CSV or JSON Lines) and aggregate it into contact records."""
     rows = _rows(data, source_name)
     result: IntakeResult[FlowRecord] = IntakeResult(rejections=rows.rejections)
-    groups: dict[tuple[Identity, Identity, int | None, str], list[tuple[int, _Flow]]] = {}
+    groups: dict[_FlowKey, list[tuple[int, _Flow]]] = {}
     for number, raw in rows.records:
         named = _canonical_names(raw, source_name, number)
         if isinstance(named, Rejection):
@@ -241,24 +270,11 @@ def parse_flows(data: bytes | str, source_name: str) -> IntakeResult[FlowRecord]
             continue
         key = (flow.src, flow.dst, flow.dst_port, flow.protocol)
         groups.setdefault(key, []).append((number, flow))
-    for (src, dst, dst_port, protocol), members in groups.items():
-        flows = [flow for _number, flow in members]
-        packets = [f.packets for f in flows if f.packets is not None]
-        sizes = [f.bytes for f in flows if f.bytes is not None]
-        result.records.append(
-            FlowRecord(
-                src=src,
-                dst=dst,
-                dst_port=dst_port,
-                protocol=protocol,
-                first_seen=min(f.first_seen for f in flows),
-                last_seen=max(f.last_seen for f in flows),
-                packets=sum(packets) if packets else None,
-                bytes=sum(sizes) if sizes else None,
-                count=len(flows),
-                source=source_name,
-                lines=tuple(number for number, _flow in members),
-            )
-        )
+    for key, members in groups.items():
+        record = _aggregate(key, members, source_name)
+        if isinstance(record, Rejection):
+            result.rejections.append(record)
+        else:
+            result.records.append(record)
     result.rejections.sort(key=lambda rejection: rejection.line)
     return result

@@ -47,6 +47,7 @@ from attribution.intake.records import (
     Role,
     parse_time,
     split_lines,
+    too_deep,
 )
 
 __all__ = ["MAX_REPORT_LINE_BYTES", "SCHEMA_NAME", "incident_schema", "parse_incident_reports"]
@@ -107,6 +108,10 @@ def _documents(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, s
         result.rejections.append(
             Rejection.of(source_name, 0, "$", "", f"not UTF-8 ({exc.reason} at byte {exc.start})")
         )
+        return result
+    deep = too_deep(text)
+    if deep is not None:
+        result.rejections.append(Rejection.of(source_name, 0, "$", "", deep))
         return result
     try:
         document = _loads(text.removeprefix("\ufeff"))

@@ -24,7 +24,6 @@ the JSON path.
 from __future__ import annotations
 
 import ipaddress
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +41,7 @@ from attribution.intake.records import (
     RdapRecord,
     Rejection,
     parse_time,
+    read_json,
 )
 from enrichment.domain_registration import transform_rdap_domain
 from enrichment.failures import PermanentError
@@ -167,7 +167,7 @@ def _events(
     events: list[tuple[str, datetime]] = []
     for index, event in enumerate(obj.get("events") or ()):
         try:
-            events.append((str(event["eventAction"]), parse_time(event["eventDate"])))
+            events.append((str(event["eventAction"]), parse_time(event["eventDate"], future=True)))
         except (KeyError, TypeError, ValueError) as exc:
             rejections.append(
                 Rejection.of(
@@ -228,10 +228,9 @@ def _registration(domain: Any, obj: dict[str, Any], source_name: str) -> DomainR
 def parse_rdap(data: bytes | str, source_name: str) -> IntakeResult[RdapRecord]:
     """Parse one raw RDAP answer, or a JSON array of answers (see the module docstring)."""
     result: IntakeResult[RdapRecord] = IntakeResult()
-    try:
-        document = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        result.rejections.append(Rejection.of(source_name, 0, "$", "", f"not JSON ({exc})"))
+    document = read_json(data, source_name)
+    if isinstance(document, Rejection):
+        result.rejections.append(document)
         return result
     answers = document if isinstance(document, list) else [document]
     for index, obj in enumerate(answers):

@@ -13,15 +13,20 @@ Lines). For a single JSON document (a STIX bundle, an incident report, an RDAP a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from attribution.identities import Identity
 from enrichment.observations import DomainRegistration
 
 __all__ = [
+    "FUTURE_TOLERANCE",
+    "INT64_MAX",
+    "MAX_FILE_BYTES",
+    "MAX_JSON_DEPTH",
     "MAX_LINE_BYTES",
     "MAX_SHOWN_VALUE",
     "FlowRecord",
@@ -41,6 +46,14 @@ __all__ = [
 MAX_LINE_BYTES = 4096
 # Rejections quote at most this many characters of the offending value.
 MAX_SHOWN_VALUE = 200
+# A file larger than this is refused whole, unread: it bounds the memory one input can take.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# JSON nested deeper than this is refused before it is decoded (the decoder recurses).
+MAX_JSON_DEPTH = 64
+# Neo4j integers are signed 64-bit: a larger count is refused at parse time, not mid-write.
+INT64_MAX = 2**63 - 1
+# An observation time later than this beyond the clock is refused: it would freeze last_seen.
+FUTURE_TOLERANCE = timedelta(days=1)
 
 R = TypeVar("R")
 
@@ -277,11 +290,20 @@ def split_lines(
     return result
 
 
-def parse_time(value: object) -> datetime:
+def not_in_future(moment: datetime) -> datetime:
+    """``moment``, or ValueError when it lies beyond :data:`FUTURE_TOLERANCE` from now."""
+    if moment > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise ValueError(f"time is more than {FUTURE_TOLERANCE.days} day in the future")
+    return moment
+
+
+def parse_time(value: object, *, future: bool = False) -> datetime:
     """An RFC 3339 timestamp with an offset (``Z`` or ``+09:00``), returned in UTC.
 
     A timestamp without an offset is refused: an operator in Japan may have written local
-    time, and guessing would shift the event by nine hours.
+    time, and guessing would shift the event by nine hours. A time beyond
+    :data:`FUTURE_TOLERANCE` from now is refused unless ``future`` (an RDAP expiration date
+    lies ahead by nature); one that falls outside years 1..9999 in UTC is refused always.
     """
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be RFC 3339 text, not {type(value).__name__}")
@@ -294,7 +316,11 @@ def parse_time(value: object) -> datetime:
         raise ValueError("not an RFC 3339 timestamp (YYYY-MM-DDThh:mm:ssZ)") from None
     if moment.tzinfo is None:
         raise ValueError("timestamp has no UTC offset (add Z or +09:00)")
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp falls outside years 1..9999 in UTC") from None
+    return moment if future else not_in_future(moment)
 
 
 def parse_epoch(value: object) -> datetime:
@@ -307,7 +333,65 @@ def parse_epoch(value: object) -> datetime:
         raise ValueError("epoch seconds must be a non-negative integer")
     if not 0 <= value <= 253402300799:  # up to 9999-12-31T23:59:59Z
         raise ValueError("epoch seconds out of range")
-    return datetime.fromtimestamp(value, UTC)
+    return not_in_future(datetime.fromtimestamp(value, UTC))
+
+
+def parse_count(value: object) -> int:
+    """A non-negative integer that fits Neo4j's signed 64-bit integers."""
+    if isinstance(value, bool):
+        raise ValueError("must be a non-negative integer, not a boolean")
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 20:
+        value = int(value.strip())
+    if not isinstance(value, int) or value < 0:
+        raise ValueError("must be a non-negative integer")
+    if value > INT64_MAX:
+        raise ValueError(f"must be at most {INT64_MAX} (a signed 64-bit integer)")
+    return value
+
+
+# Strings are removed before brackets are counted, so a bracket inside a string does not count.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text (0 for a scalar), without decoding it."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """The rejection reason for JSON nested deeper than ``limit``, or None when it is not."""
+    if json_depth(text) > limit:
+        return f"JSON nested deeper than {limit} levels"
+    return None
+
+
+def read_json(data: bytes | str, source_name: str) -> Any:
+    """One JSON document, or the :class:`Rejection` (at ``$``) saying why it cannot be read.
+
+    The text must be UTF-8 (a byte-order mark is dropped) and nest at most
+    :data:`MAX_JSON_DEPTH` levels; the depth is checked before the decoder runs.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        return Rejection.of(
+            source_name, 0, "$", "", f"not UTF-8 ({exc.reason} at byte {exc.start})"
+        )
+    deep = too_deep(text)
+    if deep is not None:
+        return Rejection.of(source_name, 0, "$", "", deep)
+    try:
+        return json.loads(text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as exc:
+        return Rejection.of(source_name, 0, "$", "", f"not JSON ({exc})")
 
 
 def json_objects(
@@ -317,6 +401,10 @@ def json_objects(
     result: IntakeResult[tuple[int, dict[str, Any]]] = IntakeResult()
     for number, text in lines:
         if not text.strip():
+            continue
+        deep = too_deep(text)
+        if deep is not None:
+            result.rejections.append(Rejection.of(source_name, number, None, text, deep))
             continue
         try:
             value = json.loads(text)

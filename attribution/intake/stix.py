@@ -27,7 +27,6 @@ record. ``line`` is 0 and rejections name the JSON path (``$.objects[3].pattern`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -40,9 +39,20 @@ from stix2patterns.exceptions import ParseException
 
 from attribution.identities import Identity, InvalidIdentity, canonical_asn, parse_url
 from attribution.identities import parse_indicator as parse_identity
-from attribution.intake.records import IndicatorRecord, IntakeResult, Rejection, parse_time
+from attribution.intake.records import (
+    IndicatorRecord,
+    IntakeResult,
+    Rejection,
+    parse_time,
+    read_json,
+)
 
-__all__ = ["parse_stix"]
+__all__ = ["MAX_PATTERN_BYTES", "MAX_PATTERN_DEPTH", "parse_stix"]
+
+# The pattern grammar's parser and its visitor recurse per nesting level: deeper patterns,
+# or longer ones, are refused before they are parsed. Feeds' patterns nest a few levels.
+MAX_PATTERN_DEPTH = 16
+MAX_PATTERN_BYTES = 16 * 1024
 
 _VALUE_TYPES = ("ipv4-addr", "ipv6-addr", "domain-name", "url")
 _OBSERVABLE_TYPES = (*_VALUE_TYPES, "autonomous-system")
@@ -54,6 +64,34 @@ def _stix_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     return parse_time(str(value))
+
+
+def _pattern_depth(pattern: str) -> int:
+    """How deeply parentheses and brackets nest in a pattern, quoted constants aside."""
+    depth = deepest = 0
+    quoted = escaped = False
+    for char in pattern:
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (char == "\\", char != "'")
+        elif char == "'":
+            quoted = True
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
+
+
+def _pattern_refusal(pattern: object) -> str | None:
+    """Why a pattern is refused before parsing, or None when the grammar may read it."""
+    if not isinstance(pattern, str):
+        return "pattern must be text"
+    if len(pattern.encode("utf-8", "surrogatepass")) > MAX_PATTERN_BYTES:
+        return f"pattern longer than {MAX_PATTERN_BYTES} bytes"
+    if _pattern_depth(pattern) > MAX_PATTERN_DEPTH:
+        return f"pattern nested deeper than {MAX_PATTERN_DEPTH} levels"
+    return None
 
 
 def _comparisons(node: object) -> Iterator[stix_patterns._ComparisonExpression]:
@@ -135,11 +173,32 @@ def _indicator_records(
             )
         )
         return
+    refusal = _pattern_refusal(obj["pattern"])
+    if refusal is not None:
+        result.rejections.append(
+            Rejection.of(source_name, 0, f"{where}.pattern", obj["pattern"], refusal)
+        )
+        return
+    try:
+        first_seen = _stix_time(obj.get("valid_from"))
+    except ValueError as exc:
+        result.rejections.append(
+            Rejection.of(source_name, 0, f"{where}.valid_from", obj.get("valid_from"), str(exc))
+        )
+        return
     try:
         values = list(_pattern_values(obj["pattern"]))
     except (ParseException, stix2.exceptions.STIXError, ValueError) as exc:
         result.rejections.append(
             Rejection.of(source_name, 0, f"{where}.pattern", obj["pattern"], f"bad pattern: {exc}")
+        )
+        return
+    except RecursionError:
+        # Within the size and depth limits, yet too many terms for the grammar's recursion.
+        result.rejections.append(
+            Rejection.of(
+                source_name, 0, f"{where}.pattern", obj["pattern"], "pattern has too many terms"
+            )
         )
         return
     if not values:
@@ -153,7 +212,6 @@ def _indicator_records(
             )
         )
         return
-    first_seen = _stix_time(obj.get("valid_from"))
     tags = _tags(obj)
     for object_type, value in values:
         try:
@@ -181,40 +239,73 @@ def _objects(document: Any) -> list[Any]:
     return [document]
 
 
-def parse_stix(data: bytes | str, source_name: str) -> IntakeResult[IndicatorRecord]:
-    """Parse a STIX 2.1 bundle (or one object, or a JSON array of objects)."""
-    result: IntakeResult[IndicatorRecord] = IntakeResult()
-    try:
-        document = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        result.rejections.append(Rejection.of(source_name, 0, "$", "", f"not JSON ({exc})"))
-        return result
+def _valid_objects(
+    document: Any, source_name: str, result: IntakeResult[IndicatorRecord]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(JSON path, object) of each object that is valid STIX 2.1; the others are rejected."""
     base = "$.objects" if isinstance(document, dict) and document.get("type") == "bundle" else "$"
     valid: list[tuple[str, dict[str, Any]]] = []
     for index, obj in enumerate(_objects(document)):
         where = f"{base}[{index}]" if base == "$.objects" or isinstance(document, list) else "$"
+        if not isinstance(obj, dict):
+            # stix2.parse would decode a string as JSON text: an object must be given as one.
+            result.rejections.append(
+                Rejection.of(source_name, 0, where, obj, "a STIX object must be a JSON object")
+            )
+            continue
         try:
             stix2.parse(obj, allow_custom=True, version="2.1")
-        except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
-            kind = obj.get("type") if isinstance(obj, dict) else None
+        except (stix2.exceptions.STIXError, ValueError, TypeError, RecursionError) as exc:
             result.rejections.append(
-                Rejection.of(source_name, 0, where, kind or "", f"invalid STIX object: {exc}")
+                Rejection.of(
+                    source_name, 0, where, obj.get("type") or "", f"invalid STIX object: {exc}"
+                )
             )
             continue
         valid.append((where, obj))
+    return valid
 
+
+_Inline = tuple[str, dict[str, Any], datetime | None, tuple[str, ...]]
+
+
+def _observed_data(
+    valid: list[tuple[str, dict[str, Any]]],
+    source_name: str,
+    result: IntakeResult[IndicatorRecord],
+) -> tuple[dict[str, datetime], list[_Inline]]:
+    """First observation time per referenced object id, and the objects given inline."""
     observed_first: dict[str, datetime] = {}
-    inline: list[tuple[str, dict[str, Any], datetime | None, tuple[str, ...]]] = []
+    inline: list[_Inline] = []
     for where, obj in valid:
         if obj["type"] != "observed-data":
             continue
-        first = _stix_time(obj.get("first_observed"))
+        try:
+            first = _stix_time(obj.get("first_observed"))
+        except ValueError as exc:
+            result.rejections.append(
+                Rejection.of(
+                    source_name, 0, f"{where}.first_observed", obj.get("first_observed"), str(exc)
+                )
+            )
+            continue
         for ref in obj.get("object_refs") or ():
             if first is not None and (ref not in observed_first or first < observed_first[ref]):
                 observed_first[ref] = first
         for key, inner in (obj.get("objects") or {}).items():
             inline.append((f"{where}.objects.{key}", inner, first, _tags(obj)))
+    return observed_first, inline
 
+
+def parse_stix(data: bytes | str, source_name: str) -> IntakeResult[IndicatorRecord]:
+    """Parse a STIX 2.1 bundle (or one object, or a JSON array of objects)."""
+    result: IntakeResult[IndicatorRecord] = IntakeResult()
+    document = read_json(data, source_name)
+    if isinstance(document, Rejection):
+        result.rejections.append(document)
+        return result
+    valid = _valid_objects(document, source_name, result)
+    observed_first, inline = _observed_data(valid, source_name, result)
     for where, obj in valid:
         if obj["type"] == "indicator":
             _indicator_records(obj, where, source_name, result)
