@@ -17,9 +17,12 @@ retrieved_at). Kinds of label source:
     evidence from source ``incident``. It is read from those relationships directly rather
     than copied, so it follows the reports as they are confirmed.
 ``analyst``
-    An analyst's verdict (``analyst:<user>``) with ``by`` and ``reason``; every change is
-    appended to the audit log (:mod:`attribution.audit`), and a change that cannot be audited
-    raises.
+    An analyst's verdict (``analyst:<user>``) with ``by`` and ``reason``.
+
+Every label change is appended to the audit log (:mod:`attribution.audit`) *before* it is
+written: an analyst's verdict (``label.set``), a feed or allowlist file (``label.import``),
+and labels arriving with other records (``label.ingest``, :func:`audit_label_rels`). When the
+entry cannot be written, :class:`attribution.audit.AuditError` is raised and nothing is written.
 
 Conflicts resolve by precedence, strongest first: analyst > incident > allowlist > feed.
 Within one kind the most recent observation (``last_seen``) wins; on equal times the source
@@ -29,11 +32,14 @@ name decides, so the result never depends on the order the graph returns rows in
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import rfc8785
 
 from attribution import audit, identities
 from attribution.db import Graph
@@ -42,6 +48,7 @@ from attribution.intake.feeds import parse_label_list
 from attribution.intake.records import LabelRecord, Rejection
 from attribution.rows import Rows, Seen
 from attribution.schema import TARGET_BY_LABEL, TARGETS
+from attribution.settings import load_settings
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 __all__ = [
@@ -53,6 +60,7 @@ __all__ = [
     "NodeKey",
     "ResolvedLabel",
     "TruthRow",
+    "audit_label_rels",
     "entries_from_records",
     "import_label_file",
     "label_rows",
@@ -279,13 +287,16 @@ def import_label_file(
     *,
     source: str | None = None,
     at: datetime | None = None,
+    by: str | None = None,
 ) -> LabelImport:
     """Write a feed (malicious) or allowlist (benign) file as labels; good lines survive bad ones.
 
     The file is read by :func:`attribution.intake.feeds.parse_label_list` (a label CSV, a
     trail file, or an allowlist), the same parser ``attribution ingest`` uses. ``source``
     names the label source (default ``<kind>:<file name>``; a CSV line's own ``source`` cell
-    wins); ``at`` is the observation time (default now).
+    wins); ``at`` is the observation time (default now); ``by`` who imports it (default
+    :meth:`~attribution.settings.Settings.acting_user`), named in the ``label.import`` audit
+    entry written before the labels.
     """
     if kind not in ("feed", "allowlist"):
         raise ValueError(f"label files are feeds or allowlists, not {kind!r}")
@@ -301,11 +312,62 @@ def import_label_file(
     when = at or datetime.now(UTC)
     default_source = source or f"{kind}:{Path(path).name}"
     nodes, rels = label_rows(entries, kind, default_source, f"label:{Path(path).name}", when)
-    GraphWriter(graph).load(nodes=nodes, rels=rels)
     summary = LabelImport(str(path), kind, written=len(rels), rejected=rejected)
     for rel in rels:
         summary.sources[rel.start] = summary.sources.get(rel.start, 0) + 1
+    if rels:
+        audit_label_rels(
+            rels,
+            "label.import",
+            str(path),
+            by=by,
+            details={"kind": kind, "rejected": len(rejected)},
+        )
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
     return summary
+
+
+_LABEL_TYPES = frozenset(target.labelled_by for target in TARGETS.values())
+_LISTED_TARGETS = 50
+"""Labels an audit entry names one by one; beyond that, their count and digest stand for them."""
+
+
+def audit_label_rels(
+    rels: Sequence[RelRow],
+    action: str,
+    subject: str,
+    *,
+    by: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Append one audit entry for the label relationships among ``rels``, before they are
+    written; returns how many there were (no entry when none).
+
+    The entry names the sources, the count, the SHA-256 of the labels' canonical JSON
+    (source, target, verdict, family of each) and the targets themselves when they are few.
+    ``by`` defaults to the acting user. Raises :class:`attribution.audit.AuditError` when the
+    entry cannot be written: the caller must then not write the labels.
+    """
+    labels = sorted(
+        [rel.start, rel.end, rel.props.get("verdict"), rel.props.get("family")]
+        for rel in rels
+        if rel.type in _LABEL_TYPES
+    )
+    if not labels:
+        return 0
+    sources: dict[str, int] = {}
+    for label in labels:
+        sources[label[0]] = sources.get(label[0], 0) + 1
+    record: dict[str, Any] = {
+        **(details or {}),
+        "labels": len(labels),
+        "sources": sources,
+        "labels_sha256": hashlib.sha256(rfc8785.dumps(labels)).hexdigest(),
+    }
+    if len(labels) <= _LISTED_TARGETS:
+        record["targets"] = [{"target": t, "verdict": v, "source": s} for s, t, v, _ in labels]
+    audit.append(by or load_settings().acting_user(), action, subject, record)
+    return len(labels)
 
 
 def set_analyst_label(
@@ -317,11 +379,13 @@ def set_analyst_label(
     reason: str,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Record an analyst's verdict on a domain or address, and audit the change.
+    """Record an analyst's verdict on a domain or address, audited before it is written.
 
     Returns what was written: the target, verdict, source, and the resolved verdict before
     and after (precedence may still let an older analyst verdict by someone else stand if it
-    is newer, but a new verdict is always the newest).
+    is newer, but a new verdict is always the newest). Raises
+    :class:`attribution.audit.AuditError`, writing nothing, when the audit entry cannot be
+    written.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be malicious or benign, not {verdict!r}")
@@ -330,14 +394,14 @@ def set_analyst_label(
     if not reason.strip():
         raise ValueError("an analyst verdict needs a reason (--reason)")
     node = parse_target(target)
-    before = read_labels_for(graph, [node]).get(node)
+    observations = [o for o in read_label_observations(graph) if o.target == node]
     when = at or datetime.now(UTC)
     source = f"analyst:{by}"
-    nodes, rels = label_rows(
-        [LabelEntry(node, verdict)], "analyst", source, "analyst", when, by=by, reason=reason
-    )
-    GraphWriter(graph).load(nodes=nodes, rels=rels)
-    after = read_labels_for(graph, [node]).get(node)
+    millis = (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    new = LabelObservation(node, verdict, "analyst", source, millis, by=by, reason=reason)
+    before = resolve_labels(observations).get(node)
+    # The new verdict replaces this analyst's earlier one (one label per source and target).
+    after = resolve_labels([*(o for o in observations if o.source != source), new]).get(node)
     record: dict[str, Any] = {
         "target": node[1],
         "label": node[0],
@@ -349,6 +413,10 @@ def set_analyst_label(
         "resolved": after.verdict if after else None,
     }
     audit.append(by, "label.set", node[1], dict(record))
+    nodes, rels = label_rows(
+        [LabelEntry(node, verdict)], "analyst", source, "analyst", when, by=by, reason=reason
+    )
+    GraphWriter(graph).load(nodes=nodes, rels=rels)
     record["audited"] = True
     return record
 

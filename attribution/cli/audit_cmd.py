@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "audit",
         help="verify the hash-chained audit log, or print its head",
         description="verify exits 0 when the chain is intact and 4 naming the first broken "
-        "entry otherwise. Record `audit head` elsewhere and pass it to --expect-head to also "
-        "detect entries removed from the end.",
+        "entry otherwise (an edited, deleted or reordered entry; a line with an invalid byte, a "
+        "duplicated key or NaN; or a head anchored by an earlier append that the log no longer "
+        "holds). --expect-head checks a head recorded by hand as well.",
     )
     parser.add_argument("action", choices=("verify", "head"))
     parser.add_argument("--expect-head", default=None, metavar="SEQ:HASH")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{current[0]}:{current[1]}" if current else "empty")
         return EXIT_OK
-    result = audit.verify(path, expect_head=args.expect_head)
+    result = audit.verify(path, expect_head=args.expect_head, anchors=audit.recorded_anchors(path))
     if args.json:
         print_json({"path": str(path), **result.as_dict()})
     elif result.ok:

@@ -15,7 +15,8 @@ import importlib
 import logging
 import sys
 
-from attribution.cli.common import EXIT_USAGE, CommandError
+from attribution.audit import AuditError, AuditTampered
+from attribution.cli.common import EXIT_ENVIRONMENT, EXIT_REFUSED, EXIT_USAGE, CommandError
 from attribution.settings import SettingsError
 
 # Each module exposes register(subparsers); the order is the order of `--help`. Only the
@@ -84,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"attribution {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AuditError as exc:
+        # The change the entry would have recorded was not made.
+        print(f"attribution {args.command}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED if isinstance(exc, AuditTampered) else EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return 130
 

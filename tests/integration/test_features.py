@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,10 +180,19 @@ def test_label_precedence_and_latest_within_kind(
     final = read_labels(graph)[("Domain", "beta.com")]
     assert (final.verdict, final.source) == ("malicious", "analyst:bob")
     audit = (tmp_path / "audit.jsonl").read_text().splitlines()
-    assert len(audit) == 2 and '"label.set"' in audit[1]
+    # every label change is audited: both files, then both verdicts
+    assert [json.loads(line)["action"] for line in audit] == [
+        "label.import",
+        "label.import",
+        "label.set",
+        "label.set",
+    ]
 
 
-def test_label_features_use_graph_labels(graph: Graph, tmp_path: Path) -> None:
+def test_label_features_use_graph_labels(
+    graph: Graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTRIBUTION_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     load_fixture(graph)
     feed = tmp_path / "feed.txt"
     feed.write_text("beta.com\n")
