@@ -404,6 +404,7 @@ class RunSummary:
     discovered: int = 0
     dns_queries: int = 0
     requests_by_server: dict[str, int] = field(default_factory=dict)
+    breaker_openings: dict[str, int] = field(default_factory=dict)
     rdap_cache_hits: int = 0
     rdap_cache_misses: int = 0
     seconds: float = 0.0
@@ -432,6 +433,7 @@ class RunSummary:
             "discovered": self.discovered,
             "dns_queries": self.dns_queries,
             "requests_by_server": dict(sorted(self.requests_by_server.items())),
+            "breaker_openings": dict(sorted(self.breaker_openings.items())),
             "rdap_cache": {"hits": self.rdap_cache_hits, "misses": self.rdap_cache_misses},
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())},
@@ -509,6 +511,7 @@ class Worker:
             summary = self.summary
             server = clients.dns_server
             summary.requests_by_server = dict(clients.gate.requests_by_server)
+            summary.breaker_openings = clients.gate.breaker_openings()
             summary.dns_queries = summary.requests_by_server.get(server, 0)
             summary.rdap_cache_hits = clients.ip_rdap_cache.hits
             summary.rdap_cache_misses = clients.ip_rdap_cache.misses

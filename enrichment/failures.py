@@ -67,6 +67,11 @@ class TransientError(SourceError):
         self.retry_after = retry_after
 
 
+class ServerUnavailable(TransientError):
+    """The request was not sent: the server's circuit breaker is open, or it asked us to wait
+    longer than the configured ceiling. Transient, but not retried within the same lookup."""
+
+
 class PermanentError(SourceError):
     """The server answered with something unusable; retrying the same request will not help."""
 

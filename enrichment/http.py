@@ -118,14 +118,19 @@ class HttpClient:
             raise PermanentError(f"cannot fetch {url}: {error}", url) from error
 
     async def get_json(self, url: str) -> HttpAnswer:
-        """One GET (no retries: see :mod:`enrichment.retry`), decoded and classified."""
+        """One GET (no retries: see :mod:`enrichment.retry`), decoded and classified.
+
+        It waits while the server is paused by a ``Retry-After`` and fails at once with
+        :class:`ServerUnavailable` while its circuit breaker is open.
+        """
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        async with self._gate.slot(parts.hostname or "", port):
+        # Decoded inside the slot, so that the gate sees a 429/5xx (pause, breaker) as such.
+        async with self._gate.slot(parts.hostname or "", port, guarded=True):
             loop = asyncio.get_running_loop()
             status, headers, body = await loop.run_in_executor(self._pool, self._get, url)
-        retrieved_at = dt.datetime.now(dt.UTC)
-        return HttpAnswer(url, decode_json_answer(url, status, headers, body), retrieved_at)
+            retrieved_at = dt.datetime.now(dt.UTC)
+            return HttpAnswer(url, decode_json_answer(url, status, headers, body), retrieved_at)
 
     def close(self) -> None:
         """Stop the request threads and close every pooled connection."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from enrichment.config import RetryPolicy
-from enrichment.failures import SourceError, TransientError
+from enrichment.failures import ServerUnavailable, SourceError, TransientError
 
 T = TypeVar("T")
 
@@ -51,8 +51,13 @@ async def with_retry(
 ) -> Attempted[T]:
     """Run ``operation`` until it succeeds, raises a non-transient error, or attempts run out.
 
+    A ``Retry-After`` longer than the policy's ``max_retry_after`` is not waited for: the
+    lookup gives up at once (the node is retried later).
+
     Raises:
-        RetriesExhausted: every attempt raised :class:`TransientError`.
+        RetriesExhausted: every attempt raised :class:`TransientError`, or the server asked
+            for a wait beyond ``max_retry_after``.
+        ServerUnavailable: the request was not sent (breaker open or server paused too long).
         NoDataError, PermanentError: raised by ``operation``, passed through untouched, with
             with the number of attempts made stored on the exception's ``attempts``.
     """
@@ -62,12 +67,18 @@ async def with_retry(
         attempt += 1
         try:
             return Attempted(await operation(), attempt)
+        except ServerUnavailable as error:
+            # Nothing was sent; asking again within this lookup would not be sent either.
+            error.attempts = attempt
+            raise
         except TransientError as error:
-            if attempt >= policy.attempts:
+            too_long = error.retry_after is not None and error.retry_after > policy.max_retry_after
+            if attempt >= policy.attempts or too_long:
                 raise RetriesExhausted(error, attempt) from error
             delay = backoff_delay(policy, attempt, rng)
             if error.retry_after is not None:
-                delay = min(policy.max_delay, max(delay, error.retry_after))
+                # The server's wait is obeyed as sent, beyond the policy's own max_delay.
+                delay = max(delay, error.retry_after)
             await sleep(delay)
         except SourceError as error:
             # Re-raised unchanged, only annotated so the caller can report the requests spent.
