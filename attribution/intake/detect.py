@@ -54,6 +54,7 @@ __all__ = [
     "InputRefused",
     "UnknownFormat",
     "detect_format",
+    "parse_input",
     "parser_for",
     "read_input",
     "read_path",
@@ -262,14 +263,32 @@ def read_input(path: Path | str, fmt: str | None = None) -> tuple[str | None, In
     try:
         if fmt is None and _is_warninglists_dir(path):
             return "misp-warninglists", labels_from_warninglists(path)
-        data = read_capped(path) if fmt != "misp-warninglists" else b""
+        if fmt == "misp-warninglists":
+            return fmt, labels_from_warninglists(path)
+        return parse_input(read_capped(path), path, fmt)
+    except InputRefused as exc:
+        refusal = Rejection.of(str(path), 0, None, "", f"file refused: {exc}")
+        return fmt, IntakeResult(rejections=[refusal])
+
+
+def parse_input(
+    data: bytes, path: Path | str, fmt: str | None = None
+) -> tuple[str | None, IntakeResult[Any]]:
+    """(format, result) of a file's bytes, in the given or detected format; never raises.
+
+    ``path`` is where the bytes came from: its name is the records' source name, and it
+    tells list formats apart (see the module docstring).
+    """
+    path = Path(path)
+    if len(data) > MAX_FILE_BYTES:
+        refusal = f"file refused: larger than {MAX_FILE_BYTES} bytes; split it into smaller files"
+        return fmt, IntakeResult(rejections=[Rejection.of(str(path), 0, None, "", refusal)])
+    try:
         kind = fmt or detect_format(path, data[:_SNIFF_BYTES])
-        if kind == "misp-warninglists":
-            return kind, labels_from_warninglists(path)
-        if kind == "trails":
-            family, category = trail_family(path)
-            return kind, parse_trails(data, path.name, family, category)
-        return kind, _PARSERS[kind](data, path.name)
     except (InputRefused, UnknownFormat) as exc:
         refusal = Rejection.of(str(path), 0, None, "", f"file refused: {exc}")
         return fmt, IntakeResult(rejections=[refusal])
+    if kind == "trails":
+        family, category = trail_family(path)
+        return kind, parse_trails(data, path.name, family, category)
+    return kind, parser_for(kind)(data, path.name)
