@@ -281,8 +281,8 @@ def parse_input(
     """
     path = Path(path)
     if len(data) > MAX_FILE_BYTES:
-        refusal = f"file refused: larger than {MAX_FILE_BYTES} bytes; split it into smaller files"
-        return fmt, IntakeResult(rejections=[Rejection.of(str(path), 0, None, "", refusal)])
+        reason = f"file refused: larger than {MAX_FILE_BYTES} bytes; split it into smaller files"
+        return fmt, IntakeResult(rejections=[Rejection.of(str(path), 0, None, "", reason)])
     try:
         kind = fmt or detect_format(path, data[:_SNIFF_BYTES])
     except (InputRefused, UnknownFormat) as exc:
