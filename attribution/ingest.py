@@ -8,6 +8,8 @@ the write that carries it has committed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from attribution.intake.records import (
 from attribution.labels import entries_from_records, label_rows
 from attribution.observations_to_rows import registration_rows
 from attribution.rows import Rows, Seen
-from attribution.schema import DNS_RELATIONSHIP, REL_BY_TYPE
+from attribution.schema import DNS_RELATIONSHIP, NODE_BY_LABEL, REL_BY_TYPE
 from attribution.writer import GraphWriter, ValueOutOfRange
 
 
@@ -78,6 +80,56 @@ def add_indicator(rows: Rows, record: IndicatorRecord, now: datetime) -> None:
     rows.node(record.identity, props, source, Seen.since(record.first_seen, now))
 
 
+def _digest(content: object) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def incident_digest(record: IncidentReportRecord) -> str:
+    """SHA-256 of a report's normalised content (not of the file or line it came from)."""
+    indicators = [
+        [
+            item.identity.kind,
+            item.identity.value,
+            item.indicator_type,
+            item.role,
+            item.first_seen.isoformat(),
+            item.last_seen.isoformat(),
+            item.dst_port,
+            item.protocol,
+        ]
+        for item in record.indicators
+    ]
+    return _digest(
+        [
+            record.report_id,
+            record.operator_name,
+            record.sector,
+            record.observed_at.isoformat(),
+            record.reported_at.isoformat(),
+            record.confirmed,
+            indicators,
+        ]
+    )
+
+
+def flow_digest(record: FlowRecord) -> str:
+    """SHA-256 of a flow record's normalised fields: the key that stops summing it twice."""
+    return _digest(
+        [
+            record.src.value,
+            record.dst.value,
+            record.dst_port,
+            record.protocol,
+            record.first_seen.isoformat(),
+            record.last_seen.isoformat(),
+            record.packets,
+            record.bytes,
+            record.count,
+        ]
+    )
+
+
 def add_incident(rows: Rows, record: IncidentReportRecord, now: datetime) -> None:
     """A report, its operator, and every indicator it names with the role it gives it."""
     source = f"incident:{record.source}"
@@ -87,6 +139,7 @@ def add_incident(rows: Rows, record: IncidentReportRecord, now: datetime) -> Non
         "observed_at": record.observed_at,
         "reported_at": record.reported_at,
         "confirmed": record.confirmed,
+        "digest": incident_digest(record),
     }
     rows.entity("IncidentReport", record.report_id, report, source, seen)
     rows.entity("Operator", record.operator_name, {"sector": record.sector}, source, seen)
@@ -115,6 +168,7 @@ def add_flow(rows: Rows, record: FlowRecord, now: datetime) -> None:
         "packets": record.packets,
         "bytes": record.bytes,
         "flows": record.count,
+        "records": [flow_digest(record)],
     }
     rows.rel("CONTACTED", record.src.value, record.dst.value, props, source, seen)
 
@@ -229,6 +283,46 @@ def load_records(
     return stats.by_kind
 
 
+def refuse_changed_reports(graph: Graph, result: IntakeResult[Any]) -> IntakeResult[Any]:
+    """``result`` without the incident reports whose report_id the graph holds with other
+    content; each becomes a rejection naming the file, line and report id.
+
+    A report given again unchanged stays (its load changes nothing but the sighting times).
+    Refused rather than kept as a second version: approvals and reports cite a report by its
+    id, so one id must name one content.
+    """
+    reports = [r for r in result.records if isinstance(r, IncidentReportRecord)]
+    if not reports:
+        return result
+    spec = NODE_BY_LABEL["IncidentReport"]
+    stored = {
+        row["id"]: row["digest"]
+        for row in graph.read(
+            f"MATCH (r:{spec.label}) WHERE r.{spec.key} IN $ids "
+            f"RETURN r.{spec.key} AS id, r.digest AS digest",
+            {"ids": [r.report_id for r in reports]},
+        )
+    }
+    kept: list[Any] = []
+    rejections = list(result.rejections)
+    for record in result.records:
+        digest = stored.get(getattr(record, "report_id", None))
+        if isinstance(record, IncidentReportRecord) and digest not in (
+            None,
+            incident_digest(record),
+        ):
+            reason = (
+                f"report_id {record.report_id} is already loaded with other content; "
+                "a corrected report needs its own report_id"
+            )
+            rejections.append(
+                Rejection.of(record.source, record.line, "report_id", record.report_id, reason)
+            )
+        else:
+            kept.append(record)
+    return IntakeResult(kept, rejections)
+
+
 def ingest_paths(
     graph: Graph,
     paths: Sequence[Path],
@@ -246,6 +340,7 @@ def ingest_paths(
     summary = IngestSummary()
     for path in paths:
         kind, result = read_input(path, fmt)
+        result = refuse_changed_reports(graph, result)
         try:
             written = load_records(graph, result.records)
         except ValueOutOfRange as exc:

@@ -23,7 +23,8 @@ class Prop:
     description: str
     indexed: bool = False
     merge: str = "latest"
-    """How a new value combines with the stored one: latest, min, sum, union or keep."""
+    """How a new value combines with the stored one: latest, min, sum, sum_once, union or keep
+    (``sum_once`` adds a record's value once, by the digests in the ``records`` property)."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,13 @@ NODES: tuple[NodeSpec, ...] = (
             Prop("observed_at", "DATETIME", "When the operator observed the incident."),
             Prop("reported_at", "DATETIME", "When the report was filed.", indexed=True),
             Prop("confirmed", "BOOLEAN", "True when the report is confirmed."),
+            Prop(
+                "digest",
+                "STRING",
+                "SHA-256 of the report's normalised content; the same report_id with other "
+                "content is refused at intake.",
+                merge="keep",
+            ),
         ),
     ),
     NodeSpec(
@@ -454,9 +462,16 @@ RELATIONSHIPS: tuple[RelSpec, ...] = (
         (
             Prop("dst_port", "INTEGER", "Destination port."),
             Prop("protocol", "STRING", "Transport protocol."),
-            Prop("packets", "INTEGER", "Packets summed over the flows.", merge="sum"),
-            Prop("bytes", "INTEGER", "Bytes summed over the flows.", merge="sum"),
-            Prop("flows", "INTEGER", "Number of flow records aggregated.", merge="sum"),
+            Prop("packets", "INTEGER", "Packets summed over the flows.", merge="sum_once"),
+            Prop("bytes", "INTEGER", "Bytes summed over the flows.", merge="sum_once"),
+            Prop("flows", "INTEGER", "Number of flow records aggregated.", merge="sum_once"),
+            Prop(
+                "records",
+                "LIST<STRING>",
+                "SHA-256 of each flow record summed in (its normalised fields, not its file); "
+                "a record loaded again is not summed again.",
+                merge="union",
+            ),
         ),
         key=("dst_port", "protocol"),
     ),

@@ -8,6 +8,9 @@ time moving forward:
 * ``sightings`` counts loaded observations; ``source`` is the union of sources;
 * a property declared ``merge="min"`` keeps the smallest value, ``merge="sum"`` adds up,
   ``merge="union"`` collects list members, ``merge="keep"`` never overwrites a stored value;
+* ``merge="sum_once"`` adds up once per record: the row names its records (digests) in the
+  ``records`` property (``merge="union"``, declared after the sums), and a row whose records
+  are all stored already adds nothing, so loading the same file again sums nothing twice;
 * other properties take the value of the newest observation (an older observation loaded
   late does not overwrite newer values);
 * nothing is ever removed because an observation lacks it (``None`` values are dropped).
@@ -97,6 +100,16 @@ def _combine(prop: Prop, target: str, value: str) -> str:
         )
     if prop.merge == "sum":
         return f"CASE WHEN {value} IS NULL THEN {target} ELSE coalesce({target}, 0) + {value} END"
+    if prop.merge == "sum_once":
+        var = target.split(".", 1)[0]
+        loaded = (
+            "size(coalesce(row.agg.records, [])) > 0 AND "
+            f"all(d IN row.agg.records WHERE d IN coalesce({var}.records, []))"
+        )
+        return (
+            f"CASE WHEN {value} IS NULL OR ({loaded}) THEN {target} "
+            f"ELSE coalesce({target}, 0) + {value} END"
+        )
     if prop.merge == "keep":
         return f"coalesce({target}, {value})"
     if prop.merge == "union":
@@ -243,7 +256,7 @@ def _fold(
             current["agg"][name] = value
         elif aggregated[name].merge == "min":
             current["agg"][name] = min(old, value)
-        elif aggregated[name].merge == "sum":
+        elif aggregated[name].merge in ("sum", "sum_once"):
             current["agg"][name] = old + value
         elif aggregated[name].merge == "union":
             current["agg"][name] = old + [x for x in value if x not in old]

@@ -111,11 +111,11 @@ def test_flows_aggregate_into_contacts(graph: Graph, tmp_path: Path) -> None:
             "last": "2026-09-01T01:00:05Z",
         },
     ]
-    # The same export loaded again adds up: the writer sums counters of repeated sightings.
+    # The same export loaded again sums nothing twice: each flow record is summed once.
     ingest_paths(graph, [write(tmp_path, "flows.csv", FLOWS)])
     assert graph.read(
         "MATCH ()-[r:CONTACTED {dst_port: 443}]->() RETURN r.packets AS pk, r.flows AS n"
-    ) == [{"pk": 28, "n": 4}]
+    ) == [{"pk": 14, "n": 2}]
 
 
 def test_flow_rows_with_content_columns_are_refused_and_nothing_is_written(

@@ -45,10 +45,13 @@ def test_generated_merge_statements_take_values_only_from_parameters() -> None:
         "MERGE (a)-[r:CONTACTED {dst_port: row.rkey.dst_port, protocol: row.rkey.protocol}]->(b)"
         in statement
     )
+    # Flow counters are summed once per record: a row whose records are all stored adds nothing.
     assert (
-        "r.packets = CASE WHEN row.agg.packets IS NULL THEN r.packets ELSE coalesce(r.packets, 0) + row.agg.packets END"
-        in statement
+        "r.packets = CASE WHEN row.agg.packets IS NULL OR (size(coalesce(row.agg.records, [])) > 0 "
+        "AND all(d IN row.agg.records WHERE d IN coalesce(r.records, []))) THEN r.packets "
+        "ELSE coalesce(r.packets, 0) + row.agg.packets END" in statement
     )
+    assert statement.index("r.records = ") > statement.index("r.flows = ")
     node = node_statement("Domain")
     assert "MERGE (n:Domain {name: row.key})" in node
     assert "n.tags = CASE WHEN row.agg.tags IS NULL THEN n.tags ELSE coalesce(n.tags, [])" in node
