@@ -33,6 +33,7 @@ import requests
 
 from enrichment.sandbox import nsd
 from enrichment.sandbox.layout import load_data_dir
+from enrichment.sandbox.rdap_server import PROBE_HEADER
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"
@@ -166,9 +167,10 @@ def probe_dns(port: int, zone: str) -> bool:
 
 
 def probe_rdap(base_url: str) -> bool:
-    """Whether the RDAP server answers its help path."""
+    """Whether the RDAP server answers its help path (marked as a probe: it spends no fault)."""
     try:
-        return requests.get(base_url + "help", timeout=PROBE_TIMEOUT).status_code == 200
+        answer = requests.get(base_url + "help", timeout=PROBE_TIMEOUT, headers=PROBE_HEADER)
+        return answer.status_code == 200
     except requests.RequestException:
         return False
 
@@ -370,6 +372,37 @@ class Sandbox:
             stopped = _stop_group(pid) or stopped
         self.state_file.unlink(missing_ok=True)
         return stopped
+
+    def stop_dns(self) -> bool:
+        """Stop the DNS server alone, RDAP and WHOIS staying up: a fault drill for "DNS down".
+
+        True if it was running. :meth:`start_dns` brings it back on the same port.
+        """
+        current = self.endpoints()
+        pid = (current or {}).get("pids", {}).get("nsd")
+        if pid is None or not (_ours(pid, "nsd") or _group_members(pid)):
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+        return _stop_group(pid)
+
+    def start_dns(self) -> None:
+        """Start the DNS server again on its recorded port after :meth:`stop_dns`."""
+        current = self.endpoints()
+        if current is None:
+            raise SandboxError(f"no sandbox recorded in {self.state_dir}")
+        data = load_data_dir(Path(current["data_dir"]))
+        conf = nsd.write_config(data, self.state_dir, int(current["dns_port"]))
+        proc = nsd.start(conf, self.state_dir / "nsd.out")
+        current["pids"]["nsd"] = proc.pid
+        self.state_file.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not probe_dns(int(current["dns_port"]), min(data.zones, default=".")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SandboxError(
+                    f"nsd did not come back: {_log_tail(self.state_dir / 'nsd.out')}"
+                )
+            time.sleep(0.1)
 
     def status(self) -> dict[str, Any]:
         """What is really running: each recorded pid checked, each port probed."""
