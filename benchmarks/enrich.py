@@ -103,6 +103,7 @@ def run_worker_process(
             "ended": time.time(),
             "claimed": len(summary.claimed),
             "done": len(summary.done),
+            "partial": len(summary.partial),
             "failed": len(summary.failed),
             "dns_queries": summary.dns_queries,
             "rdap_hits": summary.rdap_cache_hits,
@@ -118,7 +119,15 @@ def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum the processes' figures; the pipeline time spans first start to last end."""
     total: dict[str, Any] = {
         key: sum(run[key] for run in runs)
-        for key in ("claimed", "done", "failed", "dns_queries", "rdap_hits", "rdap_misses")
+        for key in (
+            "claimed",
+            "done",
+            "partial",
+            "failed",
+            "dns_queries",
+            "rdap_hits",
+            "rdap_misses",
+        )
     }
     total["seconds"] = max(r["ended"] for r in runs) - min(r["started"] for r in runs)
     stages: dict[str, float] = {}
@@ -230,6 +239,7 @@ def _result(
         "pipeline_seconds": round(figures["seconds"], 2),
         "stage_seconds": figures["stage_seconds"],
         "done": figures["done"],
+        "partial": figures["partial"],
         "failed": figures["failed"],
         "sources": figures["sources"],
         "rdap_requests": figures["rdap_misses"],
