@@ -335,29 +335,37 @@ def ingest_paths(
     A file refused whole (a directory, unreadable, too large, of unknown format) or a record
     the writer cannot hold is a rejection, and the next file is still read.
     """
-    from attribution.intake.detect import read_input
+    from attribution.intake.detect import read_chunks
 
     summary = IngestSummary()
     for path in paths:
-        kind, result = read_input(path, fmt)
-        result = refuse_changed_reports(graph, result)
-        try:
-            written = load_records(graph, result.records)
-        except ValueOutOfRange as exc:
-            # Checked before anything of the file is sent: nothing of it was written.
-            result = IntakeResult(
-                rejections=[*result.rejections, Rejection.of(str(path), 0, None, "", str(exc))]
-            )
-            written = {}
-        for key, value in written.items():
-            summary.written[key] = summary.written.get(key, 0) + value
-        summary.accepted += len(result.records)
-        summary.rejected.extend(result.rejections)
-        summary.files[str(path)] = {
-            "format": kind,
-            "accepted": len(result.records),
-            "rejected": len(result.rejections),
-        }
+        kind, accepted, rejected = fmt, 0, 0
+        # Line formats come in chunks of lines, so memory holds one chunk's rows at a time.
+        for found, chunk in read_chunks(path, fmt):
+            kind = found
+            result = _load_chunk(graph, path, chunk, summary)
+            accepted += len(result.records)
+            rejected += len(result.rejections)
+        summary.files[str(path)] = {"format": kind, "accepted": accepted, "rejected": rejected}
         if progress:
-            progress(str(path), len(result.records))
+            progress(str(path), accepted)
     return summary
+
+
+def _load_chunk(
+    graph: Graph, path: Path, result: IntakeResult[Any], summary: IngestSummary
+) -> IntakeResult[Any]:
+    """Write one chunk's records and add them to ``summary``; returns what was kept."""
+    result = refuse_changed_reports(graph, result)
+    try:
+        written = load_records(graph, result.records)
+    except ValueOutOfRange as exc:
+        # Checked before anything of the chunk is sent: nothing of it was written.
+        refusal = Rejection.of(str(path), 0, None, "", str(exc))
+        result = IntakeResult(rejections=[*result.rejections, refusal])
+        written = {}
+    for key, value in written.items():
+        summary.written[key] = summary.written.get(key, 0) + value
+    summary.accepted += len(result.records)
+    summary.rejected.extend(result.rejections)
+    return result

@@ -29,8 +29,9 @@ one rejection naming the file and the reason.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ __all__ = [
     "detect_format",
     "parse_input",
     "parser_for",
+    "read_chunks",
     "read_input",
     "read_path",
 ]
@@ -292,3 +294,66 @@ def parse_input(
         family, category = trail_family(path)
         return kind, parse_trails(data, path.name, family, category)
     return kind, parser_for(kind)(data, path.name)
+
+
+# Formats whose lines stand alone: read in chunks of this many lines, so that the records
+# and rows of one chunk at a time are held, not those of the whole file.
+CHUNK_LINES = 20_000
+_LINE_FORMATS = ("list", "csv", "trails", "allowlist", "passive-dns")
+
+
+def _renumbered(result: IntakeResult[Any], offset: int, header: bool) -> IntakeResult[Any]:
+    """A chunk's result with line numbers of the whole file (a repeated header's dropped)."""
+
+    def moved(item: Any) -> Any:
+        return dataclasses.replace(item, line=item.line + offset) if item.line else item
+
+    rejections = [r for r in result.rejections if not (header and r.line == 1)]
+    return IntakeResult([moved(r) for r in result.records], [moved(r) for r in rejections])
+
+
+def read_chunks(
+    path: Path | str, fmt: str | None = None, chunk_lines: int = CHUNK_LINES
+) -> Iterator[tuple[str | None, IntakeResult[Any]]]:
+    """:func:`read_input` in chunks of ``chunk_lines`` lines for line formats (lists, CSV,
+    trails, allowlists, passive DNS); other formats come whole, as one chunk.
+
+    Line numbers are those of the whole file. A CSV header is given to every chunk.
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    if path.is_dir() or fmt == "misp-warninglists":
+        yield read_input(path, fmt)
+        return
+    try:
+        data = read_capped(path)
+    except InputRefused as exc:
+        refusal = Rejection.of(str(path), 0, None, "", f"file refused: {exc}")
+        yield fmt, IntakeResult(rejections=[refusal])
+        return
+    try:
+        kind = fmt or detect_format(path, data[:_SNIFF_BYTES])
+    except (InputRefused, UnknownFormat):
+        yield parse_input(data, path, fmt)
+        return
+    if kind not in _LINE_FORMATS or data.count(b"\n") <= chunk_lines:
+        yield parse_input(data, path, kind)
+        return
+    lines = data.split(b"\n")
+    if kind == "csv" and (not lines[0].strip() or lines[0].lstrip().startswith(b"#")):
+        yield parse_input(data, path, kind)  # the header is not the first line: read whole
+        return
+    header = lines[0] + b"\n" if kind == "csv" else b""
+    start = 1 if header else 0
+    yield _chunk(kind, path, header + b"\n".join(lines[start : start + chunk_lines]), 0, False)
+    for begin in range(start + chunk_lines, len(lines), chunk_lines):
+        block = b"\n".join(lines[begin : begin + chunk_lines])
+        yield _chunk(kind, path, header + block, begin - (1 if header else 0), bool(header))
+
+
+def _chunk(
+    kind: str, path: Path, data: bytes, offset: int, header: bool
+) -> tuple[str | None, IntakeResult[Any]]:
+    found, result = parse_input(data, path, kind)
+    return found, _renumbered(result, offset, header)
