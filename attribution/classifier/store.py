@@ -5,6 +5,7 @@
     <models>/<name>/v<N>/                    one saved version, never overwritten
         model.skops                          the fitted classifier (skops.io)
         manifest.json                        versions, feature set, training data, gate, metrics
+        manifest.sig                         Ed25519 signature of manifest.json (signed models)
         MODEL_CARD.md                        intended use, the guarantee, its assumptions
     <models>/<name>/score-state.json         the last ``attribution score`` run per database
     <models>/<name>/evaluations/<UTC time>/  an evaluation's JSON and plots
@@ -31,12 +32,14 @@ __all__ = [
     "LATEST",
     "MANIFEST_FILE",
     "MODEL_FILE",
+    "SIGNATURE_FILE",
     "ModelManifest",
     "ModelStore",
 ]
 
 MODEL_FILE = "model.skops"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
 CARD_FILE = "MODEL_CARD.md"
 STATE_FILE = "score-state.json"
 EVALUATIONS = "evaluations"

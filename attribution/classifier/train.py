@@ -20,9 +20,12 @@ from attribution.classifier.store import ModelStore
 from attribution.db import Graph
 from attribution.features import FEATURE_GROUPS, FEATURE_NAMES, FEATURE_SET_VERSION
 from attribution.features.families import EvidencePolicy
+from attribution.reports.canonical import public_key_fingerprint
 from attribution.scoring.estimator import MaliciousnessClassifier
 from attribution.scoring.metrics import evaluate_scores
 from attribution.scoring.persistence import save_model
+from attribution.scoring.signing import model_signing_key
+from attribution.settings import load_settings
 
 __all__ = ["cross_validated_metrics", "new_classifier", "train_model"]
 
@@ -84,7 +87,12 @@ def train_model(
 
     ``batch_size`` selects the batch guarantee of the gate (see
     :class:`~attribution.scoring.MaliciousnessClassifier`); ``None`` is the population one.
+
+    The manifest is signed with the configured model signing key, generated on first use
+    (:func:`attribution.scoring.signing.model_signing_key`); a key that cannot be used is
+    refused (ModelSigningError, a ValueError) before anything is fitted.
     """
+    key = model_signing_key(load_settings())
     policy = EvidencePolicy(min_families)
     data = build_dataset(
         graph, truth=truth, n_folds=n_folds, seed=seed, min_families=min_families,
@@ -104,9 +112,13 @@ def train_model(
     path = save_model(
         model, models_dir, name, version, feature_version=FEATURE_SET_VERSION, X_train=X,
         y_train=y, metrics=metrics, feature_names=list(FEATURE_NAMES),
-        evidence_policy=policy.as_dict(),
+        evidence_policy=policy.as_dict(), signing_key=key,
     )  # fmt: skip
-    return _trained(data, model, name, version, path, policy) | {"metrics": metrics}
+    signed_by = public_key_fingerprint(key.public_key())
+    return _trained(data, model, name, version, path, policy) | {
+        "metrics": metrics,
+        "signed_by": signed_by,
+    }
 
 
 def _trained(

@@ -9,12 +9,17 @@ holding:
   gate parameters, metrics, the model file's SHA-256 and the exact list of types that
   ``skops`` needs to trust to load it;
 - ``MODEL_CARD.md``: intended use, the false-positive guarantee and its assumptions, metrics
-  and limitations, for the approval body.
+  and limitations, for the approval body;
+- ``manifest.sig``: when saved with a signing key (training always signs), the Ed25519
+  signature of ``manifest.json``'s exact bytes (:mod:`attribution.scoring.signing`).
 
 A version, once written, is never overwritten. Loading refuses, with an error that names the
 mismatch, when library versions or the feature-set version differ, when the model file does not
-match its recorded digest, when the manifest disagrees with the model, or when the file asks for
-a type outside :data:`ALLOWED_TYPES`.
+match its recorded digest, when the manifest disagrees with the model, when the file asks for
+a type outside :data:`ALLOWED_TYPES` or cannot be read as a model file, and when its signature
+does not verify, comes from a key that is not trusted, or is missing where one is required
+(:class:`~attribution.scoring.signing.ModelTrust`). An unsigned model that is allowed to load
+does so with an :class:`UnsignedModelWarning`.
 """
 
 from __future__ import annotations
@@ -26,19 +31,35 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import skops.io
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_is_fitted
 
-from attribution.classifier.store import CARD_FILE, MANIFEST_FILE, MODEL_FILE, ModelStore
+from attribution.classifier.store import (
+    CARD_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SIGNATURE_FILE,
+    ModelStore,
+)
 from attribution.scoring.estimator import MaliciousnessClassifier
+from attribution.scoring.signing import (
+    ModelSigningError,
+    ModelTrust,
+    sign_manifest,
+    verify_manifest,
+)
+from attribution.settings import load_settings
 
 __all__ = [
     "ALLOWED_TYPES",
@@ -48,6 +69,9 @@ __all__ = [
     "ModelIntegrityError",
     "ModelLoadError",
     "ModelVersionExists",
+    "UnsignedModel",
+    "UnsignedModelWarning",
+    "UntrustedModelKey",
     "UntrustedModelTypes",
     "library_versions",
     "load_model",
@@ -94,6 +118,18 @@ class ModelIntegrityError(ModelLoadError):
 
 class UntrustedModelTypes(ModelLoadError):
     """The model file needs types outside :data:`ALLOWED_TYPES` or outside its manifest."""
+
+
+class UnsignedModel(ModelLoadError):
+    """The model carries no signature, and the settings require one."""
+
+
+class UntrustedModelKey(ModelLoadError):
+    """The model's signature verifies, but comes from a key that is not trusted."""
+
+
+class UnsignedModelWarning(UserWarning):
+    """An unsigned model was loaded because signatures are not required."""
 
 
 class ModelVersionExists(FileExistsError):
@@ -356,12 +392,14 @@ def save_model(
     feature_names: Sequence[str] | None = None,
     evidence_policy: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Path:
     """Write ``models_dir/name/version/`` and return that directory.
 
     ``X_train``/``y_train`` are the data the model was fitted on (only their digest and class
     counts are stored). ``metrics`` are held-out evaluation figures, e.g. from
-    :func:`attribution.scoring.metrics.evaluate_scores`. Raises :class:`ModelVersionExists` if
+    :func:`attribution.scoring.metrics.evaluate_scores`. With ``signing_key`` the manifest is
+    signed (``manifest.sig``). Raises :class:`ModelVersionExists` if
     the version exists, and :class:`UntrustedModelTypes` if the model would need a type outside
     :data:`ALLOWED_TYPES` to load.
     """
@@ -379,10 +417,15 @@ def save_model(
         model_path = staging / MODEL_FILE
         trusted = _dump_trusted(model, model_path)
         manifest = _manifest(model, name, version, model_path, trusted, details)
-        (staging / MANIFEST_FILE).write_text(
-            json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n",
-            encoding="utf-8",
-        )
+        manifest_bytes = (
+            json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        ).encode("utf-8")
+        (staging / MANIFEST_FILE).write_bytes(manifest_bytes)
+        if signing_key is not None:
+            signature = sign_manifest(manifest_bytes, signing_key)
+            (staging / SIGNATURE_FILE).write_text(
+                json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
         (staging / CARD_FILE).write_text(_model_card(manifest), encoding="utf-8")
         _publish(staging, target, name, version)
     finally:
@@ -391,14 +434,16 @@ def save_model(
     return target
 
 
-def _read_manifest(model_dir: Path) -> dict[str, Any]:
-    """A model version's manifest, checked for its format (not yet for its contents)."""
+def _read_manifest(model_dir: Path) -> tuple[dict[str, Any], bytes]:
+    """A model version's manifest and its exact bytes, checked for its format (not yet for
+    its contents)."""
     path = model_dir / MANIFEST_FILE
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        manifest = json.loads(raw.decode("utf-8"))
     except FileNotFoundError as exc:
         raise ModelLoadError(f"no {MANIFEST_FILE} in {model_dir}") from exc
-    except json.JSONDecodeError as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelIntegrityError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict):
         raise ModelIntegrityError(f"{path} does not hold a JSON object")
@@ -407,7 +452,38 @@ def _read_manifest(model_dir: Path) -> dict[str, Any]:
             f"{path} has manifest format {manifest.get('format')!r}; "
             f"this version of the service reads format {MANIFEST_FORMAT}"
         )
-    return manifest
+    return manifest, raw
+
+
+def _check_signature(model_dir: Path, manifest: bytes, trust: ModelTrust) -> None:
+    """The manifest is signed by a trusted key, or unsigned where that is allowed (with a
+    warning)."""
+    path = model_dir / SIGNATURE_FILE
+    if not path.exists():
+        if trust.require_signed:
+            raise UnsignedModel(
+                f"model in {model_dir} is not signed, and ATTRIBUTION_REQUIRE_SIGNED_MODELS "
+                "requires a signature"
+            )
+        warnings.warn(
+            f"model in {model_dir} is not signed; set ATTRIBUTION_REQUIRE_SIGNED_MODELS to "
+            "refuse unsigned models",
+            UnsignedModelWarning,
+            stacklevel=3,
+        )
+        return
+    try:
+        signature = json.loads(path.read_bytes().decode("utf-8"))
+        if not isinstance(signature, dict):
+            raise ValueError("not a JSON object")
+        fingerprint = verify_manifest(manifest, signature)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelIntegrityError(f"{path}: {exc}; the manifest was altered after signing") from exc
+    if fingerprint not in trust.trusted_keys:
+        raise UntrustedModelKey(
+            f"model in {model_dir} is signed by key {fingerprint}, which is not trusted "
+            "(ATTRIBUTION_TRUSTED_MODEL_KEYS)"
+        )
 
 
 def _sections(manifest: Mapping[str, Any], model_dir: Path) -> dict[str, Any]:
@@ -468,11 +544,28 @@ def _checked_trust(model_path: Path, trusted: Any) -> list[str]:
     outside_allowlist = sorted(set(trusted) - ALLOWED_TYPES)
     if outside_allowlist:
         raise UntrustedModelTypes(f"manifest asks to trust types not allowed: {outside_allowlist}")
-    needed = skops.io.get_untrusted_types(file=model_path)
+    needed = _readable(model_path, lambda: skops.io.get_untrusted_types(file=model_path))
     unlisted = sorted(set(needed) - set(trusted))
     if unlisted:
         raise UntrustedModelTypes(f"model file needs types its manifest does not list: {unlisted}")
     return trusted
+
+
+T = TypeVar("T")
+
+_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, ValueError, TypeError)
+"""What skops raises on a file that is not a model file it wrote (a damaged zip, a missing or
+malformed schema member)."""
+
+
+def _readable(model_path: Path, read: Callable[[], T]) -> T:
+    """``read()`` of the model file; ModelIntegrityError when the file is not one skops can read."""
+    try:
+        return read()
+    except _UNREADABLE as exc:
+        raise ModelIntegrityError(
+            f"{model_path} is not a readable model file ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _check_agreement(
@@ -503,22 +596,32 @@ def _check_agreement(
         )
 
 
-def load_model(path: str | Path, *, expected_feature_version: str) -> MaliciousnessClassifier:
-    """Load a saved classifier after checking it against its manifest and this environment.
+def load_model(
+    path: str | Path, *, expected_feature_version: str, trust: ModelTrust | None = None
+) -> MaliciousnessClassifier:
+    """Load a saved classifier after checking its signature, its manifest and this environment.
 
-    ``path`` is the version directory (or the ``model.skops`` inside it). Raises a
-    :class:`ModelLoadError` subclass naming the problem: :class:`FeatureVersionMismatch`,
-    :class:`LibraryVersionMismatch`, :class:`ModelIntegrityError` or
-    :class:`UntrustedModelTypes`.
+    ``path`` is the version directory (or the ``model.skops`` inside it); ``trust`` defaults to
+    the settings' (:meth:`ModelTrust.from_settings`). Raises a :class:`ModelLoadError` subclass
+    naming the problem: :class:`UnsignedModel`, :class:`UntrustedModelKey`,
+    :class:`FeatureVersionMismatch`, :class:`LibraryVersionMismatch`,
+    :class:`ModelIntegrityError` or :class:`UntrustedModelTypes`.
     """
     model_dir = Path(path)
     if model_dir.name == MODEL_FILE:
         model_dir = model_dir.parent
-    sections = _sections(_read_manifest(model_dir), model_dir)
+    manifest, raw = _read_manifest(model_dir)
+    if trust is None:
+        try:
+            trust = ModelTrust.from_settings(load_settings())
+        except ModelSigningError as exc:
+            raise ModelLoadError(str(exc)) from exc
+    _check_signature(model_dir, raw, trust)
+    sections = _sections(manifest, model_dir)
     _check_environment(model_dir, sections, expected_feature_version)
     model_path = _checked_model_file(model_dir, sections["model_file"])
     trusted = _checked_trust(model_path, sections["trusted_types"])
-    model = skops.io.load(model_path, trusted=trusted)
+    model = _readable(model_path, lambda: skops.io.load(model_path, trusted=trusted))
     if not isinstance(model, MaliciousnessClassifier):
         raise ModelIntegrityError(f"{model_path} holds a {type(model).__name__}")
     _check_agreement(model_dir, model, sections)

@@ -8,10 +8,14 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
+import skops.io
 from clirun import run_attribution
 
 from attribution.db import Graph
+from attribution.features import FEATURE_SET_VERSION
+from attribution.reports.canonical import load_private_key, public_key_fingerprint
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 SEEN = datetime(2024, 6, 1, tzinfo=UTC)
@@ -92,7 +96,13 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def labelled_world(graph: Graph, neo4j_env: dict[str, str], tmp: Path) -> dict[str, str]:
     """:func:`build_world` with its feed and allowlist imported as labels by the CLI; returns
     the environment the tests run commands in (models under ``tmp/models``)."""
-    env = {**neo4j_env, "ATTRIBUTION_MODELS_DIR": str(tmp / "models")}
+    env = {
+        **neo4j_env,
+        "ATTRIBUTION_MODELS_DIR": str(tmp / "models"),
+        "ATTRIBUTION_AUDIT_LOG": str(tmp / "audit.jsonl"),
+        "ATTRIBUTION_AUDIT_ANCHOR_DIR": str(tmp / "anchors"),
+        "ATTRIBUTION_MODEL_SIGNING_KEY": str(tmp / "keys" / "model.pem"),
+    }
     feed, allow = build_world(graph, tmp)
     assert _cli(env, "label", "import", str(feed), "--kind", "feed").returncode == 0
     assert _cli(env, "label", "import", str(allow), "--kind", "allowlist").returncode == 0
@@ -100,7 +110,11 @@ def labelled_world(graph: Graph, neo4j_env: dict[str, str], tmp: Path) -> dict[s
 
 
 def test_label_command(graph: Graph, neo4j_env: dict[str, str], tmp_path: Path) -> None:
-    env = {**neo4j_env, "ATTRIBUTION_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    env = {
+        **neo4j_env,
+        "ATTRIBUTION_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        "ATTRIBUTION_AUDIT_ANCHOR_DIR": str(tmp_path / "anchors"),
+    }
     feed = tmp_path / "trail.txt"
     feed.write_text("# trail\nbad.example.com  # c2\n192.0.2.7\nnot_a_name\n")
     done = _cli(env, "label", "import", str(feed), "--kind", "feed", "--json")
@@ -137,7 +151,11 @@ def test_label_command(graph: Graph, neo4j_env: dict[str, str], tmp_path: Path) 
         },
         {"s": "feed:trail.txt", "kind": "feed", "v": "malicious", "by": None, "reason": None},
     ]
-    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 1
+    audited = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(e["action"], e["subject"]) for e in audited] == [
+        ("label.import", str(feed)),
+        ("label.set", "bad.example.com"),
+    ]
     bad = _cli(env, "label", "bad.example.com", "evil", "--by", "a", "--reason", "r")
     assert bad.returncode == 2
 
@@ -154,6 +172,12 @@ def test_train_then_score_round_trip(
     assert (trained["version"], trained["n_benign"], trained["n_malicious"]) == ("v1", 160, 60)
     assert trained["target_source"] == "graph-labels"
     assert (models / "maliciousness" / "v1" / "manifest.json").is_file()
+    key_file = tmp_path / "keys" / "model.pem"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    fingerprint = public_key_fingerprint(load_private_key(key_file).public_key())
+    assert trained["signed_by"] == fingerprint
+    signature = json.loads((models / "maliciousness" / "v1" / "manifest.sig").read_text())
+    assert signature["public_key_fingerprint"] == fingerprint
     again = json.loads(_cli(env, "train", "--alpha", "0.1", "--delta", "0.1", "--json").stdout)
     assert again["version"] == "v2" and (models / "maliciousness" / "v1").is_dir()
 
@@ -208,6 +232,36 @@ def test_train_then_score_round_trip(
                 "--changed-since-last-run", "--json")  # fmt: skip
     changed = json.loads(done.stdout)
     assert changed["selected"] == 2  # the name and its new address
+
+    # A model whose gate admits everything, saved with a consistent manifest under another key.
+    forged = _forge_open_gate(models / "maliciousness" / "v1", models, tmp_path / "other.pem")
+    done = _cli(env, "score", "--model", str(forged), "--json")
+    assert (done.returncode, done.stdout) == (4, "")
+    other = public_key_fingerprint(load_private_key(tmp_path / "other.pem").public_key())
+    assert done.stderr == (
+        f"attribution score: model in {forged} is signed by key {other}, which is not trusted "
+        "(ATTRIBUTION_TRUSTED_MODEL_KEYS)\n"
+    )
+
+
+def _forge_open_gate(source: Path, models: Path, key_file: Path) -> Path:
+    """``source`` with its threshold set to 0, saved as maliciousness/v9 signed by a new key."""
+    from attribution.scoring.persistence import save_model
+    from attribution.scoring.signing import model_signing_key
+    from attribution.settings import load_settings
+
+    model = skops.io.load(
+        source / "model.skops", trusted=skops.io.get_untrusted_types(file=source / "model.skops")
+    )
+    model.threshold_ = 0.0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATTRIBUTION_MODEL_SIGNING_KEY", str(key_file))
+        key = model_signing_key(load_settings())
+    X = np.zeros((2, model.n_features_in_))
+    return save_model(
+        model, models, "maliciousness", "v9", feature_version=FEATURE_SET_VERSION, X_train=X,
+        y_train=np.array([0, 1]), signing_key=key,
+    )  # fmt: skip
 
 
 def test_evaluate_reports_the_batch_gate_beside_the_population_gate(

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -287,3 +288,130 @@ def test_a_closed_gate_is_saved_and_stated_in_the_card(tmp_path: Path) -> None:
     assert "The gate is closed" in (directory / "MODEL_CARD.md").read_text()
     loaded = load_model(directory, expected_feature_version=FEATURES)
     assert set(loaded.decide(X)) == {"no-act"}
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _key(path: Path) -> Ed25519PrivateKey:
+    from attribution.reports.canonical import load_private_key
+    from attribution.scoring.signing import model_signing_key
+    from attribution.settings import load_settings
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ATTRIBUTION_MODEL_SIGNING_KEY", str(path))
+        model_signing_key(load_settings())
+    return load_private_key(path)
+
+
+def _fingerprint(key: Ed25519PrivateKey) -> str:
+    from attribution.reports.canonical import public_key_fingerprint
+
+    return public_key_fingerprint(key.public_key())
+
+
+def _save_signed(
+    trained: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+    models: Path,
+    version: str,
+    key: Ed25519PrivateKey | None,
+    threshold: float | None = None,
+) -> Path:
+    import copy
+
+    model, X, y = trained
+    if threshold is not None:
+        model = copy.deepcopy(model)
+        model.threshold_ = threshold
+    return save_model(
+        model, models, "m", version, feature_version=FEATURES, X_train=X[:1000],
+        y_train=y[:1000], signing_key=key,
+    )  # fmt: skip
+
+
+def test_signing_key_is_made_on_first_use_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "model.pem"
+    key = _key(path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert _fingerprint(_key(path)) == _fingerprint(key)  # made once, then reused
+    path.chmod(0o644)
+    from attribution.scoring.signing import ModelSigningError
+
+    with pytest.raises(ModelSigningError) as refused:
+        _key(path)
+    assert str(refused.value) == (
+        f"ATTRIBUTION_MODEL_SIGNING_KEY: {path} is readable by others (mode 644); "
+        "run chmod 600 on it"
+    )
+
+
+def test_a_signed_model_loads_only_under_a_trusted_key(
+    tmp_path: Path, trained: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray]
+) -> None:
+    from attribution.scoring.persistence import UntrustedModelKey
+    from attribution.scoring.signing import ModelTrust
+
+    ours, theirs = _key(tmp_path / "ours.pem"), _key(tmp_path / "theirs.pem")
+    trust = ModelTrust(require_signed=True, trusted_keys=frozenset({_fingerprint(ours)}))
+    good = _save_signed(trained, tmp_path / "models", "1", ours)
+    signature = json.loads((good / "manifest.sig").read_text())
+    assert (signature["algorithm"], signature["public_key_fingerprint"]) == (
+        "Ed25519",
+        _fingerprint(ours),
+    )
+    loaded = load_model(good, expected_feature_version=FEATURES, trust=trust)
+    assert loaded.threshold_ == trained[0].threshold_
+    # The gate opened for everything, with a manifest consistent with it, signed by another key.
+    forged = _save_signed(trained, tmp_path / "models", "2", theirs, threshold=0.0)
+    assert json.loads((forged / "manifest.json").read_text())["gate"]["threshold"] == 0.0
+    with pytest.raises(UntrustedModelKey) as refused:
+        load_model(forged, expected_feature_version=FEATURES, trust=trust)
+    assert str(refused.value) == (
+        f"model in {forged} is signed by key {_fingerprint(theirs)}, which is not trusted "
+        "(ATTRIBUTION_TRUSTED_MODEL_KEYS)"
+    )
+
+
+def test_an_unsigned_model_is_refused_when_signatures_are_required(
+    tmp_path: Path, trained: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray]
+) -> None:
+    from attribution.scoring.persistence import UnsignedModel, UnsignedModelWarning
+    from attribution.scoring.signing import ModelTrust
+
+    forged = _save_signed(trained, tmp_path / "models", "1", None, threshold=0.0)
+    with pytest.raises(UnsignedModel) as refused:
+        load_model(forged, expected_feature_version=FEATURES, trust=ModelTrust(True))
+    assert str(refused.value) == (
+        f"model in {forged} is not signed, and ATTRIBUTION_REQUIRE_SIGNED_MODELS requires a "
+        "signature"
+    )
+    with pytest.warns(UnsignedModelWarning, match="is not signed; set ATTRIBUTION_REQUIRE"):
+        load_model(forged, expected_feature_version=FEATURES, trust=ModelTrust(False))
+
+
+def test_a_manifest_edited_after_signing_is_refused(
+    tmp_path: Path, trained: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray]
+) -> None:
+    from attribution.scoring.signing import ModelTrust
+
+    key = _key(tmp_path / "ours.pem")
+    saved = _save_signed(trained, tmp_path / "models", "1", key)
+    _edit_manifest(saved, {"gate.threshold": 0.0})
+    trust = ModelTrust(True, frozenset({_fingerprint(key)}))
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(saved, expected_feature_version=FEATURES, trust=trust)
+    assert str(refused.value) == (
+        f"{saved / 'manifest.sig'}: the signature does not verify against the manifest; "
+        "the manifest was altered after signing"
+    )
+
+
+def test_a_corrupt_model_file_is_refused_not_raised(saved: Path) -> None:
+    model_file = saved / "model.skops"
+    model_file.write_bytes(b"not a zip archive")
+    _edit_manifest(saved, {"model_file.sha256": hashlib.sha256(b"not a zip archive").hexdigest()})
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(saved, expected_feature_version=FEATURES)
+    assert str(refused.value) == (
+        f"{model_file} is not a readable model file (BadZipFile: File is not a zip file)"
+    )
