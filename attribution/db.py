@@ -104,6 +104,15 @@ class Graph:
     def __init__(self, driver: Driver, database: str) -> None:
         self.driver = driver
         self.database = database
+        self.committed_transactions = 0
+        """Write transactions committed through :meth:`write` by this object."""
+        self.committed: dict[str, list[Any]] = {}
+        """What a command has finished, by kind (:meth:`note_committed`): reported with the
+        transaction count when the server goes away before the command is done."""
+
+    def note_committed(self, kind: str, item: Any) -> None:
+        """Record a finished, committed unit of a command's work (a file, a batch)."""
+        self.committed.setdefault(kind, []).append(item)
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Graph:
@@ -122,7 +131,9 @@ class Graph:
     def write(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed write transaction (retried on transient errors)."""
         with self.driver.session(database=self.database) as session:
-            return session.execute_write(work)
+            result = session.execute_write(work)
+        self.committed_transactions += 1
+        return result
 
     def run_write(
         self, cypher: str, params: Mapping[str, Any] | None = None

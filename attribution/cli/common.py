@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from attribution.db import Graph, python_value
-from attribution.settings import load_settings
+from attribution.settings import Settings, load_settings
 
 EXIT_OK = 0
 EXIT_REJECTED = 1  # the command ran, but some input was refused (details in the output)
@@ -20,11 +20,15 @@ EXIT_REFUSED = 4  # a policy refused the action (workflow rules, failed verifica
 
 
 class CommandError(Exception):
-    """A failure to report on one line, with its exit code."""
+    """A failure to report on one line, with its exit code; ``summary``, when given, is
+    printed as the ``--json`` output of the command that failed."""
 
-    def __init__(self, message: str, code: int = EXIT_ENVIRONMENT) -> None:
+    def __init__(
+        self, message: str, code: int = EXIT_ENVIRONMENT, summary: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.summary = summary
 
 
 def _default(value: Any) -> Any:
@@ -45,25 +49,47 @@ def to_json(payload: Any) -> str:
     return json.dumps(payload, default=_default, sort_keys=True, ensure_ascii=False)
 
 
+def _server(settings: Settings) -> str:
+    return settings.neo4j.uri or f"bolt://127.0.0.1:{settings.neo4j.bolt_port}"
+
+
+def _unavailable(settings: Settings, graph: Graph, exc: Exception) -> CommandError:
+    """The one-line error, and the summary of what had committed, when the server is gone."""
+    where = _server(settings)
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    done = graph.committed_transactions
+    summary: dict[str, Any] = {
+        "error": "neo4j-unavailable",
+        "server": where,
+        "reason": reason,
+        "retry_seconds": settings.neo4j.retry_seconds,
+        "committed_transactions": done,
+        "committed": graph.committed,
+    }
+    return CommandError(
+        f"the Neo4j server at {where} is unavailable ({reason}); {done} write transactions "
+        "had committed. Start it (`attribution neo4j start`, or check NEO4J_URI) and run the "
+        "command again",
+        EXIT_ENVIRONMENT,
+        summary,
+    )
+
+
 @contextmanager
 def connect() -> Iterator[Graph]:
-    """The graph from the settings; a clear error when nothing answers."""
-    from neo4j.exceptions import AuthError, ServiceUnavailable
+    """The graph from the settings; a clear error when nothing answers, at the start or at
+    any point before the command is done (the driver retries for
+    ``ATTRIBUTION_NEO4J_RETRY_SECONDS`` first)."""
+    from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
     settings = load_settings()
     graph = Graph.connect(settings)
     try:
         graph.driver.verify_connectivity()
-    except ServiceUnavailable as exc:
-        graph.close()
-        where = settings.neo4j.uri or f"127.0.0.1:{settings.neo4j.bolt_port}"
-        raise CommandError(
-            f"no Neo4j server answers at {where}: run `attribution neo4j start` or set NEO4J_URI"
-        ) from exc
-    except AuthError as exc:
-        graph.close()
-        raise CommandError(f"Neo4j refused the credentials: {exc.message}") from exc
-    try:
         yield graph
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise _unavailable(settings, graph, exc) from exc
+    except AuthError as exc:
+        raise CommandError(f"Neo4j refused the credentials: {exc.message}") from exc
     finally:
         graph.close()

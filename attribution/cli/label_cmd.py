@@ -75,6 +75,7 @@ def _import(args: argparse.Namespace) -> int:
     with connect() as graph:
         for path in paths:
             results.append(import_label_file(graph, path, args.kind, source=args.source))
+            graph.note_committed("imports", results[-1].as_dict())
     if args.json:
         print_json({"imports": [r.as_dict() for r in results]})
     else:

@@ -16,7 +16,13 @@ import logging
 import sys
 
 from attribution.audit import AuditError, AuditTampered
-from attribution.cli.common import EXIT_ENVIRONMENT, EXIT_REFUSED, EXIT_USAGE, CommandError
+from attribution.cli.common import (
+    EXIT_ENVIRONMENT,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CommandError,
+    print_json,
+)
 from attribution.settings import SettingsError
 
 # Each module exposes register(subparsers); the order is the order of `--help`. Only the
@@ -80,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CommandError as exc:
+        if exc.summary is not None and getattr(args, "json", False):
+            print_json(exc.summary)
         print(f"attribution {args.command}: {exc}", file=sys.stderr)
         return exc.code
     except SettingsError as exc:
