@@ -5,11 +5,17 @@ the user's graph is never touched), started once when the session begins and sto
 ends; or against ``NEO4J_URI`` when set, whose database is wiped between tests, so point it
 only at a scratch server. Each test that takes the ``graph`` fixture starts from an empty
 database with the schema applied.
+
+The session's audit log, audit anchors and model signing key live in a temporary directory
+(set before anything runs, removed at the end), so no test ever appends to the user's audit
+chain or signs with the user's key.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +34,22 @@ TEST_HTTP_PORT = int(os.environ.get("ATTRIBUTION_TEST_HTTP_PORT", "7476"))
 TEST_INSTANCE = os.environ.get("ATTRIBUTION_TEST_INSTANCE", "test")
 
 _state: dict[str, object] = {}
+
+
+_PRIVATE_STATE = {
+    "ATTRIBUTION_AUDIT_LOG": "audit.jsonl",
+    "ATTRIBUTION_AUDIT_ANCHOR_DIR": "audit-anchors",
+    "ATTRIBUTION_MODEL_SIGNING_KEY": "keys/model-signing.pem",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the audit log, its anchors and the model signing key at a session directory."""
+    state = Path(tempfile.mkdtemp(prefix="attribution-test-state-"))
+    _state["private_state"] = state
+    for variable, name in _PRIVATE_STATE.items():
+        os.environ[variable] = str(state / name)
+    os.environ.pop("ATTRIBUTION_AUDIT_ANCHOR_COMMAND", None)
 
 
 def _test_settings() -> Settings:
@@ -72,6 +94,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    state = _state.pop("private_state", None)
+    if isinstance(state, Path):
+        shutil.rmtree(state, ignore_errors=True)
     graph = _state.pop("graph", None)
     if isinstance(graph, Graph):
         graph.close()
