@@ -28,7 +28,7 @@ from attribution.intake.records import (
     RdapRecord,
     Rejection,
 )
-from attribution.labels import entries_from_records, label_rows
+from attribution.labels import audit_label_rels, entries_from_records, label_rows
 from attribution.observations_to_rows import registration_rows
 from attribution.rows import Rows, Seen
 from attribution.schema import DNS_RELATIONSHIP, NODE_BY_LABEL, REL_BY_TYPE
@@ -276,9 +276,17 @@ def load_records(
     *,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    audit_subject: str | None = None,
 ) -> dict[str, int]:
-    """Write parsed records; returns rows written per label and relationship type."""
+    """Write parsed records; returns rows written per label and relationship type.
+
+    With ``audit_subject`` (the file the records came from), the labels among them (trails,
+    allowlists, label CSVs) are appended to the audit log first, as ``label.ingest``; when
+    that entry cannot be written nothing is (:class:`attribution.audit.AuditError`).
+    """
     rows = rows_for(records, now)
+    if audit_subject is not None:
+        audit_label_rels(rows.rels, "label.ingest", audit_subject)
     stats = GraphWriter(graph).load(rows.nodes, rows.rels, progress=progress)
     return stats.by_kind
 
@@ -358,7 +366,7 @@ def _load_chunk(
     """Write one chunk's records and add them to ``summary``; returns what was kept."""
     result = refuse_changed_reports(graph, result)
     try:
-        written = load_records(graph, result.records)
+        written = load_records(graph, result.records, audit_subject=str(path))
     except ValueOutOfRange as exc:
         # Checked before anything of the chunk is sent: nothing of it was written.
         refusal = Rejection.of(str(path), 0, None, "", str(exc))

@@ -133,3 +133,32 @@ def test_labels_arriving_with_other_records_are_audited(
     assert audit_label_rels([], "label.ingest", "empty.txt") == 0
     assert len(audit.read_entries(log)) == 1
     assert json.loads(log.read_text())["seq"] == 1
+
+
+def test_labels_ingested_with_a_file_are_audited_first(
+    graph: Graph, tmp_path: Path, audit_env: dict[str, str]
+) -> None:
+    trails = tmp_path / "trails.txt"
+    trails.write_text("# trails\nevil.example\n198.51.100.7\n")
+    done = run_attribution(audit_env, "ingest", "--format", "trails", str(trails))
+    assert (done.returncode, done.stderr) == (0, f"{trails}: 2 records written\n")
+    [entry] = audit.read_entries(Path(audit_env["ATTRIBUTION_AUDIT_LOG"]))
+    assert (entry["action"], entry["subject"], entry["details"]["labels"]) == (
+        "label.ingest",
+        str(trails),
+        2,
+    )
+    assert sorted(read_labels(graph)) == [("Domain", "evil.example"), ("IPAddress", "198.51.100.7")]
+
+
+def test_no_ingested_label_without_its_audit_entry(
+    graph: Graph, tmp_path: Path, audit_env: dict[str, str]
+) -> None:
+    _block_log(audit_env)
+    trails = tmp_path / "trails.txt"
+    trails.write_text("evil.example\n")
+    done = run_attribution(audit_env, "ingest", "--format", "trails", str(trails))
+    assert done.returncode == 3
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+    assert read_labels(graph) == {}
