@@ -214,14 +214,21 @@ def request_approval(
     problem = graph.write(work)
     if problem:
         raise WorkflowRefusal(problem)
-    audit.append(
-        requested_by,
-        "approval.request",
-        request_id,
-        {"target": f"{kind}:{value}", "report_digest": digest},
-        path=audit_path,
-        time=iso_utc(now),
-    )
+    try:
+        audit.append(
+            requested_by,
+            "approval.request",
+            request_id,
+            {"target": f"{kind}:{value}", "report_digest": digest},
+            path=audit_path,
+            time=iso_utc(now),
+        )
+    except audit.AuditError:
+        # A request the chain does not record is withdrawn before anyone can act on it.
+        graph.run_write(
+            "MATCH (r:ApprovalRequest {request_id: $id}) DETACH DELETE r", {"id": request_id}
+        )
+        raise
     return get_request(graph, request_id)
 
 
@@ -258,48 +265,76 @@ def decide(
             f"({request['report_digest'][:12]}...)"
         )
     decision_id = f"dec-{uuid.uuid4().hex[:16]}"
-    status = OUTCOMES[outcome]
-
-    def work(tx: ManagedTransaction) -> bool:
-        # Lock the request first, then re-read its state under the lock.
-        tx.run(
-            "MATCH (r:ApprovalRequest {request_id: $id}) SET r.status = r.status", id=request_id
-        ).consume()
-        created = tx.run(
-            "MATCH (r:ApprovalRequest {request_id: $id})\n"
-            "WHERE r.status = 'open'\n"
-            "CREATE (d:Decision {decision_id: $decision_id, outcome: $outcome, decided_by: $by,\n"
-            "  reason: $reason, decided_at: datetime($at), report_digest: $digest})-[:DECIDES]->(r)\n"
-            "SET r.status = $status\n"
-            "RETURN d.decision_id AS id",
-            id=request_id,
-            decision_id=decision_id,
-            outcome=outcome,
-            by=decided_by,
-            reason=reason,
-            at=iso_utc(now),
-            digest=digest,
-            status=status,
-        ).single()
-        return created is not None
-
-    if not graph.write(work):
-        raise WorkflowRefusal(f"request {request_id} was decided meanwhile")
-    audit.append(
-        decided_by,
-        "approval.decide",
-        request_id,
-        {
-            "decision_id": decision_id,
-            "outcome": outcome,
-            "reason": reason,
-            "report_digest": digest,
-            "target": f"{kind}:{value}",
-        },
-        path=audit_path,
-        time=iso_utc(now),
+    details = {
+        "decision_id": decision_id,
+        "outcome": outcome,
+        "reason": reason,
+        "report_digest": digest,
+        "target": f"{kind}:{value}",
+    }
+    # The entry comes first: a decision that cannot be audited is not made (AuditError).
+    entry = audit.append(
+        decided_by, "approval.decide", request_id, details, path=audit_path, time=iso_utc(now)
     )
+    anchor = f"{entry['seq']}:{entry['hash']}"
+    try:
+        created = graph.write(
+            lambda tx: _create_decision(tx, request_id, details, decided_by, now, anchor)
+        )
+    except Exception:
+        _void_decision(decided_by, request_id, decision_id, "the graph write failed", audit_path)
+        raise
+    if not created:
+        _void_decision(decided_by, request_id, decision_id, "decided meanwhile", audit_path)
+        raise WorkflowRefusal(f"request {request_id} was decided meanwhile")
     return get_request(graph, request_id)
+
+
+def _create_decision(
+    tx: ManagedTransaction,
+    request_id: str,
+    details: Mapping[str, Any],
+    decided_by: str,
+    now: datetime,
+    anchor: str,
+) -> bool:
+    """Create the decision on a still-open request; False when it was decided meanwhile."""
+    # Lock the request first, then re-read its state under the lock.
+    tx.run(
+        "MATCH (r:ApprovalRequest {request_id: $id}) SET r.status = r.status", id=request_id
+    ).consume()
+    created = tx.run(
+        "MATCH (r:ApprovalRequest {request_id: $id})\n"
+        "WHERE r.status = 'open'\n"
+        "CREATE (d:Decision {decision_id: $decision_id, outcome: $outcome, decided_by: $by,\n"
+        "  reason: $reason, decided_at: datetime($at), report_digest: $digest,\n"
+        "  audit_head: $anchor})-[:DECIDES]->(r)\n"
+        "SET r.status = $status\n"
+        "RETURN d.decision_id AS id",
+        id=request_id,
+        decision_id=details["decision_id"],
+        outcome=details["outcome"],
+        by=decided_by,
+        reason=details["reason"],
+        at=iso_utc(now),
+        digest=details["report_digest"],
+        anchor=anchor,
+        status=OUTCOMES[details["outcome"]],
+    ).single()
+    return created is not None
+
+
+def _void_decision(
+    actor: str, request_id: str, decision_id: str, why: str, audit_path: Path | None
+) -> None:
+    """Record that an audited decision never reached the graph, so the chain stays true."""
+    audit.append(
+        actor,
+        "approval.decide-void",
+        request_id,
+        {"decision_id": decision_id, "why": why},
+        path=audit_path,
+    )
 
 
 _REQUEST_FIELDS = (
@@ -309,7 +344,7 @@ _REQUEST_FIELDS = (
 _DECISIONS = (
     "[(d:Decision)-[:DECIDES]->(r) | {decision_id: d.decision_id, outcome: d.outcome, "
     "decided_by: d.decided_by, reason: d.reason, decided_at: d.decided_at, "
-    "report_digest: d.report_digest}] AS decisions"
+    "report_digest: d.report_digest, audit_head: d.audit_head}] AS decisions"
 )
 
 
@@ -341,3 +376,13 @@ def list_requests(graph: Graph, statuses: Sequence[str] = ()) -> list[dict[str, 
         values="json",
     )
     return [_request_row(row) for row in rows]
+
+
+def decision_anchors(graph: Graph) -> list[tuple[str, str]]:
+    """(where, ``SEQ:HASH``) of the audit entry each decision recorded before it was written:
+    anchors of the chain held in the graph, outside the log (:func:`attribution.audit.verify`)."""
+    rows = graph.read(
+        "MATCH (d:Decision) WHERE d.audit_head IS NOT NULL "
+        "RETURN d.decision_id AS id, d.audit_head AS head ORDER BY id"
+    )
+    return [(f"decision {row['id']} in the graph", row["head"]) for row in rows]

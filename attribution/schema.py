@@ -371,6 +371,12 @@ WORKFLOW_NODES: tuple[NodeSpec, ...] = (
             Prop("reason", "STRING", "The reviewer's stated reason."),
             Prop("decided_at", "DATETIME", "When the decision was made."),
             Prop("report_digest", "STRING", "Digest of the report the decision was based on."),
+            Prop(
+                "audit_head",
+                "STRING",
+                "SEQ:HASH of the audit entry recording the decision, written before it: an "
+                "anchor of the chain held outside the log (checked by audit verify --graph).",
+            ),
         ),
         provenance=False,
     ),

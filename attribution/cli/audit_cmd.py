@@ -1,11 +1,11 @@
-"""``attribution audit verify [--json] [--expect-head SEQ:HASH]`` and ``attribution audit head``."""
+"""``attribution audit verify [--json] [--expect-head SEQ:HASH] [--graph]`` and ``attribution audit head``."""
 
 from __future__ import annotations
 
 import argparse
 
 from attribution import audit
-from attribution.cli.common import EXIT_OK, EXIT_REFUSED, print_json
+from attribution.cli.common import EXIT_OK, EXIT_REFUSED, connect, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("action", choices=("verify", "head"))
     parser.add_argument("--expect-head", default=None, metavar="SEQ:HASH")
+    parser.add_argument(
+        "--graph",
+        action="store_true",
+        help="also check the chain heads stored with each approval decision in the graph",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -38,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{current[0]}:{current[1]}" if current else "empty")
         return EXIT_OK
-    result = audit.verify(path, expect_head=args.expect_head, anchors=audit.recorded_anchors(path))
+    anchors = audit.recorded_anchors(path)
+    if args.graph:
+        anchors += _decision_anchors()
+    result = audit.verify(path, expect_head=args.expect_head, anchors=anchors)
     if args.json:
         print_json({"path": str(path), **result.as_dict()})
     elif result.ok:
@@ -48,3 +56,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{path}: chain broken at line {result.line}: {result.reason}")
     return EXIT_OK if result.ok else EXIT_REFUSED
+
+
+def _decision_anchors() -> list[tuple[str, str]]:
+    """(where, SEQ:HASH) of every decision in the graph that recorded its audit entry."""
+    from attribution.approvals import decision_anchors
+
+    with connect() as graph:
+        return decision_anchors(graph)

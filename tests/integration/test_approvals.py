@@ -17,6 +17,7 @@ from attribution.approvals import (
     WorkflowPolicy,
     WorkflowRefusal,
     decide,
+    decision_anchors,
     get_request,
     list_requests,
     request_approval,
@@ -88,16 +89,17 @@ def test_request_and_approve(world: World, log: Path) -> None:
     )
     assert decided["status"] == "approved"
     [decision] = decided["decisions"]
+    entries = audit.read_entries(log)
     assert {k: v for k, v in decision.items() if k != "decision_id"} == {
         "outcome": "approve",
         "decided_by": "rita",
         "reason": "C2 confirmed by IR-1",
         "decided_at": "2026-03-12T11:30:00Z",
         "report_digest": report["digest"],
+        "audit_head": f"2:{entries[1]['hash']}",
     }
     assert [r["request_id"] for r in list_requests(graph)] == [request["request_id"]]
     assert list_requests(graph, ["open"]) == []
-    entries = audit.read_entries(log)
     assert [(e["seq"], e["actor"], e["action"], e["subject"]) for e in entries] == [
         (1, "alice", "approval.request", request["request_id"]),
         (2, "rita", "approval.decide", request["request_id"]),
@@ -362,6 +364,19 @@ def test_approval_cli(world: World, neo4j_env: dict[str, str], tmp_path: Path) -
     assert cli(env, "approval", "show", "req-nope").returncode == 1
     actions = [e["action"] for e in audit.read_entries(tmp_path / "audit.jsonl")]
     assert actions == ["approval.request", "approval.decide"]
+    checked = cli(env, "audit", "verify", "--graph", "--json")
+    assert (checked.returncode, json.loads(checked.stdout)["ok"]) == (0, True)
+    log = tmp_path / "audit.jsonl"
+    log.write_text(log.read_text().splitlines(keepends=True)[0])
+    (tmp_path / "anchors").mkdir(exist_ok=True)
+    cut = cli(
+        {**env, "ATTRIBUTION_AUDIT_ANCHOR_DIR": str(tmp_path / "anchors")},
+        "audit",
+        "verify",
+        "--graph",
+    )
+    assert cut.returncode == 4
+    assert "in the graph" in cut.stdout
 
 
 def test_signature_policy(world: World, log: Path) -> None:
@@ -399,3 +414,45 @@ def test_signature_policy(world: World, log: Path) -> None:
         audit_path=log,
     )
     assert decided["status"] == "approved"
+
+
+def test_no_decision_without_its_audit_entry(world: World, log: Path) -> None:
+    graph = world[0]
+    report = _report(world)
+    request_id = _request(world, log, report)["request_id"]
+    log.unlink()
+    log.mkdir()  # a directory where the log should be: nothing can be appended
+    with pytest.raises(audit.AuditError):
+        decide(graph, request_id, "approve", "rita", "ok", report, POLICY, now=NOW, audit_path=log)
+    assert _decision_nodes(graph) == []
+    assert get_request(graph, request_id)["status"] == "open"
+
+
+def test_decisions_anchor_the_chain_in_the_graph(world: World, log: Path) -> None:
+    graph = world[0]
+    report = _report(world)
+    request_id = _request(world, log, report)["request_id"]
+    decided = decide(
+        graph, request_id, "deny", "rita", "thin", report, POLICY, now=NOW, audit_path=log
+    )
+    [decision] = decided["decisions"]
+    entries = audit.read_entries(log)
+    anchors = decision_anchors(graph)
+    assert anchors == [
+        (f"decision {decision['decision_id']} in the graph", f"2:{entries[1]['hash']}")
+    ]
+    assert audit.verify(log, anchors=anchors).ok
+    # The log cut back to its first entry verifies on its own, but not against the graph.
+    log.write_text(log.read_text().splitlines(keepends=True)[0])
+    assert audit.verify(log).ok
+    cut = audit.verify(log, anchors=anchors)
+    assert (cut.ok, cut.entries) == (False, 1)
+    assert f"decision {decision['decision_id']} in the graph" in (cut.reason or "")
+
+
+def test_no_request_without_its_audit_entry(world: World, log: Path) -> None:
+    graph = world[0]
+    log.mkdir()  # a directory where the log should be: nothing can be appended
+    with pytest.raises(audit.AuditError):
+        _request(world, log)
+    assert list_requests(graph) == []
