@@ -13,6 +13,7 @@ chain or signs with the user's key.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -72,12 +73,31 @@ def _needs_server(config: pytest.Config) -> bool:
     return "not integration" not in markexpr
 
 
+def _claim_instance(instance_dir: Path) -> None:
+    """Hold the test instance for this session alone: a second session on the same instance
+    would wipe this one's database and stop its server at the end."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    handle = (instance_dir / "session.lock").open("a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        pytest.exit(
+            f"another test session is using the Neo4j test instance in {instance_dir}; set "
+            "ATTRIBUTION_TEST_INSTANCE, ATTRIBUTION_TEST_BOLT_PORT and ATTRIBUTION_TEST_HTTP_PORT "
+            "to run beside it",
+            returncode=3,
+        )
+    _state["instance_lock"] = handle  # released when the session's process ends
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Start (or reach) the server before anything runs, so the header can name it."""
     if not _needs_server(session.config):
         return
     settings = _test_settings()
     if not settings.neo4j.external:
+        _claim_instance(settings.home / TEST_INSTANCE)
         server = LocalNeo4j(settings.home, settings.neo4j, instance=TEST_INSTANCE)
         _state["server"] = server
         server.start()
