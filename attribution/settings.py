@@ -139,14 +139,43 @@ class EnrichmentSettings:
     http_timeout: float | None = None
     whois_timeout: float | None = None
     max_concurrency: int | None = None
+    node_retry_base: float | None = None
+    """Seconds before a node whose sources failed transiently is retried the first time."""
+    node_retry_cap: float | None = None
+    """The longest wait between a node's retries, in seconds."""
+    breaker_failures: int | None = None
+    """Failures in a row after which a server's circuit breaker opens."""
+    breaker_cooldown: float | None = None
+    """Seconds an open breaker keeps requests away from its server."""
+    max_retry_after: float | None = None
+    """The longest ``Retry-After`` waited for, in seconds; a longer one fails the lookup."""
 
     def overrides(self) -> dict[str, Any]:
         """The real services' settings that are set, by name."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name != "sandbox_endpoints" and getattr(self, f.name) is not None
+            if f.name not in _NOT_SERVICE_FIELDS and getattr(self, f.name) is not None
         }
+
+    def failure_policy(self) -> dict[str, Any]:
+        """The retry and breaker settings that are set, by name (they apply in sandbox mode
+        too)."""
+        return {
+            name: getattr(self, name)
+            for name in _FAILURE_POLICY_FIELDS
+            if getattr(self, name) is not None
+        }
+
+
+_FAILURE_POLICY_FIELDS = (
+    "node_retry_base",
+    "node_retry_cap",
+    "breaker_failures",
+    "breaker_cooldown",
+    "max_retry_after",
+)
+_NOT_SERVICE_FIELDS = frozenset({"sandbox_endpoints", *_FAILURE_POLICY_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -351,6 +380,11 @@ def _enrichment(src: _Source) -> EnrichmentSettings:
         http_timeout=opt(float, "http_timeout"),
         whois_timeout=opt(float, "whois_timeout"),
         max_concurrency=opt(int, "max_concurrency"),
+        node_retry_base=opt(float, "node_retry_base"),
+        node_retry_cap=opt(float, "node_retry_cap"),
+        breaker_failures=opt(int, "breaker_failures"),
+        breaker_cooldown=opt(float, "breaker_cooldown"),
+        max_retry_after=opt(float, "max_retry_after"),
     )
 
 

@@ -23,6 +23,7 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from attribution.cli.common import (
     EXIT_OK,
@@ -43,7 +44,7 @@ from attribution.worker import (
     count_claimable,
     default_worker_id,
 )
-from enrichment.config import EnrichmentConfig
+from enrichment.config import Breaker, EnrichmentConfig, NodeRetry
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,6 +135,7 @@ def enrichment_config(args: argparse.Namespace, settings: Settings) -> Enrichmen
             config = replace(EnrichmentConfig(), **overrides)
         except ValueError as exc:
             raise CommandError(f"enrichment settings: {exc}", EXIT_USAGE) from None
+    config = _with_failure_policy(config, table.failure_policy())
     if args.concurrency is not None:
         if args.concurrency < 1:
             raise CommandError("--concurrency must be at least 1", EXIT_USAGE)
@@ -186,3 +188,27 @@ def run_enrich(args: argparse.Namespace) -> int:
         for source, counts in figures["sources"].items():
             print(f"  {source}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return EXIT_REJECTED if summary.partial or summary.failed else EXIT_OK
+
+
+def _with_failure_policy(config: EnrichmentConfig, policy: dict[str, Any]) -> EnrichmentConfig:
+    """``config`` with the ``[enrichment]`` retry and breaker keys that are set laid over it."""
+    if not policy:
+        return config
+    try:
+        return replace(
+            config,
+            node_retry=NodeRetry(
+                base=policy.get("node_retry_base", config.node_retry.base),
+                cap=policy.get("node_retry_cap", config.node_retry.cap),
+            ),
+            breaker=Breaker(
+                failures=policy.get("breaker_failures", config.breaker.failures),
+                cooldown=policy.get("breaker_cooldown", config.breaker.cooldown),
+            ),
+            retry=replace(
+                config.retry,
+                max_retry_after=policy.get("max_retry_after", config.retry.max_retry_after),
+            ),
+        )
+    except ValueError as exc:
+        raise CommandError(f"enrichment settings: {exc}", EXIT_USAGE) from None

@@ -232,3 +232,28 @@ def test_audit_model_and_retry_settings(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("ATTRIBUTION_NEO4J_RETRY_SECONDS", "soon")
     with pytest.raises(SettingsError, match="ATTRIBUTION_NEO4J_RETRY_SECONDS = 'soon'"):
         load_settings()
+
+
+def test_enrichment_failure_policy_from_toml(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from attribution.cli.enrich_cmd import _with_failure_policy
+    from enrichment.config import Breaker, EnrichmentConfig, NodeRetry
+
+    _config(
+        tmp_path,
+        monkeypatch,
+        "[enrichment]\nnode_retry_base = 60\nbreaker_failures = 3\nmax_retry_after = 120\n",
+    )
+    table = load_settings().enrichment
+    assert table.overrides() == {}
+    assert table.failure_policy() == {
+        "node_retry_base": 60.0,
+        "breaker_failures": 3,
+        "max_retry_after": 120.0,
+    }
+    config = _with_failure_policy(EnrichmentConfig(), table.failure_policy())
+    assert config.node_retry == NodeRetry(base=60.0, cap=21600.0)
+    assert config.breaker == Breaker(failures=3, cooldown=60.0)
+    assert config.retry.max_retry_after == 120.0
+    assert _with_failure_policy(EnrichmentConfig(), {}) == EnrichmentConfig()
