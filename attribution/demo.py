@@ -220,7 +220,13 @@ def _analyst_queries() -> None:
 
 def _verify_and_share() -> None:
     """The audit chain's verification and the STIX export of the act decisions."""
-    step("Verify the hash-chained audit log", "audit", "verify")
+    step(
+        "Verify the hash-chained audit log against its anchor file and the heads stored with "
+        "each decision in the graph",
+        "audit",
+        "verify",
+        "--graph",
+    )
     step(
         "Share the act decisions with partners as STIX 2.1",
         "export",
