@@ -158,11 +158,13 @@ def _enrich_and_label(world: Path) -> None:
     """Enrichment through the sandbox, then the feed and allowlist labels."""
     step(
         "Enrich every pending indicator through the sandbox (DNS, ASN, IP RDAP, registration); the sample "
-        "list's names exist in no zone of the world, so they end failed with the reason recorded (exit 1)",
+        "list's names exist in no zone of the world, so they end failed or partial with the reason "
+        "recorded (exit 1); --retry-failed asks again at once for nodes an earlier run left unfinished",
         "enrich",
         "--sandbox",
         "--max-depth",
         "1",
+        "--retry-failed",
         ok=(0, 1),
     )
     step(
