@@ -46,6 +46,7 @@ from typing import Any
 import rfc8785
 
 from attribution.settings import Settings, load_settings
+from attribution.strict_json import DuplicateKey, no_duplicate_keys
 
 __all__ = [
     "GENESIS_HASH",
@@ -232,15 +233,6 @@ class _Tampering(ValueError):
     """A line that parses as JSON only by a lenient reading."""
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Tampering(f"the key {key!r} appears twice")
-        out[key] = value
-    return out
-
-
 def _no_constant(name: str) -> Any:
     raise _Tampering(f"it holds {name}, which JSON does not allow")
 
@@ -249,7 +241,7 @@ def _strict_json(raw: bytes) -> Any:
     """One line as JSON, refusing what :mod:`json` would otherwise let through: invalid
     UTF-8, duplicated keys, NaN and Infinity. ValueError (or RecursionError) otherwise."""
     text = raw.decode("utf-8")
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    return json.loads(text, object_pairs_hook=no_duplicate_keys, parse_constant=_no_constant)
 
 
 def _parse_line(raw: bytes, line_no: int) -> tuple[Any, str | None]:
@@ -258,6 +250,8 @@ def _parse_line(raw: bytes, line_no: int) -> tuple[Any, str | None]:
         return _strict_json(raw), None
     except UnicodeDecodeError as exc:
         return None, f"line {line_no} holds an invalid UTF-8 byte at column {exc.start + 1}"
+    except DuplicateKey as exc:
+        return None, f"line {line_no} is not a well-formed entry: the key {exc.key!r} appears twice"
     except _Tampering as exc:
         return None, f"line {line_no} is not a well-formed entry: {exc}"
     except json.JSONDecodeError as exc:

@@ -49,6 +49,7 @@ from attribution.intake.records import (
     split_lines,
     too_deep,
 )
+from attribution.strict_json import DuplicateKey, no_duplicate_keys
 
 __all__ = ["MAX_REPORT_LINE_BYTES", "SCHEMA_NAME", "incident_schema", "parse_incident_reports"]
 
@@ -74,22 +75,8 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(incident_schema())
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # A repeated key would let one copy pass review while the other is used.
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(f"key {key!r} given twice")
-        seen[key] = value
-    return seen
-
-
 def _loads(text: str) -> Any:
-    return json.loads(text, object_pairs_hook=_no_duplicates)
+    return json.loads(text, object_pairs_hook=no_duplicate_keys)
 
 
 def _path(base: str, parts: Iterator[str | int] | list[str | int]) -> str:
@@ -115,7 +102,7 @@ def _documents(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, s
         return result
     try:
         document = _loads(text.removeprefix("\ufeff"))
-    except (json.JSONDecodeError, _DuplicateKey) as whole_error:
+    except (json.JSONDecodeError, DuplicateKey) as whole_error:
         lines = split_lines(text, source_name, MAX_REPORT_LINE_BYTES)
         result.rejections.extend(lines.rejections)
         content = [(n, line) for n, line in lines.records if line.strip()]
@@ -127,7 +114,7 @@ def _documents(data: bytes | str, source_name: str) -> IntakeResult[tuple[int, s
         for number, line in content:
             try:
                 result.records.append((number, "$", _loads(line)))
-            except (json.JSONDecodeError, _DuplicateKey) as exc:
+            except (json.JSONDecodeError, DuplicateKey) as exc:
                 result.rejections.append(
                     Rejection.of(source_name, number, "$", line, f"not JSON ({exc})")
                 )
