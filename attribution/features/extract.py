@@ -261,9 +261,16 @@ class _Relations:
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
-def _domain_dns(row: np.ndarray, name: str, props: Mapping[str, Any], rel: _Relations) -> None:
-    """DNS and hosting columns of a domain (``addrs`` directly or through one CNAME)."""
-    addrs = rel.addresses(name)
+def _domain_dns(
+    row: np.ndarray,
+    name: str,
+    props: Mapping[str, Any],
+    rel: _Relations,
+    addrs: set[str],
+    asns: set[int],
+) -> None:
+    """DNS and hosting columns of a domain, from its addresses (``addrs``, directly or through
+    one CNAME) and their origin ASes (``asns``)."""
     has_dns = (
         bool(addrs or rel.ns_of.get(name) or rel.mx_of.get(name) or rel.alias_targets.get(name))
         or props.get("nxdomain") is not None
@@ -281,7 +288,7 @@ def _domain_dns(row: np.ndarray, name: str, props: Mapping[str, Any], rel: _Rela
     if addrs:
         row[_COL["dns_distinct_24"]] = len({net_of(a) for a in addrs})
         if any(a in rel.asn_of_addr for a in addrs):
-            row[_COL["dns_distinct_asn"]] = len(_asns_of(addrs, rel))
+            row[_COL["dns_distinct_asn"]] = len(asns)
         counts = [len(rel.names_of.get(a, ())) for a in addrs]
         row[_COL["host_cohost_max"]] = max(counts)
         row[_COL["host_cohost_mean"]] = float(np.mean(counts))
@@ -346,13 +353,14 @@ def _domain_row(
     row[_COL["is_ip"]] = 0.0
     for feature, value in lexical_features(name).items():
         row[_COL[feature]] = value
-    _domain_dns(row, name, props, rel)
-    _domain_registration(row, name, props, export)
     addrs = rel.addresses(name)
+    asns = _asns_of(addrs, rel)
+    _domain_dns(row, name, props, rel, addrs, asns)
+    _domain_registration(row, name, props, export)
     if wl is not None:
         registrable = props.get("registrable") or name
         _warninglist_columns(row, _domain_hits(wl, name, registrable, addrs))
-    return frozenset(_asns_of(addrs, rel))
+    return frozenset(asns)
 
 
 def _address_row(
