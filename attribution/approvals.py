@@ -157,6 +157,10 @@ def _target(text: str) -> tuple[str, str]:
     return identity.kind, str(identity.value)
 
 
+def _with_role(details: dict[str, Any], role: str | None) -> dict[str, Any]:
+    return {**details, "role": role} if role is not None else details
+
+
 def request_approval(
     graph: Graph,
     target: str,
@@ -166,8 +170,12 @@ def request_approval(
     *,
     now: datetime | None = None,
     audit_path: Path | None = None,
+    actor_role: str | None = None,
 ) -> dict[str, Any]:
-    """Open a request for action against ``target`` on the basis of ``report``."""
+    """Open a request for action against ``target`` on the basis of ``report``.
+
+    ``actor_role`` (the authenticated principal's role, in service mode) goes into the
+    audit entry beside the requester's name."""
     now = now or datetime.now(UTC)
     if not requested_by.strip():
         raise WorkflowRefusal("the requester must be named")
@@ -219,7 +227,7 @@ def request_approval(
             requested_by,
             "approval.request",
             request_id,
-            {"target": f"{kind}:{value}", "report_digest": digest},
+            _with_role({"target": f"{kind}:{value}", "report_digest": digest}, actor_role),
             path=audit_path,
             time=iso_utc(now),
         )
@@ -243,8 +251,10 @@ def decide(
     *,
     now: datetime | None = None,
     audit_path: Path | None = None,
+    actor_role: str | None = None,
 ) -> dict[str, Any]:
-    """Record a reviewer's decision (approve, deny or return) on an open request."""
+    """Record a reviewer's decision (approve, deny or return) on an open request;
+    ``actor_role`` as for :func:`request_approval`."""
     now = now or datetime.now(UTC)
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
@@ -265,13 +275,16 @@ def decide(
             f"({request['report_digest'][:12]}...)"
         )
     decision_id = f"dec-{uuid.uuid4().hex[:16]}"
-    details = {
-        "decision_id": decision_id,
-        "outcome": outcome,
-        "reason": reason,
-        "report_digest": digest,
-        "target": f"{kind}:{value}",
-    }
+    details = _with_role(
+        {
+            "decision_id": decision_id,
+            "outcome": outcome,
+            "reason": reason,
+            "report_digest": digest,
+            "target": f"{kind}:{value}",
+        },
+        actor_role,
+    )
     # The entry comes first: a decision that cannot be audited is not made (AuditError).
     entry = audit.append(
         decided_by, "approval.decide", request_id, details, path=audit_path, time=iso_utc(now)

@@ -78,10 +78,17 @@ def write_report_files(document: Mapping[str, Any], out: Path, fmt: str) -> list
 
 
 def audit_generation(
-    document: Mapping[str, Any], files: list[Path], actor: str, *, path: Path | None = None
+    document: Mapping[str, Any],
+    files: list[Path],
+    actor: str,
+    *,
+    path: Path | None = None,
+    actor_role: str | None = None,
 ) -> dict[str, Any]:
-    """Append the ``report.generate`` entry for ``document`` and return it."""
+    """Append the ``report.generate`` entry for ``document`` and return it; ``actor_role``
+    (the authenticated principal's role, in service mode) is recorded beside the actor."""
     content = document["content"]
+    role = {"role": actor_role} if actor_role is not None else {}
     return audit.append(
         actor,
         "report.generate",
@@ -93,6 +100,7 @@ def audit_generation(
             "action_servers": content["action"]["servers"],
             "signed_by": (document["signature"] or {}).get("public_key_fingerprint"),
             "files": [p.name for p in files],
+            **role,
         },
         path=path,
     )
@@ -112,6 +120,7 @@ def publish_report(
     max_facts: int | None = None,
     freshness_hours: float | None = None,
     warninglists: WarninglistIndex | None = None,
+    actor_role: str | None = None,
 ) -> PublishedReport:
     """Build the report on ``target`` (ReportError when it cannot be), write its files into
     ``out`` when given, and append its entry to the audit log (``settings.audit_log``).
@@ -131,5 +140,7 @@ def publish_report(
         freshness_hours=freshness_hours,
     )
     files = write_report_files(document, out, fmt) if out is not None else []
-    entry = audit_generation(document, files, actor, path=settings.audit_log)
+    entry = audit_generation(
+        document, files, actor, path=settings.audit_log, actor_role=actor_role
+    )
     return PublishedReport(document, files, entry)

@@ -1,0 +1,5 @@
+"""Filled in by its area."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

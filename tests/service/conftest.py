@@ -1,0 +1,147 @@
+"""A live service for the tests: uvicorn on a free loopback port, in a thread of the test
+process, over the session's Neo4j test server and a fresh state folder per test.
+
+The service's clock is fixed two hours after the fixture world's reports are dated, so the
+world of ``tests/integration/test_reports.py`` grounds reports that are fresh for it.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+
+from test_reports import GENERATED, make_world
+
+from attribution.db import Graph
+from attribution.service.app import build_context, create_app
+from attribution.service.config import load_service_config
+from attribution.service.context import ServiceContext
+from attribution.settings import Settings
+
+SERVICE_NOW = GENERATED + timedelta(hours=2)
+
+
+@dataclass
+class LiveService:
+    """A running service and the principals made for a test."""
+
+    url: str
+    ctx: ServiceContext
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, role: str, expires: timedelta = timedelta(days=90)) -> str:
+        """Make a principal (as the operator's command does) and return its token."""
+        _, token = self.ctx.principals.add(name, role, expires, self.ctx.clock())
+        self.tokens[name] = token
+        return token
+
+    def client(self, name: str | None = None) -> requests.Session:
+        """A session that sends ``name``'s token (none when ``name`` is None)."""
+        session = requests.Session()
+        if name is not None:
+            session.headers["Authorization"] = f"Bearer {self.tokens[name]}"
+        return session
+
+    def api(self, path: str) -> str:
+        return f"{self.url}/api/v1{path}"
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class _Running:
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+
+def start_service(ctx: ServiceContext) -> tuple[str, _Running]:
+    """Serve ``ctx`` on a free port; the URL and what :func:`stop_service` needs."""
+    sock = _free_socket()
+    app = create_app(ctx)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.02)
+    host, port = sock.getsockname()
+    return f"http://{host}:{port}", _Running(server, thread, sock)
+
+
+def stop_service(running: _Running) -> None:
+    running.server.should_exit = True
+    running.thread.join(timeout=30)
+    running.sock.close()
+    assert not running.thread.is_alive(), "the service did not stop"
+
+
+@pytest.fixture
+def service_settings(graph: Graph, test_settings: Settings, tmp_path: Path) -> Settings:
+    """The fixture world of the report tests in the graph, with a per-test audit log."""
+    _, settings, _ = make_world(graph, test_settings, tmp_path)
+    return replace(settings, audit_log=tmp_path / "audit.jsonl")
+
+
+@pytest.fixture
+def make_service(
+    graph: Graph, service_settings: Settings, tmp_path: Path
+) -> Iterator[Callable[..., LiveService]]:
+    """Start a service (once per call, with ``service.toml`` text and a clock if given)."""
+    running: list[_Running] = []
+
+    def start(
+        toml: str | None = None,
+        clock: Callable[[], datetime] = lambda: SERVICE_NOW,
+        **overrides: Any,
+    ) -> LiveService:
+        state = tmp_path / f"service-{len(running)}"
+        state.mkdir()
+        if toml is not None:
+            (state / "service.toml").write_text(toml, encoding="utf-8")
+        config = load_service_config(state, **overrides)
+        ctx = build_context(service_settings, config, graph=graph, clock=clock)
+        url, handle = start_service(ctx)
+        running.append(handle)
+        return LiveService(url, ctx)
+
+    yield start
+    for handle in running:
+        stop_service(handle)
+
+
+@pytest.fixture
+def live_service(make_service: Callable[..., LiveService]) -> LiveService:
+    """A service with one principal of each role: ana (analyst), pia (pipeline), rita and
+    ravi (reviewers), aud (auditor), adam (admin)."""
+    service = make_service()
+    for name, role in (
+        ("ana", "analyst"),
+        ("pia", "pipeline"),
+        ("rita", "reviewer"),
+        ("ravi", "reviewer"),
+        ("aud", "auditor"),
+        ("adam", "admin"),
+    ):
+        service.add(name, role)
+    return service
