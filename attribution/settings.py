@@ -202,6 +202,21 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """Where the command line finds a running service (``attribution serve``), and its token.
+
+    When ``service_url`` is set, the approval commands go through the service, acting as the
+    principal the token proves."""
+
+    service_url: str | None = None
+    token: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.service_url is not None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the service in one place."""
 
@@ -221,6 +236,7 @@ class Settings:
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
+    client: ClientSettings = field(default_factory=ClientSettings)
 
     def acting_user(self) -> str:
         """``ATTRIBUTION_USER``, else the login name."""
@@ -408,6 +424,20 @@ def _models(src: _Source) -> ModelSettings:
     )
 
 
+def _client(src: _Source) -> ClientSettings:
+    token = src.env.get("ATTRIBUTION_TOKEN") or None
+    token_file = src.env.get("ATTRIBUTION_TOKEN_FILE")
+    if token is None and token_file:
+        try:
+            token = Path(token_file).expanduser().read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise SettingsError(
+                f"ATTRIBUTION_TOKEN_FILE: cannot read {token_file} ({exc})"
+            ) from None
+    url = src.value(str, "ATTRIBUTION_SERVICE_URL", "client", "service_url", "") or None
+    return ClientSettings(service_url=url.rstrip("/") if url else None, token=token)
+
+
 def _path(src: _Source, var: str, key: str, default: Path) -> Path:
     return Path(src.value(str, var, None, key, str(default)))
 
@@ -442,4 +472,5 @@ def load_settings() -> Settings:
         enrichment=_enrichment(src),
         audit=_audit(src),
         models=_models(src),
+        client=_client(src),
     )

@@ -2,6 +2,12 @@
 
 Every refusal by the workflow's rules exits 4 with a one-line reason; an unknown request id
 or an unreadable report file exits 1.
+
+When a service is configured (``ATTRIBUTION_SERVICE_URL`` and ``ATTRIBUTION_TOKEN``), every
+action goes through it: the requester or decider is the principal the token proves (``--by``
+is refused), the policy is the service's, and a request rests on a report the service
+generated (``approval request TARGET`` without ``--report`` asks the service for a fresh one).
+Without a service the commands act on the graph directly, with ``--by`` and the local policy.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from attribution.cli.common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_REJECTED,
+    EXIT_USAGE,
     CommandError,
     connect,
     print_json,
 )
+from attribution.service.client import ServiceClient, ServiceError
 from attribution.settings import load_settings
 
 
@@ -37,14 +45,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     req = actions.add_parser("request", help="ask the reviewer to approve action on a target")
     req.add_argument("target", metavar="TARGET")
-    req.add_argument("--report", type=Path, required=True, help="the confidence report (JSON)")
-    req.add_argument("--by", required=True, help="requesting user")
+    req.add_argument(
+        "--report",
+        type=Path,
+        help="the confidence report (JSON); through a service, omit it to have one generated",
+    )
+    req.add_argument("--by", help="requesting user (not with a service: the token says who)")
     req.add_argument("--json", action="store_true")
     req.set_defaults(func=_request)
 
     dec = actions.add_parser("decide", help="a reviewer's decision on an open request")
     dec.add_argument("request_id", metavar="ID")
-    dec.add_argument("--by", required=True, help="reviewer")
+    dec.add_argument("--by", help="reviewer (not with a service: the token says who)")
     group = dec.add_mutually_exclusive_group(required=True)
     group.add_argument("--approve", dest="outcome", action="store_const", const="approve")
     group.add_argument("--deny", dest="outcome", action="store_const", const="deny")
@@ -89,7 +101,63 @@ def _print_request(request: dict[str, Any]) -> None:
         )
 
 
+def _standalone(args: argparse.Namespace) -> None:
+    """Without a service, the user and the report must be named."""
+    if not args.by:
+        raise CommandError("--by is required (or configure ATTRIBUTION_SERVICE_URL)", EXIT_USAGE)
+    if args.report is None:
+        raise CommandError(
+            "--report is required (or configure ATTRIBUTION_SERVICE_URL)", EXIT_USAGE
+        )
+
+
+def _service() -> ServiceClient | None:
+    settings = load_settings()
+    if not settings.client.configured:
+        return None
+    if not settings.client.token:
+        raise CommandError(
+            "a service is configured but no token: set ATTRIBUTION_TOKEN or ATTRIBUTION_TOKEN_FILE",
+            EXIT_USAGE,
+        )
+    return ServiceClient(settings.client)
+
+
+def _through(
+    client: ServiceClient, args: argparse.Namespace, method: str, path: str, **kwargs: Any
+) -> Any:
+    if getattr(args, "by", None):
+        raise CommandError(
+            "--by is refused when a service is configured: the service acts as the principal "
+            "your token proves",
+            EXIT_USAGE,
+        )
+    try:
+        return client.call(method, path, **kwargs)
+    except ServiceError as exc:
+        raise CommandError(str(exc), exc.code) from exc
+
+
+def _request_via(client: ServiceClient, args: argparse.Namespace) -> dict[str, Any]:
+    if args.report is None:
+        document = _through(client, args, "POST", "/reports", json={"target": args.target})
+    else:
+        document = _load_report(args.report)
+    digest = document.get("digest") if isinstance(document, dict) else None
+    if not isinstance(digest, str):
+        raise CommandError(f"{args.report}: the report has no digest", EXIT_REJECTED)
+    body = {"target": args.target, "report_digest": digest, "report": document}
+    result: dict[str, Any] = _through(client, args, "POST", "/approvals", json=body)
+    return result
+
+
 def _request(args: argparse.Namespace) -> int:
+    client = _service()
+    if client is not None:
+        request = _request_via(client, args)
+        print_json(request) if args.json else print(request["request_id"])
+        return EXIT_OK
+    _standalone(args)
     report = _load_report(args.report)
     policy = policy_from_settings(load_settings())
     with connect() as graph:
@@ -105,6 +173,18 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace) -> int:
+    client = _service()
+    if client is not None:
+        if args.report is None:
+            raise CommandError("--report is required: the report the decision rests on", EXIT_USAGE)
+        digest = _load_report(args.report).get("digest")
+        body = {"outcome": args.outcome, "reason": args.reason, "report_digest": digest}
+        request = _through(
+            client, args, "POST", f"/approvals/{args.request_id}/decision", json=body
+        )
+        print_json(request) if args.json else _print_request(request)
+        return EXIT_OK
+    _standalone(args)
     report = _load_report(args.report)
     policy = policy_from_settings(load_settings())
     with connect() as graph:
@@ -124,8 +204,14 @@ def _decide(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with connect() as graph:
-        requests = list_requests(graph, args.status)
+    client = _service()
+    if client is not None:
+        requests = _through(client, args, "GET", "/approvals", params={"status": args.status})[
+            "requests"
+        ]
+    else:
+        with connect() as graph:
+            requests = list_requests(graph, args.status)
     if args.json:
         print_json(requests)
     else:
@@ -135,6 +221,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    client = _service()
+    if client is not None:
+        request = _through(client, args, "GET", f"/approvals/{args.request_id}")
+        print_json(request) if args.json else _print_request(request)
+        return EXIT_OK
     with connect() as graph:
         try:
             request = get_request(graph, args.request_id)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from attribution.cli.common import EXIT_OK, CommandError, connect
 from attribution.settings import load_settings
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,9 +52,36 @@ def _logging() -> None:
         logger.propagate = False
 
 
-def run(args: argparse.Namespace) -> int:
+def _server(app: Any, host: str, port: int) -> Any:
+    """A uvicorn server that stops gracefully on SIGINT or SIGTERM and then returns (uvicorn
+    on its own raises the signal again after stopping, which would end the process with it
+    instead of the command's exit code)."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=15,
+            server_header=False,
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     from attribution.service.app import build_context, create_app
     from attribution.service.config import load_service_config, state_dir_for
 
@@ -67,17 +100,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=15,
-            server_header=False,
-        )
-    )
+    server = _server(app, config.host, config.port)
     server.run()
     if not server.started:
         raise CommandError(f"cannot listen on {config.host}:{config.port}")

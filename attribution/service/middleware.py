@@ -1,8 +1,8 @@
 """ASGI middleware: the request size limit, and one structured log line per request.
 
 The size limit refuses a declared ``Content-Length`` above the limit before reading anything,
-and stops reading a body sent without one (chunked) as soon as it passes the limit: 413 in
-both cases. The log line is one JSON object on the ``attribution.service.access`` logger:
+and reads a body sent without one (chunked) up to the limit before the application sees it,
+stopping as soon as it passes the limit: 413 in both cases. The log line is one JSON object on the ``attribution.service.access`` logger:
 time, method, path, status, duration, bytes received, and the authenticated principal.
 """
 
@@ -21,10 +21,6 @@ from attribution.service.errors import error_body
 __all__ = ["AccessLog", "BodyLimit"]
 
 access_log = logging.getLogger("attribution.service.access")
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -58,29 +54,34 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _send_json(send, 413, error_body("too-large", message))
             return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        if declared is not None and declared.isdigit():
+            await self.app(scope, receive, send)  # the server stops at the declared length
+            return
+        # No declared length (chunked): read the body up to the limit first, then replay it.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             incoming = await receive()
-            if incoming["type"] == "http.request":
-                received += len(incoming.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return incoming
-
-        async def watching_send(outgoing: Message) -> None:
-            nonlocal started
-            if outgoing["type"] == "http.response.start":
-                started = True
-            await send(outgoing)
-
-        try:
-            await self.app(scope, counting_receive, watching_send)
-        except _TooLarge:
-            if not started:
+            if incoming["type"] != "http.request":
+                return  # the client went away
+            chunks.append(incoming.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
                 await _send_json(send, 413, error_body("too-large", message))
+                return
+            if not incoming.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class AccessLog:
