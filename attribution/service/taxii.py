@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -258,7 +259,7 @@ def _limit(request: Request, text: str | None) -> int:
     config = context(request).config
     if text is None:
         return min(config.page_size, config.max_page_size)
-    if not text.strip().isdigit() or int(text) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", text.strip()) or int(text) < 1:
         raise ApiError(400, f"limit={text[:80]!r} must be a whole number of at least 1")
     return min(int(text), config.max_page_size)
 

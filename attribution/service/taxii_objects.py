@@ -70,7 +70,10 @@ def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a zone that moves it past year 1 or 9999
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,12 @@ def test_bad_requests_and_writes(taxii: LiveService) -> None:
             "next='not-a-cursor' is not a cursor this server gave",
         ),
         objects + "?limit=0": (400, "limit='0' must be a whole number of at least 1"),
+        objects + "?limit=%C2%B2": (400, "limit='\u00b2' must be a whole number of at least 1"),
+        objects + "?added_after=0001-01-01T00:00:00%2B01:00": (
+            400,
+            "added_after='0001-01-01T00:00:00+01:00' is not a timestamp such as "
+            "2026-03-12T11:30:00Z",
+        ),
         objects + "?added_after=yesterday": (
             400,
             "added_after='yesterday' is not a timestamp such as 2026-03-12T11:30:00Z",
