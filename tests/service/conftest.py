@@ -130,18 +130,25 @@ def make_service(
         stop_service(handle)
 
 
-@pytest.fixture
-def live_service(make_service: Callable[..., LiveService]) -> LiveService:
-    """A service with one principal of each role: ana (analyst), pia (pipeline), rita and
-    ravi (reviewers), aud (auditor), adam (admin)."""
-    service = make_service()
-    for name, role in (
-        ("ana", "analyst"),
-        ("pia", "pipeline"),
-        ("rita", "reviewer"),
-        ("ravi", "reviewer"),
-        ("aud", "auditor"),
-        ("adam", "admin"),
-    ):
+TEAM = (
+    ("ana", "analyst"),
+    ("pia", "pipeline"),
+    ("rita", "reviewer"),
+    ("ravi", "reviewer"),
+    ("aud", "auditor"),
+    ("adam", "admin"),
+)
+
+
+def add_team(service: LiveService) -> LiveService:
+    """One principal of each role: ana (analyst), pia (pipeline), rita and ravi (reviewers),
+    aud (auditor), adam (admin)."""
+    for name, role in TEAM:
         service.add(name, role)
     return service
+
+
+@pytest.fixture
+def live_service(make_service: Callable[..., LiveService]) -> LiveService:
+    """A service with the :data:`TEAM` of principals."""
+    return add_team(make_service())
