@@ -15,6 +15,7 @@ from datetime import datetime
 from types import ModuleType
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from attribution.db import Graph
 from attribution.service.config import ServiceConfig, service_signing_key
@@ -85,13 +86,15 @@ def create_app(ctx: ServiceContext, *, close_graph: bool = False) -> FastAPI:
             if close_graph:
                 ctx.graph.close()
 
-    app = FastAPI(
+    # FastAPIOffline: the docs page's Swagger UI files come from the wheel, not from a CDN.
+    app = FastAPIOffline(
         title="attribution service",
         summary="Evidence behind actions against malicious servers: reports, approvals, "
         "audit, and indicator intake, with authenticated roles.",
         version="1",
         docs_url="/docs",
         redoc_url=None,
+        static_url="/docs-assets",
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -64,7 +64,7 @@ def test_generated_requests_never_fail_the_service(make_service: Any) -> None:
             )
             if answer.status_code >= 500:
                 failures.append(
-                    f"{operation.method.upper()} {case.formatted_path} -> {answer.status_code}: "
+                    f"{case.method} {case.formatted_path} -> {answer.status_code}: "
                     f"{answer.text[:200]}"
                 )
 
