@@ -162,12 +162,12 @@ def _sco(target: Target) -> Any:
     return stix2.IPv4Address(value=target.value)
 
 
-def _pattern(sco: Any) -> str:
+def indicator_pattern(sco: Any) -> str:
     escaped = str(sco.value).replace("\\", "\\\\").replace("'", "\\'")
     return f"[{sco.type}:value = '{escaped}']"
 
 
-def _producer() -> Any:
+def producer_identity() -> Any:
     return stix2.Identity(
         id=stable_id("identity", "attribution-service"),
         name="attribution service",
@@ -194,7 +194,7 @@ def _indicator(target: Target, sco: Any, common: dict[str, Any]) -> Any:
         name=target.value,
         description=_description(target),
         indicator_types=["malicious-activity"],
-        pattern=_pattern(sco),
+        pattern=indicator_pattern(sco),
         pattern_type="stix",
         valid_from=common["created"],
         confidence=confidence(target.score),
@@ -260,7 +260,7 @@ def _resolution(name: Any, address: Any, res: dict[str, Any], producer: Any) -> 
 
 def build_objects(targets: Sequence[Target], resolutions: Sequence[dict[str, Any]]) -> list[Any]:
     """The STIX objects for ``targets`` and the resolutions among them, sorted by id."""
-    producer = _producer()
+    producer = producer_identity()
     objects: list[Any] = [producer]
     sco_of: dict[tuple[str, str], Any] = {}
     for target in targets:

@@ -38,10 +38,10 @@ from attribution.identities import Identity, InvalidIdentity, parse_target
 from attribution.stix_export import (
     NAMESPACE,
     PRODUCER_CREATED,
-    _pattern,
-    _producer,
     build_bundle,
     build_objects,
+    indicator_pattern,
+    producer_identity,
     read_targets,
     stable_id,
 )
@@ -179,7 +179,7 @@ def _decision_objects(
             f"{decision['decided_by']} (decision {decision_id}, request {request['request_id']})"
         ),
         indicator_types=["malicious-activity"],
-        pattern=_pattern(sco),
+        pattern=indicator_pattern(sco),
         pattern_type="stix",
         valid_from=at,
         **common,
@@ -199,7 +199,7 @@ def _decision_objects(
 
 def decision_entries(graph: Graph) -> list[Entry]:
     """The ``act-decisions`` collection: every approving decision in the graph."""
-    producer = _producer()
+    producer = producer_identity()
     pairs: list[tuple[Any, datetime]] = [(producer, PRODUCER_CREATED)]
     for request in list_requests(graph, ["approved"]):
         for decision in request["decisions"]:
@@ -216,7 +216,7 @@ def decision_entries(graph: Graph) -> list[Entry]:
 
 def _scoring_times(graph: Graph) -> dict[str, datetime]:
     """Object id -> when its target was scored, for every object of every act target."""
-    added: dict[str, datetime] = {str(_producer().id): PRODUCER_CREATED}
+    added: dict[str, datetime] = {str(producer_identity().id): PRODUCER_CREATED}
     for target in read_targets(graph, "act"):
         scored = target.scored_at or PRODUCER_CREATED
         for obj in build_objects([target], []):
