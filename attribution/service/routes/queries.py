@@ -89,6 +89,18 @@ def _bad(status: int, field: str, reason: str) -> ApiError:
     return ApiError(status, f"{field}: {reason}", details=[{"field": field, "reason": reason}])
 
 
+def check_integers(value: Any, field: str) -> None:
+    """422 naming the field when a value holds an integer the graph cannot (beyond 64 bits)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_integers(item, f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_integers(item, f"{field}[{index}]")
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise _bad(422, field, "integers must fit in a signed 64-bit integer")
+
+
 def stream_rows(
     graph: Graph,
     cypher: str,
@@ -231,6 +243,7 @@ def run_library_query(
     body = body or RunRequest()
     query = _library_query(query_id)
     bound = _bind(query, body.params)
+    check_integers(bound, "params")
     fingerprint = _fingerprint(query, bound)
     offset = decode_cursor(body.cursor, fingerprint) if body.cursor else 0
     size = min(body.limit or ctx.config.page_size, ctx.config.max_page_size)
@@ -301,6 +314,7 @@ def run_cypher(
 ) -> dict[str, Any]:
     if not body.query.strip() or len(body.query) > MAX_CYPHER_CHARS:
         raise _bad(422, "query", f"must be 1 to {MAX_CYPHER_CHARS} characters of Cypher")
+    check_integers(body.params, "params")
     ctx = context(request)
     cap = ctx.config.cypher_row_cap
     try:

@@ -54,9 +54,10 @@ def _target(kind: str, value: str) -> tuple[TargetSpec, str]:
     spec = TARGETS[kind]
     try:
         identity = parse_target(value, "a target")
-    except InvalidIdentity as exc:
+    except ValueError as exc:  # InvalidIdentity, or a name IDNA cannot encode
+        reason = exc.reason if isinstance(exc, InvalidIdentity) else str(exc)
         raise ApiError(
-            422, f"value: {exc}", details=[{"field": "value", "reason": exc.reason}]
+            422, f"value: {exc}", details=[{"field": "value", "reason": reason}]
         ) from exc
     if identity.kind != kind:
         reason = f"{identity.value} is {_NAMES[identity.kind]}, not {_NAMES[kind]}"
