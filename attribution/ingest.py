@@ -35,6 +35,18 @@ from attribution.schema import DNS_RELATIONSHIP, NODE_BY_LABEL, REL_BY_TYPE
 from attribution.writer import GraphWriter, ValueOutOfRange
 
 
+@dataclass(frozen=True)
+class Submitter:
+    """Who handed in the files, for the audit entries of the labels among them: in service
+    mode, the authenticated principal, the service's audit log and the name the file was
+    submitted under (not the path it was saved at)."""
+
+    actor: str
+    role: str
+    log: Path
+    name: str
+
+
 @dataclass
 class IngestSummary:
     """What an ingest run accepted and rejected, per file and in total."""
@@ -277,15 +289,26 @@ def load_records(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
     audit_subject: str | None = None,
+    submitter: Submitter | None = None,
 ) -> dict[str, int]:
     """Write parsed records; returns rows written per label and relationship type.
 
     With ``audit_subject`` (the file the records came from), the labels among them (trails,
     allowlists, label CSVs) are appended to the audit log first, as ``label.ingest``; when
-    that entry cannot be written nothing is (:class:`attribution.audit.AuditError`).
+    that entry cannot be written nothing is (:class:`attribution.audit.AuditError`). A
+    ``submitter`` names the actor, log and subject of that entry instead.
     """
     rows = rows_for(records, now)
-    if audit_subject is not None:
+    if submitter is not None:
+        audit_label_rels(
+            rows.rels,
+            "label.ingest",
+            submitter.name,
+            by=submitter.actor,
+            details={"role": submitter.role},
+            log=submitter.log,
+        )
+    elif audit_subject is not None:
         audit_label_rels(rows.rels, "label.ingest", audit_subject)
     stats = GraphWriter(graph).load(rows.nodes, rows.rels, progress=progress)
     return stats.by_kind
@@ -337,6 +360,7 @@ def ingest_paths(
     *,
     fmt: str | None = None,
     progress: Callable[[str, int], None] | None = None,
+    submitter: Submitter | None = None,
 ) -> IngestSummary:
     """Parse and load each file; the bad lines of one file never stop its good lines.
 
@@ -351,7 +375,7 @@ def ingest_paths(
         # Line formats come in chunks of lines, so memory holds one chunk's rows at a time.
         for found, chunk in read_chunks(path, fmt):
             kind = found
-            result = _load_chunk(graph, path, chunk, summary)
+            result = _load_chunk(graph, path, chunk, summary, submitter)
             accepted += len(result.records)
             rejected += len(result.rejections)
         summary.files[str(path)] = {"format": kind, "accepted": accepted, "rejected": rejected}
@@ -361,12 +385,16 @@ def ingest_paths(
 
 
 def _load_chunk(
-    graph: Graph, path: Path, result: IntakeResult[Any], summary: IngestSummary
+    graph: Graph,
+    path: Path,
+    result: IntakeResult[Any],
+    summary: IngestSummary,
+    submitter: Submitter | None = None,
 ) -> IntakeResult[Any]:
     """Write one chunk's records and add them to ``summary``; returns what was kept."""
     result = refuse_changed_reports(graph, result)
     try:
-        written = load_records(graph, result.records, audit_subject=str(path))
+        written = load_records(graph, result.records, audit_subject=str(path), submitter=submitter)
     except ValueOutOfRange as exc:
         # Checked before anything of the chunk is sent: nothing of it was written.
         refusal = Rejection.of(str(path), 0, None, "", str(exc))

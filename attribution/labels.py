@@ -339,9 +339,11 @@ def audit_label_rels(
     *,
     by: str | None = None,
     details: dict[str, Any] | None = None,
+    log: Path | None = None,
 ) -> int:
     """Append one audit entry for the label relationships among ``rels``, before they are
-    written; returns how many there were (no entry when none).
+    written (to ``log``, default the settings' audit log); returns how many there were (no
+    entry when none).
 
     The entry names the sources, the count, the SHA-256 of the labels' canonical JSON
     (source, target, verdict, family of each) and the targets themselves when they are few.
@@ -366,7 +368,7 @@ def audit_label_rels(
     }
     if len(labels) <= _LISTED_TARGETS:
         record["targets"] = [{"target": t, "verdict": v, "source": s} for s, t, v, _ in labels]
-    audit.append(by or load_settings().acting_user(), action, subject, record)
+    audit.append(by or load_settings().acting_user(), action, subject, record, path=log)
     return len(labels)
 
 

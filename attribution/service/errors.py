@@ -62,7 +62,11 @@ def error_body(code: str, message: str, details: Sequence[Any] = ()) -> dict[str
 
 
 def _field(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """``('body', 'params', 'since')`` as ``params.since``: the location's first part names
+    where the field was (body, query, path, header, cookie), the rest the field itself."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 

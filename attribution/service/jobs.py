@@ -34,11 +34,11 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 from attribution import audit
 from attribution.audit import AuditError
 from attribution.db import iso_utc
-from attribution.ingest import ingest_paths
+from attribution.ingest import Submitter, ingest_paths
 from attribution.intake.detect import UnknownFormat
 from attribution.service.config import private_dir
 from attribution.service.context import ServiceContext
-from attribution.service.principals import Principal
+from attribution.service.principals import Principal, PrincipalError
 
 __all__ = [
     "Job",
@@ -324,6 +324,14 @@ class JobRunner:
                 self._wake.wait(RETRY_AFTER_S)
                 self._wake.clear()
 
+    def _submitter(self, job: Job) -> Submitter:
+        """The job's principal, as the actor of the audit entries its labels get."""
+        try:
+            role = self.ctx.principals.get(job.principal).role
+        except PrincipalError:
+            role = "unknown"
+        return Submitter(job.principal, role, self.ctx.settings.audit_log, job.name)
+
     def _run(self, job: Job) -> bool:
         """Load one job; False when the graph was unavailable and the job waits again."""
         self.store.set_status(job.id, "running")
@@ -331,7 +339,9 @@ class JobRunner:
         upload = job_dir / job.upload
         status, result, error = "done", None, None
         try:
-            summary = ingest_paths(self.ctx.graph, [upload], fmt=job.format)
+            summary = ingest_paths(
+                self.ctx.graph, [upload], fmt=job.format, submitter=self._submitter(job)
+            )
             result = rewrite_names(summary.as_dict(), upload, job.name)
         except (ServiceUnavailable, SessionExpired, TransientError) as exc:
             log.warning("job %s waits: the graph is unavailable (%s)", job.id, exc)

@@ -266,3 +266,18 @@ def test_queued_and_interrupted_jobs_run_after_a_restart(
         {"name": "queued.example"},
     ]
     assert list(config.uploads_dir.iterdir()) == []
+
+
+def test_labels_in_a_submitted_file_are_audited_as_the_pipeline(
+    live_service: LiveService,
+) -> None:
+    job_id = submit(live_service, b"good.example\n", name="partner-b/allowlist.txt").json()[
+        "job_id"
+    ]
+    assert wait_for(live_service, "pia", job_id)["result"]["accepted"] == 1
+    entries = audit.read_entries(live_service.ctx.settings.audit_log)
+    labelled = [e for e in entries if e["action"] == "label.ingest"]
+    assert [(e["actor"], e["subject"], e["details"]["role"]) for e in labelled] == [
+        ("pia", "partner-b/allowlist.txt", "pipeline")
+    ]
+    assert labelled[0]["details"]["labels"] == 1
