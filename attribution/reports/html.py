@@ -15,9 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from attribution.reports.figures import neighbourhood_png, score_distribution_png
+from attribution.templating import strict_environment
 
 __all__ = ["SECTION_IDS", "render_html"]
 
@@ -36,13 +37,7 @@ SECTION_IDS = (
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("attribution.reports", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = strict_environment("attribution.reports")
     env.filters["compact"] = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False)
     return env
 

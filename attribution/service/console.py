@@ -41,7 +41,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from attribution.approvals import (
@@ -58,6 +58,7 @@ from attribution.service.errors import ApiError
 from attribution.service.principals import RIGHTS, Principal, PrincipalError
 from attribution.service.reports import NotGrounded, report_store
 from attribution.service.workflow import service_decide
+from attribution.templating import strict_environment
 
 __all__ = ["SESSION_LIFETIME", "ConsoleSession", "SessionStore", "router", "start", "stop"]
 
@@ -179,13 +180,7 @@ def _plain(value: Any) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("attribution.service", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = strict_environment("attribution.service")
     env.filters["plain"] = _plain
     env.globals["past"] = OUTCOMES
     env.globals["base"] = PREFIX

@@ -23,8 +23,8 @@ import re
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,6 +39,7 @@ from attribution.intake.detect import UnknownFormat
 from attribution.service.config import private_dir
 from attribution.service.context import ServiceContext
 from attribution.service.principals import Principal, PrincipalError
+from attribution.service.sqlite import create_private, transaction
 
 __all__ = [
     "Job",
@@ -153,17 +154,10 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        with self._db() as db:
-            db.execute(_SCHEMA)
+        create_private(path, _SCHEMA)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.row_factory = sqlite3.Row
-            with db:  # one transaction, committed on success
-                yield db
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:

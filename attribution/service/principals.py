@@ -13,16 +13,16 @@ nor decides, and the reviewer decides but never requests.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from attribution.service.sqlite import create_private, transaction
 
 __all__ = [
     "RIGHTS",
@@ -113,18 +113,10 @@ class PrincipalStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        with self._db() as db:
-            db.execute(_SCHEMA)
+        create_private(path, _SCHEMA)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.row_factory = sqlite3.Row
-            with db:  # one transaction, committed on success
-                yield db
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def check_new(self, name: str, role: str) -> None:
         """PrincipalError unless :meth:`add` could make this principal."""
