@@ -96,6 +96,7 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     if eligible is not None:
         target, report = eligible
         _approval(target, report)
+    _service(eligible[0] if eligible else None)
     _verify_and_share()
 
 
@@ -402,6 +403,18 @@ def _approval(target: str, report: str) -> None:
         report,
     )
     step("", "approval", "show", request_id)
+
+
+def _service(target: str | None) -> None:
+    """Service mode: roles proven by tokens, the API, the console, TAXII
+    (:mod:`attribution.demo_service`)."""
+    from attribution.demo_service import ServiceDemoFailed, run_service_demo
+
+    sample = REPO_ROOT / "docs" / "examples" / "indicators.csv"
+    try:
+        run_service_demo(dict(DEMO_ENV), OUT, sample, target)
+    except ServiceDemoFailed as exc:
+        raise DemoFailed(str(exc)) from exc
 
 
 def _corpus(world: Path) -> Path:
