@@ -11,6 +11,8 @@ import logging
 import resource
 import statistics
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +59,18 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def timed(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
+    """Milliseconds of each of ``runs`` calls of ``fn``, after ``warmup`` unmeasured ones."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
 
 
 def emit(figures: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import argparse
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from attribution.db import Graph
 from attribution.queries import list_queries, run_query
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
-from benchmarks._common import bench_graph, emit, median, peak_rss_mb, percentile, wipe
+from benchmarks._common import bench_graph, emit, median, peak_rss_mb, percentile, timed, wipe
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 270
@@ -338,17 +338,6 @@ def load(graph: Graph, world: World) -> int:
             flush=True,
         )
     return total
-
-
-def timed(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
 
 
 def main(argv: list[str] | None = None) -> int:

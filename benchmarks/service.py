@@ -69,6 +69,7 @@ from benchmarks._common import (
     emit,
     median,
     percentile,
+    timed,
     wipe,
 )
 
@@ -217,17 +218,6 @@ def service_context(graph: Graph, state: Path) -> ServiceContext:
 
 
 # --- measuring -------------------------------------------------------------------------
-
-
-def timed(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
 
 
 def call(

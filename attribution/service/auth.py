@@ -18,7 +18,7 @@ from attribution.service.context import ServiceContext
 from attribution.service.errors import ApiError
 from attribution.service.principals import RIGHTS, Principal, hash_token
 
-__all__ = ["authenticate_token", "bearer", "context", "require"]
+__all__ = ["authenticate_token", "bearer", "check_right", "context", "require"]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -56,6 +56,15 @@ def authenticate_token(ctx: ServiceContext, token: str | None) -> Principal:
     return principal
 
 
+def check_right(principal: Principal, right: str, doing: str = "do this") -> None:
+    """ApiError 403 unless the principal's role holds ``right``."""
+    if not principal.can(right):
+        roles = ", ".join(sorted(RIGHTS[right]))
+        raise ApiError(
+            403, f"{principal.name} ({principal.role}) may not {doing}; it needs: {roles}"
+        )
+
+
 def require(right: str) -> Callable[..., Principal]:
     """A dependency that yields the authenticated principal holding ``right``."""
     if right not in RIGHTS:
@@ -67,11 +76,7 @@ def require(right: str) -> Callable[..., Principal]:
     ) -> Principal:
         ctx = context(request)
         principal = authenticate_token(ctx, credentials.credentials if credentials else None)
-        if not principal.can(right):
-            roles = ", ".join(sorted(RIGHTS[right]))
-            raise ApiError(
-                403, f"{principal.name} ({principal.role}) may not do this; it needs: {roles}"
-            )
+        check_right(principal, right)
         request.state.principal = principal
         return principal
 

@@ -40,9 +40,9 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from starlette.requests import HTTPConnection
 from starlette.routing import Match
 
-from attribution.service.auth import authenticate_token, context
+from attribution.service.auth import authenticate_token, check_right, context
 from attribution.service.errors import ApiError
-from attribution.service.principals import RIGHTS, Principal
+from attribution.service.principals import Principal
 from attribution.service.taxii_objects import (
     COLLECTIONS,
     STIX_MEDIA_TYPE,
@@ -176,11 +176,7 @@ def taxii_reader(
         raise ApiError(
             401, f"the user name {user!r} is not the token's principal", headers=_basic()
         )
-    if not principal.can(RIGHT):
-        roles = ", ".join(sorted(RIGHTS[RIGHT]))
-        raise ApiError(
-            403, f"{principal.name} ({principal.role}) may not read TAXII; it needs: {roles}"
-        )
+    check_right(principal, RIGHT, "read TAXII")
     request.state.principal = principal
     return principal
 
