@@ -202,6 +202,19 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class RedisSettings:
+    """The broker: ``REDIS_URL`` (an existing server; nothing is started), else the managed
+    local instance on ``port`` (``attribution redis start``)."""
+
+    url: str | None = None
+    port: int = 6390
+
+    @property
+    def external(self) -> bool:
+        return self.url is not None
+
+
+@dataclass(frozen=True)
 class ClientSettings:
     """Where the command line finds a running service (``attribution serve``), and its token.
 
@@ -237,6 +250,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     def acting_user(self) -> str:
         """``ATTRIBUTION_USER``, else the login name."""
@@ -424,6 +438,13 @@ def _models(src: _Source) -> ModelSettings:
     )
 
 
+def _redis(src: _Source) -> RedisSettings:
+    url = src.value(str, "REDIS_URL", "redis", "url", "") or None
+    return RedisSettings(
+        url=url, port=src.value(int, "ATTRIBUTION_REDIS_PORT", "redis", "port", 6390)
+    )
+
+
 def _client(src: _Source) -> ClientSettings:
     token = src.env.get("ATTRIBUTION_TOKEN") or None
     token_file = src.env.get("ATTRIBUTION_TOKEN_FILE")
@@ -473,4 +494,5 @@ def load_settings() -> Settings:
         audit=_audit(src),
         models=_models(src),
         client=_client(src),
+        redis=_redis(src),
     )

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine; safe to run again.
 #   Debian packages: Java 17 and Maven (to resolve and run Neo4j), nsd (the sandbox's DNS
-#   server), chromium (renders the HTML reports in the tests).
+#   server), chromium (renders the HTML reports, drives the console in the tests), redis-server
+#   (the enrichment broker and shared registry limits; the project runs its own instances).
 #   A virtual environment in .venv with the pinned Python packages.
 #   The Neo4j jars, resolved from Maven Central into ~/.cache/attribution (first run only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openjdk-17-jre-headless maven nsd chromium python3-venv)
+packages=(openjdk-17-jre-headless maven nsd chromium redis-server python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,9 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # nsd's package enables a system service on port 53; the project runs its own instances.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nsd 2>/dev/null; then
-  systemctl stop nsd || true
-fi
+for service in nsd redis-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

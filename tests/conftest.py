@@ -25,7 +25,8 @@ import pytest
 
 from attribution.db import Graph, open_driver
 from attribution.neo4j_server import LocalNeo4j
-from attribution.settings import Settings, load_settings
+from attribution.redis_server import LocalRedis
+from attribution.settings import RedisSettings, Settings, load_settings
 from attribution.writer import apply_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,6 +147,31 @@ def graph(session_graph: Graph) -> Iterator[Graph]:
     """An empty database with the schema applied."""
     session_graph.wipe()
     yield session_graph
+
+
+TEST_REDIS_PORT = int(os.environ.get("ATTRIBUTION_TEST_REDIS_PORT", "6391"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    """A real Redis for the session (``redis-server`` from Debian), on its own port
+    (``ATTRIBUTION_TEST_REDIS_PORT``, default 6391) in a temporary folder, stopped at the end."""
+    home = tmp_path_factory.mktemp("redis-home")
+    server = LocalRedis(home, RedisSettings(port=TEST_REDIS_PORT), instance="redis-test")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: LocalRedis) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from attribution.settings import SettingsError
 # scientific stack that training or reporting needs.
 COMMAND_MODULES = {
     "neo4j": "attribution.cli.neo4j_cmd",
+    "redis": "attribution.cli.redis_cmd",
     "schema": "attribution.cli.schema_cmd",
     "ingest": "attribution.cli.ingest_cmd",
     "query": "attribution.cli.query_cmd",
