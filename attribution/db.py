@@ -6,6 +6,14 @@ until the retry window has passed: ``ATTRIBUTION_NEO4J_RETRY_SECONDS``, default
 ``RETRY_WINDOW_S``). Reads that analysts trigger go through :func:`read`, in a
 managed *read* transaction, so that a write smuggled into a read path fails on the server.
 
+**Clusters and Aura.** With ``NEO4J_URI=neo4j://...`` (or ``neo4j+s://``) the driver routes:
+managed read transactions go to followers or read replicas, write transactions to the leader.
+Every session of one :class:`Graph` shares a bookmark manager, so a read this process makes
+after its own write sees that write even on a lagging follower (causal consistency). When a
+read must see a write *another process* made, that process hands over its bookmarks
+(:meth:`Graph.bookmark_values`) and the reader adds them (:meth:`Graph.include_bookmarks`)
+before it reads.
+
 It is also the one place that converts the driver's values: :meth:`Graph.read` returns them as
 the driver gave them, as plain Python (:func:`python_value`: neo4j times become ``datetime``,
 ``date`` and ``time``) or as JSON data (:func:`json_value`: times become ISO 8601 text in UTC
@@ -15,12 +23,13 @@ with a ``Z``), whichever its caller asks for.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal, TypeVar
 
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, unit_of_work
+from neo4j.api import BookmarkManager
 
 from attribution.neo4j_server import LocalNeo4j
 from attribution.settings import DEFAULT_NEO4J_RETRY_SECONDS, Settings, load_settings
@@ -104,6 +113,8 @@ class Graph:
     def __init__(self, driver: Driver, database: str) -> None:
         self.driver = driver
         self.database = database
+        self.bookmarks: BookmarkManager = GraphDatabase.bookmark_manager()
+        """Shared by every session of this object: each read follows this object's writes."""
         self.committed_transactions = 0
         """Write transactions committed through :meth:`write` by this object."""
         self.committed: dict[str, list[Any]] = {}
@@ -128,9 +139,21 @@ class Graph:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def bookmark_values(self) -> list[str]:
+        """The bookmarks of every transaction this object committed so far, as text to hand
+        to another process."""
+        return sorted(self.bookmarks.get_bookmarks())
+
+    def include_bookmarks(self, values: Iterable[str]) -> None:
+        """Make this object's next transactions wait until the server has applied the writes
+        these bookmarks (another process's :meth:`bookmark_values`) name."""
+        values = list(values)
+        if values:
+            self.bookmarks.update_bookmarks((), values)
+
     def write(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed write transaction (retried on transient errors)."""
-        with self.driver.session(database=self.database) as session:
+        with self.session() as session:
             result = session.execute_write(work)
         self.committed_transactions += 1
         return result
@@ -144,7 +167,7 @@ class Graph:
 
     def run_autocommit(self, cypher: str, params: Mapping[str, Any] | None = None) -> None:
         """One statement in an auto-commit transaction: for ``CALL { } IN TRANSACTIONS``."""
-        with self.driver.session(database=self.database) as session:
+        with self.session() as session:
             session.run(cypher, dict(params or {})).consume()
 
     def wipe(self) -> None:
@@ -177,9 +200,7 @@ class Graph:
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             return [r.data() for r in tx.run(cypher, dict(params or {}))]
 
-        with self.driver.session(
-            database=self.database, default_access_mode=READ_ACCESS
-        ) as session:
+        with self.session(default_access_mode=READ_ACCESS) as session:
             rows = session.execute_read(work)
         convert = _CONVERTERS.get(values)
         if convert is None:
@@ -188,7 +209,10 @@ class Graph:
 
     @contextmanager
     def session(self, **kwargs: Any) -> Iterator[Any]:
-        with self.driver.session(database=self.database, **kwargs) as session:
+        """A session on this object's database that follows its bookmarks."""
+        with self.driver.session(
+            database=self.database, bookmark_manager=self.bookmarks, **kwargs
+        ) as session:
             yield session
 
     def server_version(self) -> str:
