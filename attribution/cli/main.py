@@ -44,6 +44,7 @@ COMMAND_MODULES = {
     "report": "attribution.cli.report_cmd",
     "approval": "attribution.cli.approval_cmd",
     "audit": "attribution.cli.audit_cmd",
+    "warninglists": "attribution.cli.warninglists_cmd",
     "serve": "attribution.cli.serve_cmd",
     "principals": "attribution.cli.principals_cmd",
 }
