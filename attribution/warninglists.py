@@ -2,36 +2,42 @@
 
 A warninglist hit is a misidentification control: an address inside a cloud or CDN range,
 a top site, a public resolver or a reserved range must not be taken down because one tenant
-is malicious. The lists are read from a directory in the upstream format
-(github.com/MISP/misp-warninglists: ``lists/<name>/list.json``); the directory comes from
-the ``warninglists_dir`` setting (``ATTRIBUTION_WARNINGLISTS_DIR``), for users a clone of
-the upstream repository.
+is malicious. The lists are read in the upstream format (github.com/MISP/misp-warninglists:
+``lists/<name>/list.json``). By default they are the ~119 lists bundled with the pinned
+``pymispwarninglists`` package (:func:`package_lists_dir`); the ``warninglists_dir`` setting
+(``ATTRIBUTION_WARNINGLISTS_DIR``) points at a newer clone of the upstream repository instead.
 
-Matching, per list ``type``:
+Which lists are consulted: a list's ``matching_attributes`` (MISP attribute types) decide
+whether its entries apply to names (``domain``, ``hostname``, ``url``, ``uri``) and to
+addresses (``ip-src``, ``ip-dst`` and their ``|port`` forms); a list without them applies to
+both, as in MISP. ``cidr`` lists always apply to addresses. (``domain|ip`` alone, a composite
+of both, does not make a name list apply to addresses.) Lists of hashes,
+e-mail addresses or phone numbers are therefore listed but never matched.
+
+Matching, per list ``type`` (the ``kind`` of a hit):
 
 ``cidr``
-    Entries are CIDR blocks or single addresses (IPv4 and IPv6). An address matches every
-    block containing it. Blocks are indexed by prefix length in hash maps, so a lookup costs
-    one dictionary probe per distinct prefix length (at most 33 for IPv4, 129 for IPv6)
-    whatever the number of blocks; 100k blocks stay fast.
+    Entries are CIDR blocks or single addresses (IPv4 and IPv6). An address, or a network
+    given as CIDR, matches every block containing it (CIDR inside CIDR). Blocks are indexed by
+    prefix length in hash maps: a lookup costs one dictionary probe per distinct prefix length.
 ``hostname``
     A name matches an entry equal to it or to any of its parents (``a.b.example`` matches
-    ``example``).
+    ``example``); a URL is reduced to its host first.
 ``string``
-    Exact match on the canonical name (or address text).
+    Exact match on the canonical name or address (kind ``exact``).
 ``substring``
-    The entry occurs anywhere in the canonical name (or address text).
+    The entry occurs anywhere in the canonical name or address text.
 ``regex``
-    ``re.search`` of the entry on the canonical name (or address text).
+    The entry searched in the canonical name or address text; MISP's PCRE form
+    ``/pattern/flags`` is understood (flags ``i``, ``m``, ``s``, ``x``; ``g`` is ignored).
 
-A leading dot (``.google.ad``) marks a suffix entry in any list type: it matches the name
-itself and every name under it, which is what the upstream lists mean by it. Entries are
-made canonical like indicators (lower case, punycode, no trailing dot) where they can be;
-entries that are not valid names (``-container.example``) are kept lower-cased as written.
+A leading dot (``.google.ad``) marks a suffix entry in any list type (kind ``suffix``): it
+matches the name itself and every name under it, which is what the upstream lists mean by it
+(MISP itself would compare ``.google.ad`` literally in a ``string`` list and never match).
+Names are compared case-insensitively, without a trailing dot, in punycode.
 
-Each hit carries a category derived from the list's directory name by
-:data:`CATEGORY_BY_LIST` (exact names) and :data:`CATEGORY_BY_PREFIX` (families of lists in
-the full upstream repository); anything else is ``other``.
+Each list has a category and a meaning (benign, shared, reserved, not-applicable, context)
+from the one table in :mod:`attribution.warninglist_categories`.
 """
 
 from __future__ import annotations
@@ -39,91 +45,45 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from attribution.identities import InvalidIdentity, canonical_domain, canonical_ip
+from attribution.warninglist_categories import (
+    CATEGORY_BY_LIST,
+    CATEGORY_BY_PREFIX,
+    category_for,
+    meaning_for,
+)
 
 __all__ = [
+    "ADDRESS_ATTRIBUTES",
     "CATEGORY_BY_LIST",
     "CATEGORY_BY_PREFIX",
     "LIST_TYPES",
+    "NAME_ATTRIBUTES",
     "Warninglist",
     "WarninglistHit",
     "WarninglistIndex",
     "category_for",
     "load_warninglists",
+    "meaning_for",
+    "package_lists_dir",
 ]
 
 LIST_TYPES = ("cidr", "string", "hostname", "substring", "regex")
-
-CATEGORY_BY_LIST: dict[str, str] = {
-    "amazon-aws": "cloud",
-    "google-gcp": "cloud",
-    "microsoft-azure": "cloud",
-    "ovh-cluster": "cloud",
-    "github": "cloud",
-    "akamai": "cdn",
-    "cloudflare": "cdn",
-    "fastly": "cdn",
-    "tranco10k": "top-sites",
-    "cisco_top10k": "top-sites",
-    "cloudflare-top10k": "top-sites",
-    "google": "top-sites",
-    "public-dns-v4": "public-dns",
-    "public-dns-v6": "public-dns",
-    "rfc1918": "reserved",
-    "rfc5735": "reserved",
-    "rfc6598": "reserved",
-    "dynamic-dns": "dynamic-dns",
-    "parking-domain": "parking",
-    "parking-domain-ns": "parking",
-    "crl-hostname": "crl",
-    "crl-ip": "crl",
-    "lots-project": "lots",
-    "second-level-tlds": "tld",
-}
-
-# Families in the full upstream repository, tried in order when the exact name is unknown.
-CATEGORY_BY_PREFIX: tuple[tuple[str, str], ...] = (
-    ("amazon-", "cloud"),
-    ("microsoft-azure", "cloud"),
-    ("google-gcp", "cloud"),
-    ("oracle-cloud", "cloud"),
-    ("ovh-", "cloud"),
-    ("cloudflare-top", "top-sites"),
-    ("cloudflare", "cdn"),
-    ("akamai", "cdn"),
-    ("fastly", "cdn"),
-    ("stackpath", "cdn"),
-    ("tranco", "top-sites"),
-    ("cisco_top", "top-sites"),
-    ("alexa", "top-sites"),
-    ("majestic", "top-sites"),
-    ("umbrella", "top-sites"),
-    ("public-dns", "public-dns"),
-    ("rfc", "reserved"),
-    ("multicast", "reserved"),
-    ("dynamic-dns", "dynamic-dns"),
-    ("parking", "parking"),
-    ("crl-", "crl"),
-    ("lots", "lots"),
-    ("tlds", "tld"),
-    ("second-level-tlds", "tld"),
-)
+NAME_ATTRIBUTES = frozenset({"domain", "hostname", "url", "uri", "hostname|port"})
+ADDRESS_ATTRIBUTES = frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port"})
 
 
-def category_for(list_name: str) -> str:
-    """The category of a warninglist from its directory name."""
-    if list_name in CATEGORY_BY_LIST:
-        return CATEGORY_BY_LIST[list_name]
-    for prefix, category in CATEGORY_BY_PREFIX:
-        if list_name.startswith(prefix):
-            return category
-    return "other"
+def package_lists_dir() -> Path:
+    """The upstream repository layout bundled inside the ``pymispwarninglists`` package."""
+    import pymispwarninglists
+
+    return Path(pymispwarninglists.__file__).resolve().parent / "data" / "misp-warninglists"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +97,9 @@ class Warninglist:
     category: str
     version: int
     entries: int
+    meaning: str = "context"
+    applies_to: tuple[str, ...] = ()
+    """``address`` and/or ``name``: the lookups this list's entries take part in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +111,89 @@ class WarninglistHit:
     description: str
     category: str
     matched: str
+    meaning: str = "context"
+    kind: str = ""
+    """How it matched: cidr, exact, hostname, suffix, substring or regex."""
 
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# A key's entries: an int code (list index * 2 + 1 when written with a leading dot, the entry
+# as written being the key itself or "." + key), or a list of (list index, entry as written).
+_Slot = int | list[tuple[int, str]]
+_MAYBE_IP = re.compile(r"^\s*(?:[0-9.]+|.*:.*)\s*$")
+_PCRE = re.compile(r"^/(.*)/([a-zA-Z]*)$", re.DOTALL)
+_PCRE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 
 def _canonical_name(entry: str) -> str:
     text = entry.strip().rstrip(".")
+    if text.isascii():
+        return text.lower()  # canonical_domain's result for valid ASCII names, much faster
     try:
         return canonical_domain(text)
     except InvalidIdentity:
         return text.lower()
+
+
+def _compile(entry: str) -> re.Pattern[str]:
+    """A list regex: MISP's ``/pattern/flags`` form, or a bare Python pattern."""
+    found = _PCRE.match(entry)
+    if found is None:
+        return re.compile(entry)
+    flags = 0
+    for letter in found.group(2):
+        flags |= _PCRE_FLAGS.get(letter, 0)
+    return re.compile(found.group(1), flags)
+
+
+def _put(table: dict[str, _Slot], key: str, index: int, entry: str) -> None:
+    if entry == key or entry == "." + key:
+        code: _Slot = index * 2 + (entry != key)
+        if key not in table:
+            table[key] = code
+            return
+    existing = table.get(key)
+    pairs = _pairs(key, existing) if existing is not None else []
+    pairs.append((index, entry))
+    table[key] = pairs
+
+
+def _pairs(key: str, slot: _Slot) -> list[tuple[int, str]]:
+    if isinstance(slot, int):
+        return [(slot >> 1, "." + key if slot & 1 else key)]
+    return list(slot)
+
+
+@dataclass
+class _TextIndex:
+    """Non-CIDR entries of the lists that apply to one kind of value (names or addresses)."""
+
+    exact: dict[str, _Slot] = field(default_factory=dict)
+    suffix: dict[str, _Slot] = field(default_factory=dict)
+    hostname: dict[str, _Slot] = field(default_factory=dict)
+    substrings: list[tuple[int, str, str]] = field(default_factory=list)
+    regexes: list[tuple[int, re.Pattern[str], str]] = field(default_factory=list)
+
+    def hits(self, text: str, parents: bool) -> Iterator[tuple[int, str, str]]:
+        """(list index, entry, kind) of every entry matching ``text``."""
+        slot = self.exact.get(text)
+        if slot is not None:
+            yield from ((i, e, "exact") for i, e in _pairs(text, slot))
+        for index, needle, entry in self.substrings:
+            if needle in text:
+                yield index, entry, "substring"
+        for index, regex, entry in self.regexes:
+            if regex.search(text):
+                yield index, entry, "regex"
+        if not parents:
+            return
+        labels = text.split(".")
+        for start in range(len(labels)):
+            key = ".".join(labels[start:])
+            for table, kind in ((self.suffix, "suffix"), (self.hostname, "hostname")):
+                slot = table.get(key)
+                if slot is not None:
+                    yield from ((i, e, kind) for i, e in _pairs(key, slot))
 
 
 @dataclass
@@ -167,18 +202,19 @@ class WarninglistIndex:
 
     lists: list[Warninglist] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
-    # (version, prefix length) -> network as int -> [(list index, entry as written)]
+    source: str = ""
+    # (version, prefix length) -> network as int -> slot of (list index, entry as written)
     _networks: dict[tuple[int, int], dict[int, list[tuple[int, str]]]] = field(default_factory=dict)
     _prefix_lengths: dict[int, list[int]] = field(default_factory=dict)
-    _exact: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
-    _suffix: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
-    _substrings: list[tuple[int, str, str]] = field(default_factory=list)
-    _regexes: list[tuple[int, re.Pattern[str], str]] = field(default_factory=list)
+    _names: _TextIndex = field(default_factory=_TextIndex)
+    _addresses: _TextIndex = field(default_factory=_TextIndex)
 
     def add(self, list_name: str, document: dict[str, Any]) -> None:
         """Index one list document (the parsed ``list.json``)."""
         kind = document["type"]
         entries = [str(item) for item in document["list"]]
+        applies_to = _applies_to(kind, document.get("matching_attributes"))
+        category = category_for(list_name)
         index = len(self.lists)
         self.lists.append(
             Warninglist(
@@ -186,107 +222,162 @@ class WarninglistIndex:
                 name=str(document["name"]),
                 description=str(document["description"]),
                 type=kind,
-                category=category_for(list_name),
+                category=category,
                 version=int(document["version"]),
                 entries=len(entries),
+                meaning=meaning_for(category),
+                applies_to=applies_to,
             )
         )
-        for entry in entries:
-            self._add_entry(index, kind, entry)
-        self._prefix_lengths = {
-            version: sorted({length for v, length in self._networks if v == version}, reverse=True)
-            for version in (4, 6)
-        }
-
-    def _add_entry(self, index: int, kind: str, entry: str) -> None:
         if kind == "cidr":
+            self._add_networks(index, entries)
+        else:
+            for target in applies_to:
+                table = self._names if target == "name" else self._addresses
+                self._add_texts(table, index, kind, entries)
+
+    def _add_networks(self, index: int, entries: list[str]) -> None:
+        for entry in entries:
             try:
                 network = ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
                 self.rejections.append(
                     f"{self.lists[index].list_name}: {entry!r} is not an address or CIDR block"
                 )
-                return
-            key = (network.version, network.prefixlen)
-            bucket = self._networks.setdefault(key, {})
+                continue
+            bucket = self._networks.setdefault((network.version, network.prefixlen), {})
             bucket.setdefault(int(network.network_address), []).append((index, entry))
-        elif kind == "regex":
-            try:
-                self._regexes.append((index, re.compile(entry), entry))
-            except re.error as exc:
-                self.rejections.append(
-                    f"{self.lists[index].list_name}: bad regex {entry!r} ({exc})"
-                )
-        elif kind == "substring":
-            self._substrings.append((index, entry.lower(), entry))
-        elif entry.startswith("."):
-            self._suffix[_canonical_name(entry.lstrip("."))].append((index, entry))
-        elif kind == "hostname":
-            self._suffix[_canonical_name(entry)].append((index, entry))
-        else:
-            self._exact[self._canonical_text(entry)].append((index, entry))
-
-    @staticmethod
-    def _canonical_text(entry: str) -> str:
-        try:
-            return canonical_ip(entry)
-        except InvalidIdentity:
-            return _canonical_name(entry)
-
-    def _hits(self, found: Iterable[tuple[int, str]]) -> list[WarninglistHit]:
-        hits = {
-            (self.lists[index].list_name, entry): WarninglistHit(
-                self.lists[index].list_name,
-                self.lists[index].name,
-                self.lists[index].description,
-                self.lists[index].category,
-                entry,
-            )
-            for index, entry in found
+        self._prefix_lengths = {
+            version: sorted({length for v, length in self._networks if v == version}, reverse=True)
+            for version in (4, 6)
         }
+
+    def _add_texts(self, table: _TextIndex, index: int, kind: str, entries: list[str]) -> None:
+        for entry in entries:
+            if kind == "regex":
+                try:
+                    table.regexes.append((index, _compile(entry), entry))
+                except re.error as exc:
+                    name = self.lists[index].list_name
+                    self.rejections.append(f"{name}: bad regex {entry!r} ({exc})")
+            elif kind == "substring":
+                table.substrings.append((index, entry.lower(), entry))
+            elif entry.startswith(".") and kind != "hostname":
+                _put(table.suffix, _canonical_name(entry.lstrip(".")), index, entry)
+            elif kind == "hostname":
+                _put(table.hostname, _canonical_name(entry.lstrip(".")), index, entry)
+            else:
+                _put(table.exact, _canonical_text(entry), index, entry)
+
+    def _hits(self, found: Iterator[tuple[int, str, str]]) -> list[WarninglistHit]:
+        hits: dict[tuple[str, str], WarninglistHit] = {}
+        for index, entry, kind in found:
+            item = self.lists[index]
+            hits.setdefault(
+                (item.list_name, entry),
+                WarninglistHit(
+                    item.list_name,
+                    item.name,
+                    item.description,
+                    item.category,
+                    entry,
+                    item.meaning,
+                    kind,
+                ),
+            )
         return [hits[key] for key in sorted(hits)]
 
-    def _text_hits(self, text: str) -> list[tuple[int, str]]:
-        found = list(self._exact.get(text, ()))
-        found += [(index, entry) for index, needle, entry in self._substrings if needle in text]
-        found += [(index, entry) for index, regex, entry in self._regexes if regex.search(text)]
-        return found
+    def _network_hits(self, network: _Network) -> Iterator[tuple[int, str, str]]:
+        number = int(network.network_address)
+        width = network.max_prefixlen
+        for length in self._prefix_lengths.get(network.version, ()):
+            if length > network.prefixlen:
+                continue
+            shift = width - length
+            found = self._networks[(network.version, length)].get(number >> shift << shift)
+            if found:
+                yield from ((index, entry, "cidr") for index, entry in found)
 
     def match_ip(self, ip: str) -> list[WarninglistHit]:
         """Every list entry matching an IP address (blocks containing it, exact strings...)."""
         address = ipaddress.ip_address(canonical_ip(ip))
-        number = int(address)
-        width = address.max_prefixlen
-        found: list[tuple[int, str]] = []
-        for length in self._prefix_lengths.get(address.version, ()):
-            masked = number >> (width - length) << (width - length) if length else 0
-            found += self._networks[(address.version, length)].get(masked, ())
-        found += self._text_hits(str(address))
-        return self._hits(found)
+        return self.match_network(ipaddress.ip_network(address))
+
+    def match_network(self, network: _Network | str) -> list[WarninglistHit]:
+        """Every listed block containing ``network`` (CIDR inside CIDR), and text entries
+        matching its text (the address alone for a single address)."""
+        if isinstance(network, str):
+            network = ipaddress.ip_network(network.strip(), strict=False)
+        single = network.num_addresses == 1
+        text = str(network.network_address) if single else str(network)
+        found = self._network_hits(network)
+        return self._hits(_chain(found, self._addresses.hits(text, parents=False)))
 
     def match_domain(self, name: str) -> list[WarninglistHit]:
         """Every list entry matching a domain name: exact, the name or a parent, substring, regex."""
-        canonical = canonical_domain(name)
-        found = self._text_hits(canonical)
-        labels = canonical.split(".")
-        for start in range(len(labels)):
-            found += self._suffix.get(".".join(labels[start:]), ())
-        return self._hits(found)
+        return self._hits(self._names.hits(canonical_domain(name), parents=True))
+
+    def match(self, value: str) -> list[WarninglistHit]:
+        """Match any value: an address, a network in CIDR notation, a name or a URL's host.
+
+        Raises ValueError (InvalidIdentity is one) when the value is none of these.
+        """
+        text = value.strip()
+        if "://" in text:
+            host = urlsplit(text).hostname
+            if not host:
+                raise ValueError(f"{value!r}: a URL without a host")
+            text = host
+        if "/" in text:
+            return self.match_network(text)
+        try:
+            return self.match_ip(text)
+        except (InvalidIdentity, ValueError):
+            return self.match_domain(text)
 
 
-def load_warninglists(directory: Path | str) -> WarninglistIndex:
-    """Load every ``list.json`` under ``directory/lists`` (or ``directory`` itself).
+def _chain(*parts: Iterator[tuple[int, str, str]]) -> Iterator[tuple[int, str, str]]:
+    for part in parts:
+        yield from part
+
+
+def _canonical_text(entry: str) -> str:
+    if not _MAYBE_IP.match(entry):
+        return _canonical_name(entry)
+    try:
+        return canonical_ip(entry)
+    except InvalidIdentity:
+        return _canonical_name(entry)
+
+
+def _applies_to(kind: str, attributes: Any) -> tuple[str, ...]:
+    """The lookups a list takes part in, from its type and MISP ``matching_attributes``."""
+    if kind == "cidr":
+        return ("address",)
+    if not isinstance(attributes, list) or not attributes:
+        return ("address", "name")
+    names = set(map(str, attributes))
+    return tuple(
+        target
+        for target, wanted in (("address", ADDRESS_ATTRIBUTES), ("name", NAME_ATTRIBUTES))
+        if names & wanted
+    )
+
+
+def load_warninglists(directory: Path | str | None = None) -> WarninglistIndex:
+    """Load every ``list.json`` under ``directory/lists`` (or ``directory`` itself); None
+    loads the lists bundled with the ``pymispwarninglists`` package.
 
     A list that cannot be read is recorded in ``index.rejections`` (with its path and why)
     and the others are still loaded. Raises FileNotFoundError when the directory holds no
     lists at all, so a wrong setting is not mistaken for "nothing is on any list".
     """
-    root = Path(directory)
+    root = package_lists_dir() if directory is None else Path(directory)
     lists_dir = root / "lists" if (root / "lists").is_dir() else root
     paths = sorted(lists_dir.glob("*/list.json"))
     if not paths:
         raise FileNotFoundError(f"no MISP warninglists (*/list.json) under {lists_dir}")
-    index = WarninglistIndex()
+    index = WarninglistIndex(source=str(root))
     for path in paths:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))

@@ -1,9 +1,9 @@
-"""MISP warninglists: loading the real CC0 subset and exact hits for chosen values."""
+"""MISP warninglists: the shared 24-list subset (a small fixed set) and exact hits for chosen
+values; the bundled package lists are tested in test_warninglists_package.py."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,19 +16,14 @@ from attribution.warninglists import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LISTS_DIR = Path(
-    os.environ.get("ATTRIBUTION_WARNINGLISTS_DIR")
-    or REPO_ROOT.parent / "shared" / "data" / "misp-warninglists"
-)
+# Explicitly the shared subset, never the setting: these expectations hold for it only.
+LISTS_DIR = REPO_ROOT.parent / "shared" / "data" / "misp-warninglists"
 
 
 @pytest.fixture(scope="module")
 def index() -> WarninglistIndex:
     if not (LISTS_DIR / "lists").is_dir():
-        pytest.skip(
-            f"MISP warninglists not found at {LISTS_DIR}; set ATTRIBUTION_WARNINGLISTS_DIR "
-            "to a clone of github.com/MISP/misp-warninglists"
-        )
+        pytest.skip(f"the shared warninglists subset is not at {LISTS_DIR}")
     return load_warninglists(LISTS_DIR)
 
 
@@ -139,7 +134,9 @@ def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     [
         ("microsoft-azure-us-gov", "cloud"),
         ("cloudflare-top10k", "top-sites"),
-        ("vpn-ipv4", "other"),
+        ("vpn-ipv4", "vpn"),
+        ("example-nt-scanning", "scanners"),
+        ("someone-elses-list", "other"),
     ],
 )
 def test_category_for_upstream_families(name: str, category: str) -> None:
