@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(index: WarninglistIndex, as_json: bool) -> int:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "list": item.list_name,
             "name": item.name,
