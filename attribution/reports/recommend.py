@@ -7,9 +7,10 @@ checked for collateral. Five outcomes, decided in this order of precedence, most
 
 1. ``do-not-act-likely-benign``: benign evidence on the target *and no malicious evidence on
    it*. Benign evidence is a benign verdict or an allowlist label on the target, or a
-   warninglist of benign infrastructure (top sites, public resolvers, reserved ranges,
-   certificate revocation) that vouches for it. A name-list entry vouches only for its own
-   name, and for names under it only when it is their registrable domain and the name does not
+   warninglist of benign infrastructure (meaning ``benign`` or ``reserved`` in
+   :mod:`attribution.warninglist_categories`: top sites, public resolvers, reserved ranges,
+   certificate revocation, scanners, crawlers, sinkholes...) that vouches for it. A name-list
+   entry vouches only for its own name, and for names under it only when it is their registrable domain and the name does not
    lie under a shared platform at or below the entry. Malicious evidence is a malicious label
    or an incident report naming the target. This wins even without a score: a benign signal
    needs no classifier to count against action.
@@ -18,9 +19,9 @@ checked for collateral. Five outcomes, decided in this order of precedence, most
    * conflicting evidence: benign evidence together with malicious evidence on the target;
      or malicious evidence on a name whose parent is on a benign list but does not vouch for
      it, or which lies under a shared platform. Conflicts are stated, never resolved silently;
-   * a shared platform: the domain is on or under a dynamic-DNS, LOTS (trusted sites commonly
-     abused), cloud or CDN name list, or under a private Public Suffix List entry (anyone can
-     publish names there);
+   * a shared platform: the domain is on or under a name list meaning ``shared``
+     (dynamic DNS, LOTS (trusted sites commonly abused), URL shorteners, cloud, CDN...), or
+     under a private Public Suffix List entry (anyone can publish names there);
    * a current server with a finding: its address is in a cloud or CDN range, or is benign
      infrastructure (public resolver, reserved, certificate revocation), a co-hosted name is
      labelled benign, or more than ``collateral_threshold`` co-hosted names are not known to be
@@ -50,6 +51,7 @@ from typing import Any
 
 from attribution.identities import InvalidIdentity, canonical_domain
 from attribution.settings import DEFAULT_COLLATERAL_THRESHOLD
+from attribution.warninglist_categories import DO_NOT_ACT_CATEGORIES, SHARED_CATEGORIES
 
 __all__ = [
     "COLLATERAL",
@@ -80,9 +82,11 @@ OUTCOMES = (ELIGIBLE, INSUFFICIENT, NO_SERVER, COLLATERAL, LIKELY_BENIGN)
 """Co-hosted names not known to be malicious that an address may carry before acting on it
 counts as a collateral risk."""
 
-LIKELY_BENIGN_CATEGORIES = frozenset({"top-sites", "public-dns", "reserved", "crl"})
-COLLATERAL_RANGE_CATEGORIES = frozenset({"cdn", "cloud"})
-SHARED_PLATFORM_CATEGORIES = frozenset({"dynamic-dns", "cloud", "cdn", "lots"})
+# From the one warninglist table: lists meaning "benign, do not act" (and reserved ranges)
+# against lists meaning "shared, acting hits others" (ranges for servers, names for platforms).
+LIKELY_BENIGN_CATEGORIES = DO_NOT_ACT_CATEGORIES
+COLLATERAL_RANGE_CATEGORIES = SHARED_CATEGORIES
+SHARED_PLATFORM_CATEGORIES = SHARED_CATEGORIES
 
 
 @dataclass(frozen=True)
