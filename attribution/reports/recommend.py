@@ -10,8 +10,8 @@ checked for collateral. Five outcomes, decided in this order of precedence, most
    warninglist of benign infrastructure (meaning ``benign`` or ``reserved`` in
    :mod:`attribution.warninglist_categories`: top sites, public resolvers, reserved ranges,
    certificate revocation, scanners, crawlers, sinkholes...) that vouches for it. A name-list
-   entry vouches only for its own name, and for names under it only when it is their registrable domain and the name does not
-   lie under a shared platform at or below the entry. Malicious evidence is a malicious label
+   entry vouches only for its own name, and for names under it only when it is their
+   registrable domain and the name does not lie under a shared platform at or below the entry. Malicious evidence is a malicious label
    or an incident report naming the target. This wins even without a score: a benign signal
    needs no classifier to count against action.
 2. ``do-not-act-collateral-risk``, each finding stated:
