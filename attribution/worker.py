@@ -67,6 +67,7 @@ from attribution.db import Graph
 from attribution.identities import Identity
 from attribution.observations_to_rows import (
     ObservationRows,
+    deferred_until,
     enrichment_state,
     needs_retry,
     rows_for_results,
@@ -84,6 +85,9 @@ DEFAULT_STALE_AFTER = timedelta(days=7)
 DEFAULT_MAX_DEPTH = 1
 DEFAULT_MAX_DISCOVERED = 10_000
 DEFAULT_LANES = 2
+# A node queued for the Dramatiq engine whose message has not been worked on after this long is
+# queued again (the reconciler) or claimed by a lease worker.
+DEFAULT_REQUEUE_AFTER = timedelta(minutes=15)
 # A held batch's leases are extended this many times per lease term.
 RENEWALS_PER_LEASE = 3
 
@@ -91,22 +95,29 @@ RENEWALS_PER_LEASE = 3
 # re-check them after they are locked.
 # A partial or failed node is retried when its retry time has come (or at once with
 # ``$retry_failed``), but never twice in one pass over the queue (``$pass``).
-_CLAIMABLE = (
+# A deferred node (a registry's daily quota was spent) waits for its retry time, whatever
+# ``$retry_failed`` says. A node queued for the Dramatiq engine is claimable again once it
+# has waited longer than ``$queued_before`` allows: its message was lost.
+CLAIMABLE = (
     "(n.enrich_state = 'pending'"
     " OR (n.enrich_state = 'leased' AND (n.lease_expires IS NULL OR n.lease_expires < $now))"
+    " OR (n.enrich_state = 'queued' AND (n.queued_at IS NULL OR n.queued_at < $queued_before))"
     " OR (n.enrich_state IN ['done', 'partial', 'failed']"
     " AND (n.enriched_at IS NULL OR n.enriched_at < $stale))"
     " OR (n.enrich_state IN ['partial', 'failed'] AND n.enriched_at < $pass"
-    " AND ($retry_failed OR n.enrich_retry_at <= $now)))"
+    " AND ($retry_failed OR n.enrich_retry_at <= $now))"
+    " OR (n.enrich_state = 'deferred' AND n.enrich_retry_at <= $now))"
 )
 
 # The target labels, keys and kinds, read from the schema's one map (attribution.schema.TARGETS):
-# ``_VALUE`` is a claimed node's key value and ``_KIND`` its identity kind, whatever its label.
-_VALUE = "coalesce(" + ", ".join(f"n.{t.key}" for t in TARGETS.values()) + ")"
-_KIND = "CASE " + " ".join(f"WHEN n:{t.label} THEN '{t.kind}'" for t in TARGETS.values()) + " END"
+# ``NODE_VALUE`` is a claimed node's key value and ``NODE_KIND`` its identity kind, whatever its label.
+NODE_VALUE = "coalesce(" + ", ".join(f"n.{t.key}" for t in TARGETS.values()) + ")"
+NODE_KIND = (
+    "CASE " + " ".join(f"WHEN n:{t.label} THEN '{t.kind}'" for t in TARGETS.values()) + " END"
+)
 
 
-def _each_target(match: str) -> str:
+def each_target(match: str) -> str:
     """``match`` (about ``n``, with ``LABEL`` for the label) once per target label, as a UNION."""
     return "\n  UNION\n".join(
         "  " + match.replace("LABEL", target.label) for target in TARGETS.values()
@@ -115,17 +126,18 @@ def _each_target(match: str) -> str:
 
 _PENDING = "MATCH (n:LABEL) WHERE n.enrich_state = 'pending' RETURN n"
 _RECLAIMABLE = (
-    "MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'done', 'partial', 'failed']"
-    f" AND {_CLAIMABLE} RETURN n"
+    "MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'queued', 'done', 'partial', 'failed',"
+    " 'deferred']"
+    f" AND {CLAIMABLE} RETURN n"
 )
 
-_CANDIDATES = f"""
+CANDIDATES = f"""
 CALL () {{
-{_each_target(_PENDING)}
+{each_target(_PENDING)}
   UNION
-{_each_target(_RECLAIMABLE)}
+{each_target(_RECLAIMABLE)}
 }}
-WITH n ORDER BY coalesce(n.enrich_depth, 0), {_VALUE}
+WITH n ORDER BY coalesce(n.enrich_depth, 0), {NODE_VALUE}
 LIMIT $limit
 SET n._claim_lock = true
 REMOVE n._claim_lock
@@ -134,23 +146,25 @@ RETURN elementId(n) AS id
 
 _LEASE = f"""
 UNWIND $ids AS id
-MATCH (n) WHERE elementId(n) = id AND {_CLAIMABLE}
+MATCH (n) WHERE elementId(n) = id AND {CLAIMABLE}
 SET n.enrich_state = 'leased', n.lease_owner = $owner,
     n.lease_expires = datetime.realtime() + duration({{milliseconds: $lease_ms}})
-RETURN id, {_KIND} AS kind,
-       {_VALUE} AS value, coalesce(n.enrich_depth, 0) AS depth
+RETURN id, {NODE_KIND} AS kind,
+       {NODE_VALUE} AS value, coalesce(n.enrich_depth, 0) AS depth
 ORDER BY coalesce(n.enrich_depth, 0), value
 """
 
 _FINISH = f"""
 UNWIND $items AS item
-MATCH (n) WHERE elementId(n) = item.id AND {_VALUE} = item.value
+MATCH (n) WHERE elementId(n) = item.id AND {NODE_VALUE} = item.value
   AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
-    n.lease_owner = null, n.lease_expires = null,
-    n.enrich_attempts = CASE WHEN item.retry THEN coalesce(n.enrich_attempts, 0) + 1 END
+    n.lease_owner = null, n.lease_expires = null, n.queue_owner = null, n.queued_at = null,
+    n.enrich_attempts = CASE WHEN item.retry THEN coalesce(n.enrich_attempts, 0) + 1
+                             WHEN item.retry_at IS NOT NULL THEN n.enrich_attempts END
 WITH n, item, $retry_base_ms * 2.0 ^ (coalesce(n.enrich_attempts, 1) - 1) AS backoff_ms
-SET n.enrich_retry_at = CASE WHEN item.retry THEN datetime() + duration({{
+SET n.enrich_retry_at = CASE WHEN item.retry_at IS NOT NULL THEN item.retry_at
+    WHEN item.retry THEN datetime() + duration({{
       milliseconds: CASE WHEN backoff_ms < $retry_cap_ms THEN toInteger(backoff_ms)
                          ELSE $retry_cap_ms END}}) END
 RETURN item.value AS value
@@ -170,10 +184,10 @@ SET n.lease_expires = datetime.realtime() + duration({milliseconds: $lease_ms})
 RETURN count(n) AS renewed
 """
 
-_QUEUED = f"MATCH (n:LABEL) WHERE n.enrich_state IS NOT NULL AND {_CLAIMABLE} RETURN n"
+_QUEUED = f"MATCH (n:LABEL) WHERE n.enrich_state IS NOT NULL AND {CLAIMABLE} RETURN n"
 _COUNT_CLAIMABLE = f"""
 CALL () {{
-{_each_target(_QUEUED)}
+{each_target(_QUEUED)}
 }}
 RETURN count(n) AS n
 """
@@ -223,6 +237,7 @@ def claim(
     now: datetime | None = None,
     not_after: datetime | None = None,
     retry_failed: bool = False,
+    requeue_after: timedelta = DEFAULT_REQUEUE_AFTER,
 ) -> Claim:
     """Lease up to ``limit`` claimable nodes to ``owner`` in one write transaction.
 
@@ -238,7 +253,14 @@ def claim(
     if not_after is not None:
         stale = min(stale, not_after)
     params = claim_params(
-        owner, limit, lease, stale, moment, retry_failed=retry_failed, pass_started=not_after
+        owner,
+        limit,
+        lease,
+        stale,
+        moment,
+        retry_failed=retry_failed,
+        pass_started=not_after,
+        requeue_after=requeue_after,
     )
     return graph.write(lambda tx: claim_in(tx, params))
 
@@ -256,10 +278,12 @@ def claim_params(
     *,
     retry_failed: bool = False,
     pass_started: datetime | None = None,
+    requeue_after: timedelta = DEFAULT_REQUEUE_AFTER,
 ) -> dict[str, Any]:
     """The parameters of the claim statements."""
     return {
         "now": now,
+        "queued_before": now - requeue_after,
         "stale": stale,
         "pass": pass_started or now,
         "retry_failed": retry_failed,
@@ -276,7 +300,7 @@ def claim_in(tx: ManagedTransaction | Transaction, params: dict[str, Any]) -> Cl
     lock and leases only those still claimable, so a transaction that waited for another
     claim's locks sees that claim's leases and skips those nodes.
     """
-    ids = [r["id"] for r in tx.run(_CANDIDATES, params)]
+    ids = [r["id"] for r in tx.run(CANDIDATES, params)]
     if not ids:
         return Claim([], 0)
     rows = tx.run(_LEASE, {**params, "ids": ids}).data()
@@ -292,6 +316,8 @@ class Outcome:
     state: str
     failures: list[str]
     retry: bool = False
+    retry_at: datetime | None = None
+    """When a deferred node may be claimed again (the spent quota's reset time)."""
 
 
 def finish(
@@ -299,7 +325,8 @@ def finish(
 ) -> set[str]:
     """Set each node's state where ``owner`` still holds the lease; returns their values.
 
-    An outcome with ``retry`` gets its next attempt time from ``node_retry``'s backoff.
+    An outcome with ``retry`` gets its next attempt time from ``node_retry``'s backoff; one
+    with ``retry_at`` (deferred) gets that time, and its attempts are left as they were.
     """
     items = [
         {
@@ -308,6 +335,7 @@ def finish(
             "state": o.state,
             "failures": o.failures,
             "retry": o.retry,
+            "retry_at": o.retry_at,
         }
         for o in outcomes
     ]
@@ -394,6 +422,7 @@ class RunSummary:
     done: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     released: int = 0
     renewals: int = 0
@@ -411,9 +440,13 @@ class RunSummary:
     # Seconds spent per stage, summed over lanes (lanes overlap, so the sum can exceed
     # ``seconds``): where a slow run spends its time.
     stage_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    engine: str = "lease"
+    # Per registry: requests, over-limit answers, deferrals and pauses during the run.
+    registries: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "engine": self.engine,
             "worker_id": self.worker_id,
             "claimed": len(self.claimed),
             "claimed_keys": sorted(self.claimed),
@@ -422,6 +455,8 @@ class RunSummary:
             "partial_keys": sorted(self.partial),
             "failed": len(self.failed),
             "failed_keys": sorted(self.failed),
+            "deferred": len(self.deferred),
+            "deferred_keys": sorted(self.deferred),
             "not_done": len(self.partial) + len(self.failed),
             "lost_leases": sorted(self.lost),
             "released": self.released,
@@ -435,6 +470,7 @@ class RunSummary:
             "requests_by_server": dict(sorted(self.requests_by_server.items())),
             "breaker_openings": dict(sorted(self.breaker_openings.items())),
             "rdap_cache": {"hits": self.rdap_cache_hits, "misses": self.rdap_cache_misses},
+            "registries": {r: dict(sorted(c.items())) for r, c in sorted(self.registries.items())},
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())},
         }
@@ -445,6 +481,114 @@ async def enrich_one(item: ClaimedItem, clients: EnrichmentClients) -> Enrichmen
     if item.identity.kind == "domain":
         return await enrich_domain(str(item.identity.value), clients)
     return await enrich_address(str(item.identity.value), clients)
+
+
+async def enrich_items(
+    items: list[ClaimedItem],
+    clients: EnrichmentClients,
+    progress: Callable[[int], None] | None = None,
+) -> list[EnrichmentResults]:
+    """Every source for every claimed node, concurrently; results in the order of ``items``."""
+
+    async def one(item: ClaimedItem) -> EnrichmentResults:
+        result = await enrich_one(item, clients)
+        if progress:
+            progress(1)
+        return result
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+async def keep_leases(
+    graph: Graph, owner: str, items: list[ClaimedItem], lease: timedelta, summary: RunSummary
+) -> None:
+    """Renew ``owner``'s leases on ``items`` every third of ``lease`` until cancelled.
+
+    A failed renewal is tried again next time. Nodes another worker took over meanwhile are
+    not renewed (the statement matches this owner's leases only); the commit reports them lost.
+    """
+    interval = lease.total_seconds() / RENEWALS_PER_LEASE
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(renew, graph, owner, items, lease)
+        except (Neo4jError, DriverError, OSError):
+            continue
+        summary.renewals += 1
+
+
+@dataclass
+class BatchCommitter:
+    """The load and finish steps every engine shares: one enriched batch becomes graph rows,
+    its nodes' states, and the pending nodes its answers point at."""
+
+    graph: Graph
+    owner: str
+    summary: RunSummary
+    node_retry: NodeRetry = field(default_factory=NodeRetry)
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_discovered: int = DEFAULT_MAX_DISCOVERED
+    writer: GraphWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = GraphWriter(self.graph)
+
+    def commit(self, items: list[ClaimedItem], results: list[EnrichmentResults]) -> None:
+        """Load the batch's observations, finish its nodes, queue what they point at."""
+        began = time.perf_counter()
+        rows, outcomes, found = self._rows(items, results)
+        self.summary.stage_seconds["rows"] += time.perf_counter() - began
+        began = time.perf_counter()
+        stats = self.writer.load(rows.nodes, rows.rels)
+        self.summary.rows_written.update(stats.by_kind)
+        self.summary.observations.update(rows.kinds)
+        self._finish(outcomes)
+        budget = self.max_discovered - self.summary.discovered
+        if found and budget > 0:
+            self.summary.discovered += queue_discovered(self.graph, found, budget)
+        self.summary.batches += 1
+        self.summary.stage_seconds["write"] += time.perf_counter() - began
+
+    def _rows(
+        self, items: list[ClaimedItem], results: list[EnrichmentResults]
+    ) -> tuple[ObservationRows, list[Outcome], list[tuple[Identity, int]]]:
+        now = datetime.now(UTC)
+        rows = ObservationRows()
+        outcomes: list[Outcome] = []
+        found: list[tuple[Identity, int]] = []
+        for item, result in zip(items, results, strict=True):
+            item_rows = rows_for_results(item.identity, result, now)
+            rows.extend(item_rows)
+            outcomes.append(outcome_of(item, result))
+            for source_result in result.results:
+                counts = self.summary.sources.setdefault(source_result.source, Counter())
+                counts[str(source_result.outcome)] += 1
+            if item.depth < self.max_depth:
+                found.extend((i, item.depth + 1) for i in item_rows.discovered)
+        return rows, outcomes, found
+
+    def _finish(self, outcomes: list[Outcome]) -> None:
+        summary = self.summary
+        finished = finish(self.graph, self.owner, outcomes, self.node_retry)
+        by_state = {
+            "done": summary.done,
+            "partial": summary.partial,
+            "failed": summary.failed,
+            "deferred": summary.deferred,
+        }
+        for outcome in outcomes:
+            if str(outcome.item.identity.value) not in finished:
+                summary.lost.append(outcome.item.key)
+            else:
+                by_state[outcome.state].append(outcome.item.key)
+
+
+def outcome_of(item: ClaimedItem, result: EnrichmentResults) -> Outcome:
+    """How one node's run ended, from its sources' results."""
+    state, failures = enrichment_state(result)
+    if state == "deferred":
+        return Outcome(item, state, failures, retry_at=deferred_until(result))
+    return Outcome(item, state, failures, needs_retry(result))
 
 
 class _Stopped(Exception):
@@ -471,7 +615,14 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserved = 0
         self._pass_started = datetime.now(UTC)
-        self._writer = GraphWriter(graph)
+        self._committer = BatchCommitter(
+            graph,
+            self.options.worker_id,
+            self.summary,
+            config.node_retry,
+            self.options.max_depth,
+            self.options.max_discovered,
+        )
 
     # -- control -------------------------------------------------------------------------
 
@@ -568,7 +719,9 @@ class Worker:
                 self._pass_started = datetime.now(UTC)  # a new pass over the queue
                 continue
             self.summary.claimed.extend(i.key for i in got.items)
-            keeper = asyncio.ensure_future(self._keep_leases(got.items))
+            keeper = asyncio.ensure_future(
+                keep_leases(self.graph, options.worker_id, got.items, options.lease, self.summary)
+            )
             began = time.perf_counter()
             try:
                 results = await self._enrich_batch(got.items, clients)
@@ -586,40 +739,17 @@ class Worker:
             else:
                 self.summary.stage_seconds["enrich"] += time.perf_counter() - began
                 # Once enriched, a batch is written and finished even when a stop arrives.
-                await asyncio.shield(asyncio.to_thread(self._commit, got.items, results))
+                commit = self._committer.commit
+                await asyncio.shield(asyncio.to_thread(commit, got.items, results))
             finally:
                 keeper.cancel()
-
-    async def _keep_leases(self, items: list[ClaimedItem]) -> None:
-        """Renew the batch's leases until cancelled; a failed renewal is tried again next time.
-
-        Nodes whose lease another worker took over in the meantime are not renewed (the
-        statement matches this worker's leases only); :meth:`_commit` reports them as lost.
-        """
-        options = self.options
-        interval = options.lease.total_seconds() / RENEWALS_PER_LEASE
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.to_thread(renew, self.graph, options.worker_id, items, options.lease)
-            except (Neo4jError, DriverError, OSError):
-                continue
-            self.summary.renewals += 1
 
     async def _enrich_batch(
         self, items: list[ClaimedItem], clients: EnrichmentClients
     ) -> list[EnrichmentResults]:
         assert self._stop is not None
 
-        async def one(item: ClaimedItem) -> EnrichmentResults:
-            result = await enrich_one(item, clients)
-            if self.progress:
-                self.progress(1)
-            return result
-
-        batch: asyncio.Future[list[EnrichmentResults]] = asyncio.ensure_future(
-            asyncio.gather(*(one(i) for i in items))
-        )
+        batch = asyncio.ensure_future(enrich_items(items, clients, self.progress))
         stop: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait([batch, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -632,49 +762,18 @@ class Worker:
             raise _Stopped
         return batch.result()
 
-    def _commit(self, items: list[ClaimedItem], results: list[EnrichmentResults]) -> None:
-        """Load the batch's observations, finish its nodes, queue what they point at."""
-        began = time.perf_counter()
-        now = datetime.now(UTC)
-        rows = ObservationRows()
-        outcomes: list[Outcome] = []
-        found: list[tuple[Identity, int]] = []
-        summary = self.summary
-        for item, result in zip(items, results, strict=True):
-            item_rows = rows_for_results(item.identity, result, now)
-            rows.extend(item_rows)
-            state, failures = enrichment_state(result)
-            outcomes.append(Outcome(item, state, failures, needs_retry(result)))
-            for source_result in result.results:
-                counts = summary.sources.setdefault(source_result.source, Counter())
-                counts[str(source_result.outcome)] += 1
-            if item.depth < self.options.max_depth:
-                found.extend((i, item.depth + 1) for i in item_rows.discovered)
-        stages = self.summary.stage_seconds
-        stages["rows"] += time.perf_counter() - began
-        began = time.perf_counter()
-        stats = self._writer.load(rows.nodes, rows.rels)
-        summary.rows_written.update(stats.by_kind)
-        summary.observations.update(rows.kinds)
-        finished = finish(self.graph, self.options.worker_id, outcomes, self.config.node_retry)
-        by_state = {"done": summary.done, "partial": summary.partial, "failed": summary.failed}
-        for outcome in outcomes:
-            if str(outcome.item.identity.value) not in finished:
-                summary.lost.append(outcome.item.key)
-            else:
-                by_state[outcome.state].append(outcome.item.key)
-        budget = self.options.max_discovered - summary.discovered
-        if found and budget > 0:
-            summary.discovered += queue_discovered(self.graph, found, budget)
-        summary.batches += 1
-        stages["write"] += time.perf_counter() - began
-
 
 def count_claimable(
     graph: Graph, stale_after: timedelta = DEFAULT_STALE_AFTER, *, retry_failed: bool = False
 ) -> int:
     """How many nodes a claim could pick up now (for a progress bar's total)."""
     now = datetime.now(UTC)
-    params = {"now": now, "stale": now - stale_after, "pass": now, "retry_failed": retry_failed}
+    params = {
+        "now": now,
+        "stale": now - stale_after,
+        "pass": now,
+        "retry_failed": retry_failed,
+        "queued_before": now - DEFAULT_REQUEUE_AFTER,
+    }
     rows = graph.read(_COUNT_CLAIMABLE, params)
     return int(rows[0]["n"])
