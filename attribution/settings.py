@@ -235,7 +235,9 @@ class Settings:
 
     home: Path
     neo4j: Neo4jSettings
-    warninglists_dir: Path
+    warninglists_dir: Path | None
+    """A clone of the upstream MISP warninglists; None: the lists bundled with the pinned
+    ``pymispwarninglists`` package."""
     fixtures_dir: Path
     models_dir: Path
     audit_log: Path
@@ -459,6 +461,11 @@ def _client(src: _Source) -> ClientSettings:
     return ClientSettings(service_url=url.rstrip("/") if url else None, token=token)
 
 
+def _optional_path(src: _Source, var: str, key: str) -> Path | None:
+    text = src.value(str, var, None, key, "")
+    return Path(text).expanduser() if text else None
+
+
 def _path(src: _Source, var: str, key: str, default: Path) -> Path:
     return Path(src.value(str, var, None, key, str(default)))
 
@@ -473,12 +480,7 @@ def load_settings() -> Settings:
     return Settings(
         home=home,
         neo4j=_neo4j(src),
-        warninglists_dir=_path(
-            src,
-            "ATTRIBUTION_WARNINGLISTS_DIR",
-            "warninglists_dir",
-            shared / "data" / "misp-warninglists",
-        ),
+        warninglists_dir=_optional_path(src, "ATTRIBUTION_WARNINGLISTS_DIR", "warninglists_dir"),
         fixtures_dir=_path(
             src, "ATTRIBUTION_FIXTURES_DIR", "fixtures_dir", shared / "fixtures" / "rdap-whois-asn"
         ),

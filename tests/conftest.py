@@ -36,6 +36,7 @@ TEST_HTTP_PORT = int(os.environ.get("ATTRIBUTION_TEST_HTTP_PORT", "7476"))
 TEST_INSTANCE = os.environ.get("ATTRIBUTION_TEST_INSTANCE", "test")
 
 _state: dict[str, object] = {}
+SHARED_WARNINGLISTS = REPO.parent / "shared" / "data" / "misp-warninglists"
 
 
 _PRIVATE_STATE = {
@@ -52,10 +53,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for variable, name in _PRIVATE_STATE.items():
         os.environ[variable] = str(state / name)
     os.environ.pop("ATTRIBUTION_AUDIT_ANCHOR_COMMAND", None)
+    # Commands the tests run read the small fixed subset of lists, as the tests' expected
+    # values assume (and in a fraction of the time the full package's lists take to load).
+    os.environ.setdefault("ATTRIBUTION_WARNINGLISTS_DIR", str(SHARED_WARNINGLISTS))
 
 
 def _test_settings() -> Settings:
-    settings = load_settings()
+    # The tests' expected values rest on the small fixed subset of lists in ../shared.
+    settings = replace(load_settings(), warninglists_dir=SHARED_WARNINGLISTS)
     if settings.neo4j.external:
         return settings
     neo = replace(

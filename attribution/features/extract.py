@@ -186,11 +186,11 @@ class FeatureMatrix:
 
 
 @cache
-def _warninglists(directory: str) -> Any:
+def _warninglists(directory: str | None) -> Any:
     from attribution.warninglists import load_warninglists
 
     try:
-        return load_warninglists(Path(directory))
+        return load_warninglists(None if directory is None else Path(directory))
     except FileNotFoundError:
         return None
 
@@ -199,7 +199,8 @@ def default_warninglists() -> Any:
     """The warninglist index from the settings, loaded once per process; None when absent."""
     from attribution.settings import load_settings
 
-    return _warninglists(str(load_settings().warninglists_dir))
+    directory = load_settings().warninglists_dir
+    return _warninglists(None if directory is None else str(directory))
 
 
 def _median(values: list[float]) -> float:
