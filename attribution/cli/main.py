@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from attribution.audit import AuditError, AuditTampered
@@ -48,6 +49,9 @@ COMMAND_MODULES = {
     "serve": "attribution.cli.serve_cmd",
     "principals": "attribution.cli.principals_cmd",
 }
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool its reader left
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -103,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED if isinstance(exc, AuditTampered) else EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read the output went away (`... | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
