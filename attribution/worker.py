@@ -663,6 +663,7 @@ class Worker:
             server = clients.dns_server
             summary.requests_by_server = dict(clients.gate.requests_by_server)
             summary.breaker_openings = clients.gate.breaker_openings()
+            summary.registries = clients.gate.registry_counters()
             summary.dns_queries = summary.requests_by_server.get(server, 0)
             summary.rdap_cache_hits = clients.ip_rdap_cache.hits
             summary.rdap_cache_misses = clients.ip_rdap_cache.misses

@@ -68,6 +68,7 @@ from attribution.worker import (
     default_worker_id,
 )
 from enrichment.config import Breaker, EnrichmentConfig, NodeRetry
+from enrichment.failures import LimitStoreUnavailable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -294,8 +295,6 @@ def _dramatiq_engine(
     options: WorkerOptions,
     bar: Any,
 ) -> DramatiqEngine:
-    from enrichment.limits import registry_counters
-
     if args.watch:
         raise CommandError("--watch is for the lease engine: dramatiq workers wait anyway", 2)
     try:
@@ -319,9 +318,19 @@ def _dramatiq_engine(
         url,
         dramatiq_options,
         worker_command=[*command, "--processes", "1", *where_flags(args)],
-        counters=lambda: registry_counters(url),
+        counters=lambda: _registry_counters(url),
         progress=bar.update if bar else None,
     )
+
+
+def _registry_counters(url: str) -> dict[str, dict[str, int]] | None:
+    """The broker's cumulative per-registry counters; None while it cannot be read."""
+    from enrichment.limits import registry_counters
+
+    try:
+        return registry_counters(url)
+    except LimitStoreUnavailable:
+        return None
 
 
 def _run(engine: EnrichmentEngine, *, handle_signals: bool) -> RunSummary:
@@ -331,7 +340,7 @@ def _run(engine: EnrichmentEngine, *, handle_signals: bool) -> RunSummary:
             signal.signal(sig, lambda *_: engine.request_stop())
     try:
         return engine.run()
-    except EngineError as exc:
+    except (EngineError, LimitStoreUnavailable) as exc:
         raise CommandError(str(exc)) from None
 
 

@@ -110,7 +110,7 @@ class DramatiqEngine:
         *,
         worker_command: Sequence[str] = (),
         worker_env: Mapping[str, str] | None = None,
-        counters: Callable[[], Counters] | None = None,
+        counters: Callable[[], Counters | None] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.graph = graph
@@ -132,7 +132,7 @@ class DramatiqEngine:
     def run(self) -> RunSummary:
         began = time.perf_counter()
         check_broker(self.url)
-        before = self.counters() if self.counters else {}
+        before = self.counters() if self.counters else None
         broker = make_broker(self.url)
         policy = DispatchPolicy(
             self.options.run_id,
@@ -208,7 +208,7 @@ class DramatiqEngine:
         self._finished = max(self._finished, finished)
         return len(states.get("queued", [])) + len(states.get("leased", []))
 
-    def _fill_summary(self, before: Counters) -> None:
+    def _fill_summary(self, before: Counters | None) -> None:
         states = run_states(self.graph, self.options.run_id)
         summary = self.summary
         summary.claimed = sorted(k for keys in states.values() for k in keys)
@@ -217,8 +217,10 @@ class DramatiqEngine:
         summary.failed = states.get("failed", [])
         summary.deferred = states.get("deferred", [])
         summary.lost = states.get("queued", []) + states.get("leased", [])
-        if self.counters:
-            summary.registries = counter_difference(before, self.counters())
+        # The counters of the run: the difference of two snapshots, when both could be read.
+        after = self.counters() if self.counters else None
+        if before is not None and after is not None:
+            summary.registries = counter_difference(before, after)
 
     # -- local worker processes ----------------------------------------------------------
 
