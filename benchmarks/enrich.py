@@ -1,6 +1,7 @@
 """Enrichment throughput against the sandbox, next to the raw DNS ceiling of the same server.
 
     python -m benchmarks.enrich [--size 5000] [--concurrency 64] [--batch 200] [--workers 1]
+                                [--engine lease|dramatiq]
 
 Generates a world, serves it with the sandbox, writes every name and address of its ground
 truth as a pending indicator into the ``bench`` Neo4j instance, and measures in one run:
@@ -18,8 +19,18 @@ worker processes sharing the queue, as ``attribution enrich`` started N times wo
 figures are summed over them and timed from the first start to the last finish. Each process
 has its own RDAP range cache, so up to N requests per network are expected then.
 
-The last line is one JSON object with ``raw_dns_qps``, ``pipeline_dns_qps``,
-``ratio_vs_raw_dns``, ``indicators_per_s``, ``rdap_requests`` and ``distinct_networks``.
+Registry limits are shared by every process through a Redis the benchmark starts (the same
+store the Dramatiq workers use), so N processes together spend one budget. With ``--engine
+dramatiq`` the same queue is then enriched again by N ``attribution worker`` processes fed by
+the Dramatiq dispatcher, and the JSON line carries the lease run's figures under ``lease`` for
+comparison. For each engine: ``over_limit_answers`` (429s and over-limit WHOIS answers; must
+be 0), ``limit_utilisation`` (requests sent to the busiest registry ÷ (its rate × the run's
+time)), ``indicators_per_s`` and ``cpu_s_per_indicator`` (this process and its worker
+processes, from ``getrusage``).
+
+The last line is one JSON object with ``engine``, ``workers``, ``raw_dns_qps``,
+``pipeline_dns_qps``, ``ratio_vs_raw_dns``, ``indicators_per_s``, ``over_limit_answers``,
+``limit_utilisation``, ``cpu_s_per_indicator``, ``rdap_requests`` and ``distinct_networks``.
 """
 
 from __future__ import annotations
@@ -29,6 +40,10 @@ import asyncio
 import concurrent.futures
 import csv
 import multiprocessing
+import os
+import resource
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,17 +55,35 @@ from typing import Any
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
+import redis
 
 from attribution.db import Graph
+from attribution.engines.dramatiq_engine import (
+    Counters,
+    DramatiqEngine,
+    DramatiqOptions,
+    counter_difference,
+)
 from attribution.identities import InvalidIdentity, parse_indicator
+from attribution.neo4j_server import LocalNeo4j
+from attribution.redis_server import LocalRedis
 from attribution.rows import Rows, Seen
+from attribution.settings import RedisSettings, load_settings
 from attribution.worker import Worker, WorkerOptions
 from attribution.writer import GraphWriter, apply_schema
-from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
+from benchmarks._common import (
+    BENCH_BOLT_PORT,
+    BENCH_HTTP_PORT,
+    bench_graph,
+    emit,
+    peak_rss_mb,
+    wipe,
+)
 from enrichment.clients import make_resolver
 from enrichment.config import EnrichmentConfig
+from enrichment.limits import registry_counters
 from enrichment.sandbox.generate import generate_world
-from enrichment.sandbox.manager import Sandbox
+from enrichment.sandbox.manager import Sandbox, free_port
 
 
 def truth_values(data_dir: Path) -> list[str]:
@@ -89,10 +122,19 @@ def raw_dns_process(
 
 
 def run_worker_process(
-    endpoints: dict[str, Any], concurrency: int, batch: int, lanes: int, worker_id: str
+    endpoints: dict[str, Any],
+    concurrency: int,
+    batch: int,
+    lanes: int,
+    worker_id: str,
+    limits_url: str | None = None,
 ) -> dict[str, Any]:
     """One worker process's run: its summary, and when it started and ended (epoch seconds)."""
-    config = replace(EnrichmentConfig.from_sandbox(endpoints), max_concurrency=concurrency)
+    config = replace(
+        EnrichmentConfig.from_sandbox(endpoints),
+        max_concurrency=concurrency,
+        shared_limits_url=limits_url,
+    )
     graph = bench_graph()
     try:
         options = WorkerOptions(worker_id=worker_id, batch=batch, max_depth=0, lanes=lanes)
@@ -183,7 +225,9 @@ def measure_raw_dns(
     return raw, queries
 
 
-def measure_pipeline(endpoints: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def measure_pipeline(
+    endpoints: dict[str, Any], args: argparse.Namespace, limits_url: str | None = None
+) -> dict[str, Any]:
     """(b) and (c): the pipeline, in worker processes of their own; their combined figures."""
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn) as pool:
@@ -195,6 +239,7 @@ def measure_pipeline(endpoints: dict[str, Any], args: argparse.Namespace) -> dic
                 args.batch,
                 args.lanes,
                 f"bench-{i}",
+                limits_url,
             )
             for i in range(args.workers)
         ]
@@ -211,7 +256,122 @@ def _parser() -> argparse.ArgumentParser:
         "--lanes", type=int, default=2, help="claim-enrich-write loops in the worker"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--engine",
+        choices=("lease", "dramatiq"),
+        default="lease",
+        help="dramatiq: also run the Dramatiq engine on the same queue and compare",
+    )
     return parser
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def engine_figures(
+    config: EnrichmentConfig, registries: Counters, seconds: float, finished: int, cpu: float
+) -> dict[str, Any]:
+    """The figures every engine is compared on."""
+    rates = {r.name: r.rate for r in config.registries}
+    utilisation = [
+        counts.get("requests", 0) / (rates[name] * seconds)
+        for name, counts in registries.items()
+        if name in rates
+    ]
+    return {
+        "indicators_per_s": round(finished / seconds, 1),
+        "seconds": round(seconds, 2),
+        "over_limit_answers": sum(c.get("over_limit", 0) for c in registries.values()),
+        "limit_utilisation": round(max(utilisation), 3) if utilisation else None,
+        "cpu_s_per_indicator": round(cpu / max(finished, 1), 4),
+        "registries": registries,
+    }
+
+
+def requeue(graph: Graph, data_dir: Path) -> list[str]:
+    """An empty graph with every indicator of the world pending."""
+    wipe(graph)
+    apply_schema(graph)
+    return queue_indicators(graph, data_dir)
+
+
+def measure_lease(
+    endpoints: dict[str, Any], args: argparse.Namespace, url: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The lease engine's run: the pipeline figures and the compared figures."""
+    before, cpu = registry_counters(url), cpu_seconds()
+    figures = measure_pipeline(endpoints, args, url)
+    spent = cpu_seconds() - cpu
+    registries = counter_difference(before, registry_counters(url))
+    config = EnrichmentConfig.from_sandbox(endpoints)
+    compared = engine_figures(config, registries, figures["seconds"], figures["claimed"], spent)
+    return figures, {"engine": "lease", "workers": args.workers, **compared}
+
+
+def _bench_env(graph: Graph, state_file: Path, url: str) -> dict[str, str]:
+    """The environment of a worker process: the bench graph, the sandbox and the broker."""
+    settings = load_settings()
+    if settings.neo4j.external:
+        neo = settings.neo4j
+        uri, password = neo.uri or "", neo.password or ""
+    else:
+        neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
+        uri = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}"
+        password = LocalNeo4j(settings.home, neo, instance="bench").password()
+    return {
+        **os.environ,
+        "NEO4J_URI": uri,
+        "NEO4J_USERNAME": neo.username,
+        "NEO4J_PASSWORD": password,
+        "NEO4J_DATABASE": graph.database,
+        "ATTRIBUTION_SANDBOX_ENDPOINTS": str(state_file),
+        "REDIS_URL": url,
+    }
+
+
+def _wait_for_heartbeats(url: str, workers: int, timeout: float = 120.0) -> None:
+    """Wait until ``workers`` Dramatiq workers have announced themselves to the broker."""
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.zcard("dramatiq:__heartbeats__") < workers:
+            if time.monotonic() > deadline:
+                raise SystemExit("the Dramatiq workers did not start")
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def measure_dramatiq(
+    graph: Graph, endpoints: dict[str, Any], state_file: Path, args: argparse.Namespace, url: str
+) -> dict[str, Any]:
+    """The Dramatiq engine on the same queue: ``--workers`` started (and ready) beforehand."""
+    command = [sys.executable, "-m", "attribution.cli.worker_cmd", "--engine", "dramatiq"]
+    command += ["--concurrency", str(args.concurrency), "--threads", str(args.lanes)]
+    env = _bench_env(graph, state_file, url)
+    workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
+    try:
+        _wait_for_heartbeats(url, args.workers)
+        before, cpu = registry_counters(url), cpu_seconds()
+        options = DramatiqOptions(batch=args.batch, max_depth=0, workers=0, pass_seconds=0.5)
+        summary = DramatiqEngine(graph, url, options).run()
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(300)
+    spent = cpu_seconds() - cpu
+    registries = counter_difference(before, registry_counters(url))
+    config = EnrichmentConfig.from_sandbox(endpoints)
+    finished = len(summary.claimed)
+    compared = engine_figures(config, registries, summary.seconds, finished, spent)
+    return {"engine": "dramatiq", "workers": args.workers, "done": len(summary.done), **compared}
 
 
 def _result(
@@ -231,11 +391,9 @@ def _result(
         "batch": args.batch,
         "raw_dns_qps": round(raw, 1),
         "raw_dns_queries": len(queries),
-        "workers": args.workers,
         "pipeline_dns_qps": round(pipeline_qps, 1),
         "pipeline_dns_queries": figures["dns_queries"],
         "ratio_vs_raw_dns": round(pipeline_qps / raw, 3),
-        "indicators_per_s": round(figures["claimed"] / figures["seconds"], 1),
         "pipeline_seconds": round(figures["seconds"], 2),
         "stage_seconds": figures["stage_seconds"],
         "done": figures["done"],
@@ -250,6 +408,12 @@ def _result(
     }
 
 
+def _start_redis(root: Path) -> LocalRedis:
+    server = LocalRedis(root / "redis-home", RedisSettings(port=free_port()), instance="bench")
+    server.start()
+    return server
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-enrich-") as tmp:
@@ -260,24 +424,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
         sandbox = Sandbox(root / "state")
         endpoints = sandbox.up(data_dir)
+        redis_server = _start_redis(root)
         graph = bench_graph()
         try:
-            wipe(graph)
-            apply_schema(graph)
-            values = queue_indicators(graph, data_dir)
+            values = requeue(graph, data_dir)
             names = [v for v in values if not v[0].isdigit() and ":" not in v]
             print(f"{len(values)} indicators ({len(names)} names) pending", file=sys.stderr)
             raw, queries = measure_raw_dns(endpoints, names, args.workers, args.concurrency)
             print(f"raw DNS: {raw:.0f} queries/s", file=sys.stderr)
-            figures = measure_pipeline(endpoints, args)
+            figures, lease = measure_lease(endpoints, args, redis_server.url)
+            print(f"lease: {lease}", file=sys.stderr)
             distinct = graph.read(
                 "MATCH (:IPAddress {indicator: true})-[:IN_NETWORK]->(n:Network) "
                 "RETURN count(DISTINCT n) AS n"
             )[0]["n"]
+            result = {**_result(args, values, raw, queries, figures, distinct), **lease}
+            if args.engine == "dramatiq":
+                requeue(graph, data_dir)
+                engine = measure_dramatiq(
+                    graph, endpoints, sandbox.state_file, args, redis_server.url
+                )
+                result = {**result, **engine, "lease": lease}
         finally:
             graph.close()
+            redis_server.stop()
             sandbox.down()
-    emit(_result(args, values, raw, queries, figures, distinct))
+    emit(result)
     return 0
 
 
