@@ -38,6 +38,7 @@ COMMAND_MODULES = {
     "export": "attribution.cli.export_cmd",
     "sandbox": "attribution.cli.sandbox_cmd",
     "enrich": "attribution.cli.enrich_cmd",
+    "worker": "attribution.cli.worker_cmd",
     "label": "attribution.cli.label_cmd",
     "train": "attribution.cli.train_cmd",
     "score": "attribution.cli.train_cmd",
