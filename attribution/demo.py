@@ -92,6 +92,7 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     _enrich_and_label(world)
     _classify(world / "labels" / "truth.csv")
     _analyst_queries()
+    _warninglists()
     eligible = _server_reports(reports)
     if eligible is not None:
         target, report = eligible
@@ -237,6 +238,18 @@ def _verify_and_share() -> None:
         "--out",
         str(OUT / "act.stix.json"),
     )
+
+
+def _warninglists() -> None:
+    """What the misidentification controls know: a public resolver is benign and shared."""
+    step(
+        "The warninglists (all upstream MISP lists, from the pymispwarninglists package) say what "
+        "a value is: a public resolver and a top site must never be acted upon",
+        "warninglists",
+        "check",
+        "8.8.8.8",
+    )
+    step("", "warninglists", "check", "www.google.com")
 
 
 def _server_reports(reports: Path) -> tuple[str, str] | None:
