@@ -294,14 +294,18 @@ def rows_for_results(
 def enrichment_state(results: EnrichmentResults) -> tuple[str, list[str]]:
     """The indicator's state after a run, and its failures as ``source: reason``.
 
-    ``done`` when every source answered (a "no data" answer is an answer), ``failed`` when
-    every source failed, ``partial`` when some answered and some failed.
+    ``deferred`` when any source waits for a registry's spent daily quota (whatever else
+    happened: the node is run again when the quota resets, see :func:`deferred_until`),
+    else ``done`` when every source answered (a "no data" answer is an answer), ``failed``
+    when every source failed, ``partial`` when some answered and some failed.
     """
     failures = [
         f"{r.source}: {r.reason or r.failure_kind or 'failed'}"
         for r in results.results
         if r.outcome is Outcome.FAILED
     ]
+    if any(r.failure_kind is FailureKind.DEFERRED for r in results.results):
+        return "deferred", failures
     if not failures:
         return "done", failures
     every_failed = len(failures) == len(results.results)
@@ -318,3 +322,14 @@ def needs_retry(results: EnrichmentResults) -> bool:
         r.outcome is Outcome.FAILED and r.failure_kind is FailureKind.TRANSIENT
         for r in results.results
     )
+
+
+def deferred_until(results: EnrichmentResults) -> datetime | None:
+    """When the last spent quota among the deferred sources resets (UTC); None when no source
+    was deferred."""
+    times = [
+        r.deferred_until
+        for r in results.results
+        if r.failure_kind is FailureKind.DEFERRED and r.deferred_until is not None
+    ]
+    return max(times, default=None)

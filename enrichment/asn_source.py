@@ -29,11 +29,13 @@ from enrichment.failures import (
     NoDataError,
     Outcome,
     PermanentError,
+    QuotaExhausted,
     SourceError,
     TransientError,
 )
 from enrichment.ip_rdap import is_unrouted
 from enrichment.observations import AsnOrigin, Provenance, SourceResult, result_from_error
+from enrichment.registries import CYMRU_DNS
 from enrichment.retry import with_retry
 from enrichment.whois_client import whois_query
 
@@ -233,7 +235,7 @@ async def _txt(clients: EnrichmentClients, qname: str) -> list[str]:
     server = clients.dns_server
     config = clients.config
     async with clients.gate.slot(
-        config.resolver_address, config.resolver_port, config.dns_rate_limit
+        config.resolver_address, config.resolver_port, config.dns_rate_limit, registry=CYMRU_DNS
     ):
         try:
             answer = await clients.resolver.resolve(qname, "TXT", search=False)
@@ -282,6 +284,8 @@ async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnO
                 config.retry,
                 clients.rng,
             )
+        except QuotaExhausted:
+            raise
         except SourceError as error:
             # The AS registration is a courtesy; the origin facts stand without it.
             attempts += error.attempts
@@ -298,7 +302,12 @@ async def _via_whois(address: str, clients: EnrichmentClients) -> tuple[tuple[As
     host, port = clients.config.cymru_whois
     done = await with_retry(
         lambda: whois_query(
-            clients.gate, host, port, f" -v {address}", clients.config.whois_timeout
+            clients.gate,
+            host,
+            port,
+            f" -v {address}",
+            clients.config.whois_timeout,
+            clients.config.whois_over_limit_pause,
         ),
         clients.config.retry,
         clients.rng,
@@ -329,6 +338,8 @@ async def fetch_asn(address: str, clients: EnrichmentClients) -> SourceResult:
         return SourceResult(SOURCE, subject, Outcome.OK, origins, attempts=attempts)
     except NoDataError as error:
         return result_from_error(SOURCE, subject, error)
+    except QuotaExhausted as dns_error:
+        return result_from_error(SOURCE, subject, dns_error)
     except SourceError as dns_error:
         try:
             origins, attempts = await _via_whois(subject, clients)

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from enrichment.registries import CYMRU_DNS, NO_FIGURE, REGISTRIES, RegistryLimit
 
 
 @dataclass(frozen=True)
@@ -81,21 +84,12 @@ class Breaker:
             raise ValueError("breaker failures must be >= 1 and cooldown >= 0")
 
 
-# Published or commonly observed limits of the public services, with margin. ARIN and RIPE
-# throttle bursts of a few requests per second per client; LACNIC and AFRINIC are stricter;
-# Team Cymru asks bulk users to batch, so single queries stay slow.
-DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = MappingProxyType(
-    {
-        "rdap.arin.net": RateLimit(2.0, 2),
-        "rdap.db.ripe.net": RateLimit(2.0, 2),
-        "rdap.apnic.net": RateLimit(2.0, 2),
-        "rdap.lacnic.net": RateLimit(0.5, 1),
-        "rdap.afrinic.net": RateLimit(1.0, 1),
-        "data.iana.org": RateLimit(1.0, 4),
-        "whois.cymru.com": RateLimit(1.0, 1),
-        "whois.jprs.jp": RateLimit(0.5, 1),
-    }
-)
+# The default limit of a host the registry table does not list (each TLD's RDAP server).
+DEFAULT_RATE_LIMIT = RateLimit(1.0, 2)
+# The sandbox's servers when they publish no limit: the bucket only guards against loops.
+SANDBOX_UNLIMITED = RateLimit(500.0, 50)
+SANDBOX_RDAP = "sandbox-rdap"
+SANDBOX_WHOIS = "sandbox-whois"
 
 # Address ranges whose addresses are never sent to an outside service: nobody outside holds
 # data on them, and asking would leak internal addressing to third parties. A lookup for such
@@ -150,7 +144,12 @@ class EnrichmentConfig:
         http_timeout: seconds for connecting to and reading from an RDAP server.
         whois_timeout: seconds for a whole port-43 exchange.
         retry: backoff policy for transient failures.
-        rate_limits: token bucket per server host name; ``default_rate_limit`` for the rest.
+        registries: the registry limits (:mod:`enrichment.registries`): a token bucket, a
+            daily quota and pauses per registry; ``default_rate_limit`` for hosts not listed.
+        shared_limits_url: a Redis URL: keep buckets, quotas, pauses and counters there,
+            shared by every worker process; None keeps them in the process.
+        whois_over_limit_pause: seconds a WHOIS registry is paused after it answered "rate
+            limit exceeded" without saying for how long.
         max_concurrency: requests in flight at once across all sources.
         ip_rdap_cache_ttl: seconds a fetched RDAP network answers for every address it covers.
         follow_registrar_rdap: for thin registries (.com), also fetch the registrar's RDAP
@@ -176,8 +175,10 @@ class EnrichmentConfig:
     http_timeout: float = 10.0
     whois_timeout: float = 15.0
     retry: RetryPolicy = RetryPolicy()
-    rate_limits: Mapping[str, RateLimit] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
-    default_rate_limit: RateLimit = RateLimit(1.0, 2)
+    registries: tuple[RegistryLimit, ...] = REGISTRIES
+    shared_limits_url: str | None = None
+    whois_over_limit_pause: float = 60.0
+    default_rate_limit: RateLimit = DEFAULT_RATE_LIMIT
     dns_rate_limit: RateLimit = RateLimit(50.0, 20)
     max_concurrency: int = 16
     ip_rdap_cache_ttl: float = 86400.0
@@ -194,9 +195,29 @@ class EnrichmentConfig:
         for network in self.unrouted_networks:
             ipaddress.ip_network(network)  # ValueError names the bad entry
 
+    def registry_for(self, host: str, port: int, name: str | None = None) -> RegistryLimit:
+        """The registry a request to ``host:port`` is charged to.
+
+        ``name`` picks a registry by name (Team Cymru's DNS interface is asked through the
+        local resolver, so its host says nothing). Otherwise ``host:port`` is looked up first
+        (the sandbox runs several servers on one address), then ``host``; a host not listed
+        is its own registry with :attr:`default_rate_limit`.
+        """
+        for registry in self.registries:
+            if name is not None and registry.name == name:
+                return registry
+            if name is None and f"{host}:{port}" in registry.hosts:
+                return registry
+        for registry in self.registries:
+            if name is None and host in registry.hosts:
+                return registry
+        limit = self.default_rate_limit
+        return RegistryLimit(name or host, (host,), 1, 1 / limit.rate, limit.burst, None, NO_FIGURE)
+
     def rate_limit_for(self, host: str) -> RateLimit:
         """The token bucket settings for a server host name."""
-        return self.rate_limits.get(host, self.default_rate_limit)
+        registry = self.registry_for(host, 0)
+        return RateLimit(registry.rate, registry.burst)
 
     def whois_server_for(self, tld: str) -> tuple[str, int] | None:
         """The port-43 server configured for a TLD, or None."""
@@ -207,10 +228,13 @@ class EnrichmentConfig:
         """Point every source at a running loopback sandbox.
 
         ``endpoints`` is the mapping the sandbox manager returns (``dns_host``, ``dns_port``,
-        ``rdap_bootstrap_url``, ``whois_host``, ``whois_port``, ``data_dir``, ...). Every TLD
-        listed in ``<data_dir>/whois/rdap-less-tlds.txt`` is mapped to the sandbox WHOIS server,
-        and so is Team Cymru's WHOIS interface. Rate limits are raised (the servers are local),
-        retries are quick, and the documentation ranges the sandbox world uses are let through.
+        ``rdap_bootstrap_url``, ``whois_host``, ``whois_port``, ``data_dir``, ``limits``, ...).
+        Every TLD listed in ``<data_dir>/whois/rdap-less-tlds.txt`` is mapped to the sandbox
+        WHOIS server, and so is Team Cymru's WHOIS interface. The sandbox's RDAP and WHOIS
+        servers are the registries ``sandbox-rdap`` and ``sandbox-whois``, limited to what the
+        sandbox publishes in ``limits`` (or only against runaway loops when it publishes
+        nothing); retries are quick, and the documentation ranges the sandbox world uses are
+        let through.
         """
         try:
             dns_host = str(endpoints["dns_host"])
@@ -222,6 +246,7 @@ class EnrichmentConfig:
         except KeyError as missing:
             raise ValueError(f"sandbox endpoints lack the key {missing}") from None
         whois = (whois_host, whois_port)
+        registries = sandbox_registries(endpoints, whois)
         tlds_file = data_dir / "whois" / "rdap-less-tlds.txt"
         tlds = read_tld_list(tlds_file) if tlds_file.exists() else ()
         return replace(
@@ -237,8 +262,9 @@ class EnrichmentConfig:
             whois_timeout=2.0,
             retry=RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.5, jitter=0.5),
             breaker=Breaker(failures=5, cooldown=2.0),
-            rate_limits=MappingProxyType({}),
-            default_rate_limit=RateLimit(500.0, 50),
+            registries=registries,
+            default_rate_limit=SANDBOX_UNLIMITED,
+            whois_over_limit_pause=1.0,
             # A loopback server publishes no limit; the bucket only guards against runaway loops.
             dns_rate_limit=RateLimit(20000.0, 2000),
             # Registrar links in recorded answers point at the internet, outside the sandbox.
@@ -247,6 +273,45 @@ class EnrichmentConfig:
                 n for n in DEFAULT_UNROUTED_NETWORKS if n not in DOCUMENTATION_NETWORKS
             ),
         )
+
+
+def _sandbox_registry(
+    name: str, host: str, published: object, unlimited: RateLimit
+) -> RegistryLimit:
+    """One sandbox server as a registry: its published limit, or ``unlimited``."""
+    if not published:
+        rate = RateLimit(unlimited.rate, unlimited.burst)
+        return RegistryLimit(name, (host,), int(rate.rate), 1.0, rate.burst, None, NO_FIGURE)
+    if not isinstance(published, Mapping):
+        raise ValueError(f"sandbox limit of {name} must be a mapping, got {published!r}")
+    try:
+        requests = _as_int(published["requests"], "requests")
+        period = float(published["seconds"])
+    except KeyError as missing:
+        raise ValueError(f"sandbox limit of {name} lacks the key {missing}") from None
+    # The client keeps to the published rate one request at a time (burst 1): the server's
+    # burst allowance is left to absorb the network's jitter.
+    return RegistryLimit(name, (host,), requests, period, 1, None, "the sandbox's own limit")
+
+
+def sandbox_registries(
+    endpoints: Mapping[str, object], whois: tuple[str, int]
+) -> tuple[RegistryLimit, ...]:
+    """The registries of a sandbox: its RDAP and WHOIS servers, and Team Cymru's DNS zones
+    (served by the sandbox's DNS server, so limited only against runaway loops)."""
+    limits = endpoints.get("limits") or {}
+    if not isinstance(limits, Mapping):
+        raise ValueError(f"sandbox limits must be a mapping, got {limits!r}")
+    rdap_url = str(endpoints.get("rdap_base_url") or endpoints["rdap_bootstrap_url"])
+    parts = urlsplit(rdap_url)
+    rdap_host = f"{parts.hostname}:{parts.port or 80}"
+    return (
+        _sandbox_registry(SANDBOX_RDAP, rdap_host, limits.get("rdap"), SANDBOX_UNLIMITED),
+        _sandbox_registry(
+            SANDBOX_WHOIS, f"{whois[0]}:{whois[1]}", limits.get("whois"), SANDBOX_UNLIMITED
+        ),
+        RegistryLimit(CYMRU_DNS, (), 20000, 1.0, 2000, None, NO_FIGURE),
+    )
 
 
 def read_tld_list(path: Path) -> tuple[str, ...]:

@@ -26,10 +26,11 @@ from enrichment.failures import (
     NoDataError,
     Outcome,
     PermanentError,
+    QuotaExhausted,
     SourceError,
     TransientError,
 )
-from enrichment.observations import DnsRecord, Observation, Provenance, SourceResult
+from enrichment.observations import DnsRecord, Observation, Provenance, SourceResult, resume_time
 from enrichment.retry import with_retry
 
 SOURCE = "dns"
@@ -117,12 +118,19 @@ async def _lookup(
         if e is not None and not isinstance(e, NoDataError)
     ]
     if failures:
+        reason = "; ".join(f"{rrtype}: {e.reason}" for rrtype, e in failures)
+        spent = [e for _, e in failures if isinstance(e, QuotaExhausted)]
+        if spent:
+            until = max(resume_time(e) for e in spent)
+            return SourceResult(
+                SOURCE, subject, Outcome.FAILED, observations, reason,
+                FailureKind.DEFERRED, attempts, until,
+            )  # fmt: skip
         kind = (
             FailureKind.TRANSIENT
             if all(isinstance(e, TransientError) for _, e in failures)
             else FailureKind.ERROR
         )
-        reason = "; ".join(f"{rrtype}: {e.reason}" for rrtype, e in failures)
         return SourceResult(SOURCE, subject, Outcome.FAILED, observations, reason, kind, attempts)
     if observations:
         return SourceResult(SOURCE, subject, Outcome.OK, observations, attempts=attempts)

@@ -21,7 +21,13 @@ from whoisit.bootstrap import BaseBootstrap
 from whoisit.errors import ParseError, UnsupportedError
 from whoisit.utils import recursive_merge
 
-from enrichment.failures import NoDataError, Outcome, PermanentError, SourceError
+from enrichment.failures import (
+    NoDataError,
+    Outcome,
+    PermanentError,
+    QuotaExhausted,
+    SourceError,
+)
 from enrichment.observations import (
     DomainRegistration,
     Provenance,
@@ -377,6 +383,8 @@ async def _merge_registrar(
             done = await with_retry(
                 functools.partial(clients.http.get_json, href), clients.config.retry, clients.rng
             )
+        except QuotaExhausted:
+            raise  # the lookup waits for the quota rather than dropping the registrar's part
         except SourceError as error:
             # The registry's answer stands on its own; the registrar's only adds detail.
             return payload, error.attempts
@@ -394,7 +402,14 @@ async def _via_whois(
         raise PermanentError(f"no RDAP service and no WHOIS server configured for .{tld}")
     host, port = server
     done = await with_retry(
-        lambda: whois_query(clients.gate, host, port, domain, clients.config.whois_timeout),
+        lambda: whois_query(
+            clients.gate,
+            host,
+            port,
+            domain,
+            clients.config.whois_timeout,
+            clients.config.whois_over_limit_pause,
+        ),
         clients.config.retry,
         clients.rng,
     )

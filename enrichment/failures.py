@@ -24,6 +24,7 @@ Exceptions that are none of these (programming errors) are not caught by the sou
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 
 
@@ -40,6 +41,7 @@ class FailureKind(enum.StrEnum):
 
     TRANSIENT = "transient"
     ERROR = "error"
+    DEFERRED = "deferred"
 
 
 class SourceError(Exception):
@@ -50,6 +52,8 @@ class SourceError(Exception):
         self.reason = reason
         self.server = server
         self.attempts = 1
+        # The server said we asked too much (HTTP 429/403, a WHOIS "rate limit exceeded").
+        self.over_limit = False
 
 
 class NoDataError(SourceError):
@@ -72,12 +76,37 @@ class ServerUnavailable(TransientError):
     longer than the configured ceiling. Transient, but not retried within the same lookup."""
 
 
+class QuotaExhausted(TransientError):
+    """A registry's daily quota is spent; nothing was sent.
+
+    ``registry`` names it, ``resume_at`` is the UNIX time the quota resets (the next UTC
+    midnight). Not retried within a run: the node is deferred until ``resume_at``.
+    """
+
+    def __init__(self, registry: str, resume_at: float) -> None:
+        when = dt.datetime.fromtimestamp(resume_at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(f"quota of {registry} spent until {when}", registry)
+        self.registry = registry
+        self.resume_at = resume_at
+
+
+class LimitStoreUnavailable(Exception):
+    """The shared store of registry limits (Redis) cannot be reached.
+
+    Not a :class:`SourceError`: no source can send anything without it, so it stops the run
+    instead of being recorded against one subject. The message names the store without its
+    password.
+    """
+
+
 class PermanentError(SourceError):
     """The server answered with something unusable; retrying the same request will not help."""
 
 
 def failure_kind(error: SourceError) -> FailureKind:
     """Map a classified failure that is not *no data* to the kind recorded with it."""
+    if isinstance(error, QuotaExhausted):
+        return FailureKind.DEFERRED
     if isinstance(error, TransientError):
         return FailureKind.TRANSIENT
     return FailureKind.ERROR

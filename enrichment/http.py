@@ -62,18 +62,24 @@ def decode_json_answer(
 
     Raises:
         NoDataError: 404 (RDAP's "object not found").
-        TransientError: 429 or 5xx, with the server's Retry-After if any.
+        TransientError: 429, 5xx, or 403 with a Retry-After (registries answer a client over
+            its limit so), with the server's Retry-After if any.
         PermanentError: any other non-200 status, a body that is not JSON, or JSON that is not
             an object.
+
+    429 and 403 are marked ``over_limit``, with or without Retry-After.
     """
     if status == 404:
         raise NoDataError(f"HTTP 404 from {url}", url)
-    if status == 429 or 500 <= status <= 599:
-        raise TransientError(
-            f"HTTP {status} from {url}", url, parse_retry_after(headers.get("Retry-After"))
-        )
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    error: TransientError | PermanentError
+    if status == 429 or 500 <= status <= 599 or (status == 403 and retry_after is not None):
+        error = TransientError(f"HTTP {status} from {url}", url, retry_after)
+    elif status != 200:
+        error = PermanentError(f"HTTP {status} from {url}", url)
     if status != 200:
-        raise PermanentError(f"HTTP {status} from {url}", url)
+        error.over_limit = status in (403, 429)
+        raise error
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from enrichment.failures import FailureKind, Outcome
+from enrichment.failures import FailureKind, Outcome, QuotaExhausted
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,8 @@ class SourceResult:
     query timed out still returns the A records it got, but the absence of MX is then unknown.
     ``reason`` and ``failure_kind`` are set exactly when ``outcome`` is not ``ok``
     (``failure_kind`` only for ``failed``). ``attempts`` counts requests including retries.
+    A lookup whose registry's daily quota was spent is ``failed`` with kind ``deferred`` and
+    ``deferred_until`` (UTC) the time the quota resets: it is no failure of the subject.
     """
 
     source: str
@@ -146,6 +148,7 @@ class SourceResult:
     reason: str | None = None
     failure_kind: FailureKind | None = None
     attempts: int = 0
+    deferred_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def result_from_error(
 ) -> SourceResult:
     """The :class:`SourceResult` for a classified failure (``no_data`` or ``failed``)."""
     # Imported here: failures must stay importable without observations.
-    from enrichment.failures import NoDataError, SourceError, failure_kind
+    from enrichment.failures import NoDataError, QuotaExhausted, SourceError, failure_kind
 
     if not isinstance(error, SourceError):
         raise TypeError(f"unclassified error {error!r}") from error
@@ -192,4 +195,10 @@ def result_from_error(
         error.reason,
         failure_kind(error),
         error.attempts,
+        resume_time(error) if isinstance(error, QuotaExhausted) else None,
     )
+
+
+def resume_time(error: QuotaExhausted) -> dt.datetime:
+    """When a spent quota resets, as a UTC datetime."""
+    return dt.datetime.fromtimestamp(error.resume_at, dt.UTC)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from enrichment.config import RetryPolicy
-from enrichment.failures import ServerUnavailable, SourceError, TransientError
+from enrichment.failures import QuotaExhausted, ServerUnavailable, SourceError, TransientError
 
 T = TypeVar("T")
 
@@ -58,6 +58,7 @@ async def with_retry(
         RetriesExhausted: every attempt raised :class:`TransientError`, or the server asked
             for a wait beyond ``max_retry_after``.
         ServerUnavailable: the request was not sent (breaker open or server paused too long).
+        QuotaExhausted: the registry's daily quota is spent (nothing sent; not retried).
         NoDataError, PermanentError: raised by ``operation``, passed through untouched, with
             with the number of attempts made stored on the exception's ``attempts``.
     """
@@ -67,7 +68,7 @@ async def with_retry(
         attempt += 1
         try:
             return Attempted(await operation(), attempt)
-        except ServerUnavailable as error:
+        except (ServerUnavailable, QuotaExhausted) as error:
             # Nothing was sent; asking again within this lookup would not be sent either.
             error.attempts = attempt
             raise

@@ -8,12 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from enrichment.failures import TransientError
 from enrichment.ratelimit import RequestGate
 
 MAX_ANSWER_BYTES = 1_000_000
+# Registries answer a client over its limit with a short text instead of data (RIPE's
+# "%ERROR:201: access denied", "access control limit reached", a "rate limit exceeded" line).
+OVER_LIMIT_PATTERN = re.compile(
+    rb"rate limit exceeded|query limit exceeded|access control limit|error:201: access denied"
+    rb"|exceeded (?:the )?(?:allowed|maximum)[a-z ]* (?:rate|number of queries)",
+    re.IGNORECASE,
+)
+OVER_LIMIT_MAX_BYTES = 2048
+RETRY_AFTER_PATTERN = re.compile(rb"(?:after|in)\s+(\d+)\s*s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,23 @@ def decode_whois(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def check_over_limit(server: str, raw: bytes, default_pause: float) -> None:
+    """Raise an over-limit :class:`TransientError` when the answer is a rate-limit notice.
+
+    Only short answers are read so: a registry's terms of use in a real answer may well
+    mention its limits. The pause is the one the notice names ("retry after 30 seconds"), or
+    ``default_pause``.
+    """
+    if len(raw) > OVER_LIMIT_MAX_BYTES or not OVER_LIMIT_PATTERN.search(raw):
+        return
+    named = RETRY_AFTER_PATTERN.search(raw)
+    pause = float(named.group(1)) if named else default_pause
+    first = decode_whois(raw).strip().splitlines()[0][:120]
+    error = TransientError(f"WHOIS {server} over limit: {first}", server, pause)
+    error.over_limit = True
+    raise error
+
+
 def check_complete(server: str, raw: bytes) -> None:
     """Raise :class:`TransientError` when an answer looks cut off.
 
@@ -46,12 +73,18 @@ def check_complete(server: str, raw: bytes) -> None:
 
 
 async def whois_query(
-    gate: RequestGate, host: str, port: int, query: str, timeout: float
+    gate: RequestGate,
+    host: str,
+    port: int,
+    query: str,
+    timeout: float,
+    over_limit_pause: float = 60.0,
 ) -> WhoisAnswer:
     """Send ``query`` to ``host:port`` and return the complete answer.
 
     Raises:
-        TransientError: timeout, refused or reset connection, or a truncated answer.
+        TransientError: timeout, refused or reset connection, a truncated answer, or a
+            rate-limit notice (marked ``over_limit``, pausing the registry).
     """
     server = f"{host}:{port}"
     async with gate.slot(host, port):
@@ -61,6 +94,7 @@ async def whois_query(
             raise TransientError(f"timeout talking to WHOIS {server}", server) from error
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as error:
             raise TransientError(f"WHOIS {server}: {error}", server) from error
+        check_over_limit(server, raw, over_limit_pause)
     check_complete(server, raw)
     return WhoisAnswer(server, decode_whois(raw), dt.datetime.now(dt.UTC))
 
