@@ -57,8 +57,13 @@ class EnrichmentClients:
         )
 
     def close(self) -> None:
-        """Release pooled HTTP connections."""
+        """Release pooled HTTP connections (see :meth:`aclose` for the limit store too)."""
         self.http.close()
+
+    async def aclose(self) -> None:
+        """Release pooled HTTP connections and the limit store's (Redis) connections."""
+        self.http.close()
+        await self.gate.aclose()
 
     @property
     def dns_server(self) -> str:

@@ -35,6 +35,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("--dns-port", type=int, default=None)
     up.add_argument("--rdap-port", type=int, default=None)
     up.add_argument("--whois-port", type=int, default=None)
+    up.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="SERVICE=RATE/SECONDS[:BURST]",
+        help="make the RDAP or WHOIS server refuse requests over a rate, counted across "
+        "connections (rdap=10/1: ten a second; RDAP answers 429 with Retry-After, WHOIS a "
+        "'rate limit exceeded' line); repeatable",
+    )
     up.add_argument("--json", action="store_true", help="print the endpoints as JSON")
     up.set_defaults(func=run_up)
 
@@ -68,10 +77,15 @@ def pointing_instructions(state_file: Path) -> str:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from enrichment.sandbox.limiting import parse_service_limit
     from enrichment.sandbox.manager import Sandbox, SandboxError
 
     if not args.data_dir.is_dir():
         raise CommandError(f"{args.data_dir}: no such directory")
+    try:
+        limits = dict(parse_service_limit(text) for text in args.limit)
+    except ValueError as exc:
+        raise CommandError(f"--limit: {exc}", code=2) from exc
     sandbox = Sandbox(state_dir())
     try:
         endpoints = sandbox.up(
@@ -79,6 +93,7 @@ def run_up(args: argparse.Namespace) -> int:
             dns_port=args.dns_port,
             rdap_port=args.rdap_port,
             whois_port=args.whois_port,
+            limits=limits,
         )
     except (SandboxError, ValueError, OSError) as exc:
         raise CommandError(f"sandbox did not start: {exc}") from exc
@@ -89,6 +104,12 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"  DNS    {endpoints['dns_host']}:{endpoints['dns_port']} (UDP and TCP)")
     print(f"  RDAP   {endpoints['rdap_base_url']} (bootstrap {endpoints['rdap_bootstrap_url']})")
     print(f"  WHOIS  {endpoints['whois_host']}:{endpoints['whois_port']}")
+    for service, limit in sorted((endpoints.get("limits") or {}).items()):
+        if limit:
+            print(
+                f"  limit  {service}: {limit['requests']} per {limit['seconds']:g} s "
+                f"(bursts of {limit['burst']})"
+            )
     print(pointing_instructions(sandbox.state_file))
     return EXIT_OK
 

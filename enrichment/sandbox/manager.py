@@ -7,7 +7,10 @@
 
 Both processes run detached, in their own sessions, so they outlive the Python process that
 started them (a CLI `up` followed by a later `down`). The endpoints are also written to
-``<state_dir>/sandbox.json``.
+``<state_dir>/sandbox.json``, with the limits the RDAP and WHOIS servers enforce (``limits``:
+``{"rdap": {"requests", "seconds", "burst"} | None, "whois": ...}``), which
+``EnrichmentConfig.from_sandbox`` applies as the sandbox registries' published limits.
+:meth:`Sandbox.stats` reads how many requests and over-limit answers the servers gave.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ import requests
 
 from enrichment.sandbox import nsd
 from enrichment.sandbox.layout import load_data_dir
-from enrichment.sandbox.rdap_server import PROBE_HEADER
+from enrichment.sandbox.limiting import SERVICES, LimitSpec, parse_service_limit
+from enrichment.sandbox.rdap_server import PROBE_HEADER, STATS_PATH
 
 HOST = "127.0.0.1"
 STATE_FILE = "sandbox.json"
@@ -229,15 +233,21 @@ class Sandbox:
         dns_port: int | None = None,
         rdap_port: int | None = None,
         whois_port: int | None = None,
+        limits: Mapping[str, LimitSpec] | None = None,
     ) -> dict[str, Any]:
         """Start nsd and the RDAP/WHOIS process on data_dir; return the endpoints.
 
-        Idempotent when already up on the same data directory (the ports asked for must then
-        match, or be None). Raises SandboxError if it is up on another directory.
+        ``limits`` maps ``rdap`` / ``whois`` to the limit that server enforces (none when
+        absent). Idempotent when already up on the same data directory (the ports asked for
+        must then match, or be None, and the limits must match). Raises SandboxError if it is
+        up on another directory.
         """
         data_root = Path(data_dir).resolve()
+        published = {s: (limits[s].to_dict() if limits and s in limits else None) for s in SERVICES}
         running = self._already_up(data_root, dns_port, rdap_port, whois_port)
         if running is not None:
+            if running.get("limits", dict.fromkeys(SERVICES)) != published:
+                raise SandboxError("sandbox already up with other limits; run down first")
             return running
         data = load_data_dir(data_root)
         nsd.check_zones(data)
@@ -246,7 +256,7 @@ class Sandbox:
         nsd_proc = nsd.start(
             nsd.write_config(data, self.state_dir, dns_p), self.state_dir / "nsd.out"
         )
-        serve_proc = self._start_servers(data_root, rdap_p, whois_p)
+        serve_proc = self._start_servers(data_root, rdap_p, whois_p, limits or {})
         endpoints: dict[str, Any] = {
             "dns_host": HOST,
             "dns_port": dns_p,
@@ -255,6 +265,7 @@ class Sandbox:
             "whois_host": HOST,
             "whois_port": whois_p,
             "data_dir": str(data_root),
+            "limits": published,
             "pids": {"nsd": nsd_proc.pid, "servers": serve_proc.pid},
         }
         self.state_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
@@ -289,7 +300,9 @@ class Sandbox:
         self.down()
         return None
 
-    def _start_servers(self, data_root: Path, rdap_p: int, whois_p: int) -> subprocess.Popen[bytes]:
+    def _start_servers(
+        self, data_root: Path, rdap_p: int, whois_p: int, limits: Mapping[str, LimitSpec]
+    ) -> subprocess.Popen[bytes]:
         """Start the RDAP and WHOIS process in its own session, logging to ``serve.log``."""
         command = [
             sys.executable,
@@ -302,6 +315,8 @@ class Sandbox:
             "--whois-port",
             str(whois_p),
         ]
+        for service, spec in sorted(limits.items()):
+            command += ["--limit", f"{service}={spec.text()}"]
         with (self.state_dir / "serve.log").open("ab") as log:
             return subprocess.Popen(
                 command,
@@ -352,6 +367,21 @@ class Sandbox:
         root = str(REPO_ROOT)
         existing = os.environ.get("PYTHONPATH")
         return f"{root}{os.pathsep}{existing}" if existing else root
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Requests and over-limit answers of the RDAP and WHOIS servers since they started:
+        ``{"rdap": {"requests": n, "over_limit": n}, "whois": {...}}``."""
+        current = self.endpoints()
+        if current is None:
+            raise SandboxError(f"no sandbox recorded in {self.state_dir}")
+        url = str(current["rdap_base_url"]).rstrip("/") + STATS_PATH
+        try:
+            answer = requests.get(url, timeout=5.0)
+            answer.raise_for_status()
+            stats: dict[str, dict[str, int]] = answer.json()
+        except (requests.RequestException, ValueError) as error:
+            raise SandboxError(f"sandbox stats not readable at {url}: {error}") from error
+        return stats
 
     def down(self) -> bool:
         """Stop both processes (SIGTERM, then SIGKILL). True if anything was running."""
@@ -438,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dns-port", type=int)
     parser.add_argument("--rdap-port", type=int)
     parser.add_argument("--whois-port", type=int)
+    parser.add_argument("--limit", action="append", default=[], metavar="SERVICE=RATE/SECONDS")
     args = parser.parse_args(argv)
     sandbox = Sandbox(args.state_dir)
     if args.command == "up":
@@ -448,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             dns_port=args.dns_port,
             rdap_port=args.rdap_port,
             whois_port=args.whois_port,
+            limits=dict(parse_service_limit(text) for text in args.limit),
         )
     elif args.command == "down":
         result = {"stopped": sandbox.down()}

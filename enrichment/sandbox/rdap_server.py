@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 from enrichment.sandbox.layout import DataDir, FaultBudget, RdapFault, RdapRecord, normalise_domain
+from enrichment.sandbox.limiting import SandboxStats
 
 RDAP_CONTENT_TYPE = "application/rdap+json"
 BOOTSTRAP_FILES = ("dns.json", "ipv4.json", "ipv6.json", "asn.json")
@@ -26,6 +27,7 @@ _ROOTS = {"ip", "autnum", "domain", "entity", "bootstrap", "help"}
 # The manager's readiness probe carries this header, so that it never spends a fault's
 # ``times`` budget meant for the client under test.
 PROBE_HEADER = {"X-Sandbox-Probe": "1"}
+STATS_PATH = "/_sandbox/stats"
 
 
 class BadRequest(ValueError):
@@ -147,15 +149,21 @@ def normalise_path(target: str) -> list[str]:
 
 
 class RdapServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer holding the index and the fault counters."""
+    """ThreadingHTTPServer holding the index, the fault counters and the limits.
+
+    ``stats`` holds the RDAP server's limiter (and the WHOIS server's, for the stats page).
+    """
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], data: DataDir) -> None:
+    def __init__(
+        self, address: tuple[str, int], data: DataDir, stats: SandboxStats | None = None
+    ) -> None:
         super().__init__(address, RdapHandler)
         self.index = RdapIndex(data)
         self.faults = FaultBudget(data.faults.rdap)
+        self.stats = stats or SandboxStats()
 
     @property
     def base_url(self) -> str:
@@ -201,9 +209,18 @@ class RdapHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _answer(self, send_body: bool) -> None:
+        if urlsplit(self.path).path == STATS_PATH:
+            body = json.dumps(self.server.stats.to_dict()).encode() + b"\n"
+            self._send(200, body, send_body, content_type="application/json")
+            return
         segments = normalise_path(self.path)
         path = "/" + "/".join(segments)
         probe = all(self.headers.get(k) == v for k, v in PROBE_HEADER.items())
+        wait = None if probe else self.server.stats.rdap.admit()
+        if wait is not None:
+            body = error_body(429, f"rate limit exceeded; retry after {wait} s")
+            self._send(429, body, send_body, headers={"Retry-After": str(wait)})
+            return
         fault = None if probe else self.server.take_fault(path)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)

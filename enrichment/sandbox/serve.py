@@ -1,8 +1,10 @@
 """Run the sandbox RDAP and WHOIS servers in one process until SIGTERM or SIGINT.
 
-    python -m enrichment.sandbox.serve --data-dir D --rdap-port P --whois-port Q
+    python -m enrichment.sandbox.serve --data-dir D --rdap-port P --whois-port Q \
+        [--limit rdap=RATE/SECONDS[:BURST]] [--limit whois=RATE/SECONDS[:BURST]]
 
-Both servers bind 127.0.0.1 only. The data directory is loaded and validated before either
+Both servers bind 127.0.0.1 only. A limit is enforced across all connections of a server
+(see :mod:`enrichment.sandbox.limiting`). The data directory is loaded and validated before either
 server binds, so a bad file stops the process with a message naming it (exit status 2).
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from enrichment.sandbox.layout import LayoutError, load_data_dir
+from enrichment.sandbox.limiting import SandboxStats, parse_service_limit
 from enrichment.sandbox.rdap_server import RdapServer
 from enrichment.sandbox.whois_server import WhoisServer
 
@@ -28,12 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--rdap-port", type=int, required=True)
     parser.add_argument("--whois-port", type=int, required=True)
+    parser.add_argument("--limit", action="append", default=[], metavar="SERVICE=RATE/SECONDS")
     args = parser.parse_args(argv)
     try:
+        limits = dict(parse_service_limit(text) for text in args.limit)
+        stats = SandboxStats(limits.get("rdap"), limits.get("whois"))
         data = load_data_dir(args.data_dir)
-        rdap = RdapServer((HOST, args.rdap_port), data)
-        whois = WhoisServer((HOST, args.whois_port), data)
-    except (LayoutError, OSError) as exc:
+        rdap = RdapServer((HOST, args.rdap_port), data, stats)
+        whois = WhoisServer((HOST, args.whois_port), data, stats)
+    except (LayoutError, OSError, ValueError) as exc:
         print(f"sandbox serve: {exc}", file=sys.stderr, flush=True)
         return 2
     stop = threading.Event()

@@ -8,6 +8,7 @@ closest-encloser wildcard rule nsd applies, so that WHOIS and DNS never disagree
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import socketserver
@@ -33,6 +34,7 @@ from enrichment.sandbox.layout import (
     cymru_origin_name,
     normalise_domain,
 )
+from enrichment.sandbox.limiting import SandboxStats
 
 CYMRU_HEADER = ("AS", "IP", "BGP Prefix", "CC", "Registry", "Allocated", "AS Name")
 CYMRU_WIDTHS = (8, 17, 20, 3, 9, 11, 0)
@@ -42,6 +44,8 @@ BULK_BANNER = "Bulk mode; whois.cymru.com [2000-01-01 00:00:00 +0000]"
 RADB_NO_ENTRIES = "%  No entries found for the selected source(s).\n"
 MAX_QUERY_BYTES = 64 * 1024
 READ_TIMEOUT = 10.0
+# The manager's readiness probe asks this name; it is not counted or limited.
+PROBE_QUERY = "sandbox-probe.invalid"
 
 
 @dataclass(frozen=True)
@@ -305,15 +309,18 @@ class WhoisAnswers:
 
 
 class WhoisServer(socketserver.ThreadingTCPServer):
-    """ThreadingTCPServer holding the answers and the fault counters."""
+    """ThreadingTCPServer holding the answers, the fault counters and the limits."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], data: DataDir) -> None:
+    def __init__(
+        self, address: tuple[str, int], data: DataDir, stats: SandboxStats | None = None
+    ) -> None:
         super().__init__(address, WhoisHandler)
         self.answers = WhoisAnswers(data)
         self.faults = FaultBudget(data.faults.whois)
+        self.stats = stats or SandboxStats()
 
     def take_fault(self, target: str) -> WhoisFault | None:
         """The fault for this request, counting it against a fault's `times` budget."""
@@ -351,6 +358,13 @@ class WhoisHandler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         query = self._read_query()
         answers = self.server.answers
+        if query.strip().lower() != PROBE_QUERY:
+            wait = self.server.stats.whois.admit()
+            if wait is not None:
+                notice = f"% rate limit exceeded; retry after {wait} seconds\n"
+                with contextlib.suppress(OSError):
+                    sock.sendall(notice.encode())
+                return
         fault = self.server.take_fault(answers.target(query))
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
