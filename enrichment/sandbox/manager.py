@@ -7,8 +7,8 @@
 
 Both processes run detached, in their own sessions, so they outlive the Python process that
 started them (a CLI `up` followed by a later `down`). The endpoints are also written to
-``<state_dir>/sandbox.json``, with the limits the RDAP and WHOIS servers enforce (``limits``:
-``{"rdap": {"requests", "seconds", "burst"} | None, "whois": ...}``), which
+``<state_dir>/sandbox.json``, with the limits the RDAP and WHOIS servers enforce when any is
+set (``limits``: ``{"rdap": {"requests", "seconds", "burst"} | None, "whois": ...}``), which
 ``EnrichmentConfig.from_sandbox`` applies as the sandbox registries' published limits.
 :meth:`Sandbox.stats` reads how many requests and over-limit answers the servers gave.
 """
@@ -243,10 +243,15 @@ class Sandbox:
         up on another directory.
         """
         data_root = Path(data_dir).resolve()
-        published = {s: (limits[s].to_dict() if limits and s in limits else None) for s in SERVICES}
+        # Recorded only when a server is limited, so unlimited sandboxes keep their old file.
+        published = (
+            {s: (limits[s].to_dict() if s in limits else None) for s in SERVICES}
+            if limits
+            else None
+        )
         running = self._already_up(data_root, dns_port, rdap_port, whois_port)
         if running is not None:
-            if running.get("limits", dict.fromkeys(SERVICES)) != published:
+            if running.get("limits") != published:
                 raise SandboxError("sandbox already up with other limits; run down first")
             return running
         data = load_data_dir(data_root)
@@ -265,9 +270,10 @@ class Sandbox:
             "whois_host": HOST,
             "whois_port": whois_p,
             "data_dir": str(data_root),
-            "limits": published,
             "pids": {"nsd": nsd_proc.pid, "servers": serve_proc.pid},
         }
+        if published is not None:
+            endpoints["limits"] = published
         self.state_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
         self._wait_ready(endpoints, min(data.zones, default="."), nsd_proc, serve_proc)
         return endpoints
