@@ -71,11 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "attribution.cli.main", "sandbox", "down"],
-            stdout=subprocess.DEVNULL,
-            check=False,
-        )
+        for stop in (("sandbox", "down"), ("redis", "stop")):
+            subprocess.run(
+                [sys.executable, "-m", "attribution.cli.main", *stop],
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
     print(
         "\nBrowse the graph: open http://127.0.0.1:7474/browser/ (user neo4j, password in "
         "~/.cache/attribution/neo4j/password) and run for example\n"
@@ -90,6 +91,7 @@ def run_demo(world: Path, reports: Path, size: int, seed: int) -> None:
     _start_graph(REPO_ROOT / "docs" / "examples")
     _serve_world(world, size, seed)
     _enrich_and_label(world)
+    _scale_out()
     _classify(world / "labels" / "truth.csv")
     _analyst_queries()
     _warninglists()
@@ -178,6 +180,30 @@ def _enrich_and_label(world: Path) -> None:
         "feed",
     )
     step("", "label", "import", str(world / "labels" / "allowlist.txt"), "--kind", "allowlist")
+
+
+def _scale_out() -> None:
+    """The same queue on Dramatiq workers, with the registry limits shared through Redis."""
+    step(
+        "Scale out: start the Redis broker (Debian's redis-server on 127.0.0.1, append-only)",
+        "redis",
+        "start",
+    )
+    step(
+        "Enrich on two Dramatiq worker processes: the graph stays the record of each indicator, "
+        "the registries' limits are shared in Redis by every worker; unfinished names are asked "
+        "again (exit 1 while some stay partial)",
+        "enrich",
+        "--engine",
+        "dramatiq",
+        "--workers",
+        "2",
+        "--sandbox",
+        "--max-depth",
+        "1",
+        "--retry-failed",
+        ok=(0, 1),
+    )
 
 
 def _classify(truth: Path) -> None:
