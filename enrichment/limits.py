@@ -19,6 +19,11 @@ out now (its token bucket), and to count what happened. Two stores answer them:
 
 A Redis that cannot be reached raises :class:`~enrichment.failures.LimitStoreUnavailable`:
 without the shared limits no request may be sent.
+
+Each :class:`RedisLimits` holds a bounded pool of connections (sized like the process's
+``max_concurrency``): when every connection is busy a caller waits for one (up to
+:data:`POOL_TIMEOUT` seconds) rather than failing with "Too many connections", so any number of
+lookups in flight share a few connections and Redis's client limit is never approached.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ from enrichment.registries import RegistryLimit
 PREFIX = "attribution:limits:"
 COUNTER_FIELDS = ("requests", "over_limit", "deferred", "paused")
 DAY = 86400.0
+# Connections one store opens at most when not told (the default ``max_concurrency``), and how
+# long a caller waits for a free one before the store counts as unreachable.
+DEFAULT_MAX_CONNECTIONS = 16
+POOL_TIMEOUT = 30.0
 T = TypeVar("T")
 
 # KEYS[1]: the bucket hash. ARGV: rate (tokens/s), burst, now ("" = Redis's clock), ttl in ms.
@@ -192,14 +201,23 @@ class RedisLimits:
     """Limits kept in Redis at ``url``, shared by every process that uses the same URL.
 
     ``clock`` (UNIX time) replaces Redis's clock in the bucket and the wall clock for the
-    quota's UTC day: tests inject it; production leaves it None. The connection is opened on
-    first use, inside the event loop that uses it.
+    quota's UTC day: tests inject it; production leaves it None. Connections are opened on
+    first use, inside the event loop that uses them, at most ``max_connections`` of them (pass
+    the config's ``max_concurrency``); a caller finding them all busy waits for one.
     """
 
     def __init__(
-        self, url: str, clock: Callable[[], float] | None = None, prefix: str = PREFIX
+        self,
+        url: str,
+        clock: Callable[[], float] | None = None,
+        prefix: str = PREFIX,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.url = url
+        self.max_connections = max_connections
         self._clock = clock
         self._prefix = prefix
         self._client: redis.asyncio.Redis | None = None
@@ -207,9 +225,15 @@ class RedisLimits:
 
     def _redis(self) -> redis.asyncio.Redis:
         if self._client is None:
-            self._client = redis.asyncio.Redis.from_url(
-                self.url, socket_connect_timeout=3.0, socket_timeout=5.0, decode_responses=True
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=self.max_connections,
+                timeout=POOL_TIMEOUT,
+                socket_connect_timeout=3.0,
+                socket_timeout=5.0,
+                decode_responses=True,
             )
+            self._client = redis.asyncio.Redis.from_pool(pool)
         return self._client
 
     async def _call(self, operation: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:

@@ -163,3 +163,37 @@ def test_an_unreachable_store_is_one_clear_error() -> None:
     message = str(error.value)
     assert message.startswith("registry limits store redis://:***@127.0.0.1:1/0 unreachable: ")
     assert "hunter2" not in message
+
+
+def test_more_callers_than_connections_wait_for_one(redis_url: str) -> None:
+    """200 callers at once on a store of 4 connections all finish (none gets "Too many
+    connections"), and the store never opens more than its 4."""
+    import redis
+
+    store = RedisLimits(redis_url, max_connections=4)
+    watcher = redis.Redis.from_url(redis_url)
+    before = len(watcher.client_list())
+    peak = [0]
+
+    async def caller(k: int) -> None:
+        await store.count("pool", "requests")
+        assert await store.take_token(EIGHT) >= 0.0
+        if k % 50 == 0:
+            peak[0] = max(peak[0], len(watcher.client_list()) - before)
+
+    async def run() -> dict[str, dict[str, int]]:
+        await asyncio.gather(*(caller(k) for k in range(200)))
+        counts = await store.counters()
+        await store.aclose()
+        return counts
+
+    counts = asyncio.run(run())
+    watcher.close()
+    assert counts["pool"]["requests"] == 200
+    assert 1 <= peak[0] <= 4
+    assert store.max_connections == 4
+
+
+def test_pool_size_must_be_positive(redis_url: str) -> None:
+    with pytest.raises(ValueError, match="max_connections must be at least 1"):
+        RedisLimits(redis_url, max_connections=0)
