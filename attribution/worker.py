@@ -655,7 +655,7 @@ class Worker:
             lanes = [self._lane(clients) for _ in range(self.options.lanes)]
             await asyncio.gather(*lanes)
         finally:
-            clients.close()
+            await clients.aclose()
             if handle_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)

@@ -110,7 +110,8 @@ class BatchActor:
     def close(self) -> None:
         """Release every thread's connections and event loop."""
         for state in self._states:
-            state.clients.close()
+            # Each thread's connections (HTTP and the Redis limit store) close in its own loop.
+            state.runner.run(state.clients.aclose())
             state.runner.close()
         self._states.clear()
 
