@@ -2,9 +2,10 @@
 
 get: RDAP through the configured bootstrap (dns.json, loaded into whoisit's bootstrap), or
 port-43 WHOIS at the configured server where the TLD has no RDAP service (.jp at JPRS).
-transform: :func:`transform_rdap_domain` (whoisit's RDAP domain parser),
-:func:`parse_jprs_whois` (JPRS ``[Key] value`` answers) and :func:`parse_generic_whois`
-(``Key: Value`` answers), each from already-fetched payloads.
+transform: :func:`transform_rdap_domain` (whoisit's RDAP domain parser) and
+:func:`parse_whois_domain` (JPRS ``[Key] value`` answers here, every other WHOIS layout through
+asyncwhois in :mod:`enrichment.whois_domain`), each from already-fetched payloads. A thin
+registry's WHOIS answer is completed once by the registrar WHOIS server it refers to.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from whoisit.bootstrap import BaseBootstrap
 from whoisit.errors import ParseError, UnsupportedError
 from whoisit.utils import recursive_merge
 
+from enrichment import whois_domain
 from enrichment.failures import (
     NoDataError,
     Outcome,
@@ -34,8 +36,8 @@ from enrichment.observations import (
     SourceResult,
     result_from_error,
 )
-from enrichment.retry import with_retry
-from enrichment.whois_client import whois_query
+from enrichment.retry import Attempted, with_retry
+from enrichment.whois_client import WhoisAnswer, whois_query
 
 if TYPE_CHECKING:
     from enrichment.clients import EnrichmentClients
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 SOURCE = "domain_registration"
 VIA_RDAP = "domain_rdap"
 VIA_WHOIS = "domain_whois"
+# Registrars' WHOIS servers (the referral of a thin registry) answer on the standard port.
+REGISTRAR_WHOIS_PORT = 43
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -247,104 +251,20 @@ def parse_jprs_whois(
     )
 
 
-_GENERIC_LINE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z /()-]*?)\s*:\s*(?P<value>.*?)\s*$")
-_GENERIC_KEYS = {
-    "domain name": "domain",
-    "domain": "domain",
-    "registrar": "registrar",
-    "sponsoring registrar": "registrar",
-    "registrar name": "registrar",
-    "registrar iana id": "registrar_iana_id",
-    "creation date": "created",
-    "created": "created",
-    "created on": "created",
-    "registered on": "created",
-    "updated date": "updated",
-    "last updated": "updated",
-    "last modified": "updated",
-    "changed": "updated",
-    "registry expiry date": "expires",
-    "registrar registration expiration date": "expires",
-    "expiration date": "expires",
-    "expiry date": "expires",
-    "expires": "expires",
-    "expires on": "expires",
-    "paid-till": "expires",
-    "domain status": "status",
-    "status": "status",
-    "state": "status",
-    "name server": "nameserver",
-    "nameserver": "nameserver",
-    "nserver": "nameserver",
-    "registrant name": "registrant",
-    "registrant": "registrant",
-    "registrant organization": "registrant_org",
-    "registrant organisation": "registrant_org",
-    "org": "registrant_org",
-}
-
-
-def _generic_date(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    for candidate in (text, text.split(" ")[0]):
-        try:
-            parsed = dt.datetime.fromisoformat(candidate)
-        except ValueError:
-            continue
-        return _utc(parsed)
-    return _jprs_date(value.replace("-", "/").replace(".", "/"))
-
-
-def parse_generic_whois(
-    domain: str, text: str, server: str, retrieved_at: dt.datetime
-) -> DomainRegistration | None:
-    """Parse a ``Key: Value`` WHOIS answer (ICANN-style and most ccTLDs); None for "no match".
-
-    Raises:
-        PermanentError: an answer that is neither "no match" nor names the domain.
-    """
-    if _NO_MATCH.search(text):
-        return None
-    fields: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if line.lstrip().startswith(("%", "#", ">>>")):
-            continue
-        match = _GENERIC_LINE.match(line)
-        if match and match["value"]:
-            key = _GENERIC_KEYS.get(match["key"].strip().lower())
-            if key:
-                fields.setdefault(key, []).append(match["value"])
-    if "domain" not in fields:
-        raise PermanentError(f"WHOIS answer from {server} names no domain", server)
-    first = {k: v[0] for k, v in fields.items()}
-    statuses = [s.split()[0].lower() for s in fields.get("status", []) if s.split()]
-    nameservers = [_host(n.split()[0]) for n in fields.get("nameserver", []) if n.split()]
-    return DomainRegistration(
-        domain=first["domain"].lower(),
-        registrar=first.get("registrar"),
-        created=_generic_date(first.get("created")),
-        updated=_generic_date(first.get("updated")),
-        expires=_generic_date(first.get("expires")),
-        statuses=tuple(dict.fromkeys(statuses)),
-        nameservers=tuple(dict.fromkeys(nameservers)),
-        registrant_name=first.get("registrant"),
-        registrant_organization=first.get("registrant_org"),
-        privacy_signs=privacy_signs([first.get("registrant"), first.get("registrant_org")]),
-        protocol="whois",
-        provenance=Provenance(VIA_WHOIS, server, retrieved_at),
-        registrar_iana_id=first.get("registrar_iana_id"),
-    )
-
-
 def parse_whois_domain(
     domain: str, text: str, server: str, retrieved_at: dt.datetime
 ) -> DomainRegistration | None:
-    """Pick the JPRS parser for bracketed answers, the generic one otherwise."""
-    if re.search(r"^\s*(?:[a-z]\.\s*)?\[(Domain Name|ドメイン名)\]", text, re.MULTILINE):
-        return parse_jprs_whois(domain, text, server, retrieved_at)
-    return parse_generic_whois(domain, text, server, retrieved_at)
+    """Parse a port-43 domain WHOIS answer; None when the registry says there is no such domain.
+
+    The JPRS parser reads ``[Key] value`` answers; every other layout goes through asyncwhois
+    (:func:`enrichment.whois_domain.parse_whois_domain`), which takes values only from the
+    record naming ``domain``.
+
+    Raises:
+        TransientError: the answer is a rate-limit notice (marked ``over_limit``).
+        PermanentError: the answer names other domains only, or nothing at all.
+    """
+    return whois_domain.parse_whois_domain(domain, text, server, retrieved_at)
 
 
 async def _via_rdap(
@@ -394,14 +314,11 @@ async def _merge_registrar(
     return payload, 0
 
 
-async def _via_whois(
-    domain: str, tld: str, clients: EnrichmentClients
-) -> tuple[DomainRegistration, int]:
-    server = clients.config.whois_server_for(tld)
-    if server is None:
-        raise PermanentError(f"no RDAP service and no WHOIS server configured for .{tld}")
-    host, port = server
-    done = await with_retry(
+async def _whois(
+    host: str, port: int, domain: str, clients: EnrichmentClients
+) -> Attempted[WhoisAnswer]:
+    """One port-43 query through the request gate, with the configured retries."""
+    return await with_retry(
         lambda: whois_query(
             clients.gate,
             host,
@@ -413,13 +330,50 @@ async def _via_whois(
         clients.config.retry,
         clients.rng,
     )
+
+
+async def _via_whois(
+    domain: str, tld: str, clients: EnrichmentClients
+) -> tuple[DomainRegistration, int]:
+    server = clients.config.whois_server_for(tld)
+    if server is None:
+        raise PermanentError(f"no RDAP service and no WHOIS server configured for .{tld}")
+    host, port = server
+    done = await _whois(host, port, domain, clients)
     answer = done.value
     registration = parse_whois_domain(domain, answer.text, answer.server, answer.retrieved_at)
     if registration is None:
         error = NoDataError(f"no registration for {domain} at {answer.server}", answer.server)
         error.attempts = done.attempts
         raise error
-    return registration, done.attempts
+    referral = whois_domain.registrar_referral(domain, answer.text, answer.server)
+    if referral is None:
+        return registration, done.attempts
+    registration, extra = await _follow_referral(domain, referral, registration, clients)
+    return registration, done.attempts + extra
+
+
+async def _follow_referral(
+    domain: str, host: str, registration: DomainRegistration, clients: EnrichmentClients
+) -> tuple[DomainRegistration, int]:
+    """Complete a thin registry's answer from the registrar WHOIS server it names, once.
+
+    The registrar's server is asked through the same gate (its host gets its registry limit,
+    or the default one). Only the registrar's record of ``domain`` is read, and only for
+    fields the registry left empty. A spent quota propagates; any other failure of the
+    registrar leaves the registry's answer standing.
+    """
+    try:
+        done = await _whois(host, REGISTRAR_WHOIS_PORT, domain, clients)
+        answer = done.value
+        found = parse_whois_domain(domain, answer.text, answer.server, answer.retrieved_at)
+    except QuotaExhausted:
+        raise  # the lookup waits for the quota rather than dropping the registrar's part
+    except SourceError as error:
+        return registration, error.attempts
+    if found is None:
+        return registration, done.attempts
+    return whois_domain.merge_registrar(registration, found), done.attempts
 
 
 async def fetch_domain_registration(name: str, clients: EnrichmentClients) -> SourceResult:

@@ -18,7 +18,6 @@ import pytest
 from enrichment.asn_source import cymru_origin_qnames, origins_from_dns, origins_from_whois
 from enrichment.dns_source import records_from_response
 from enrichment.domain_registration import (
-    parse_generic_whois,
     parse_jprs_whois,
     parse_whois_domain,
     privacy_signs,
@@ -390,7 +389,7 @@ def test_jprs_no_match_is_none_and_garbage_is_an_error() -> None:
         parse_jprs_whois("x.jp", "[ JPRS database ]\n[Registrant] Someone\n", "s", AT)
 
 
-def test_generic_whois_answer_with_privacy_service() -> None:
+def test_whois_answer_with_privacy_service() -> None:
     text = (
         "Domain Name: EXAMPLE.COM\n"
         "Registrar: Example Registrar, Inc.\n"
@@ -403,7 +402,7 @@ def test_generic_whois_answer_with_privacy_service() -> None:
         "Registrant Organization: Domains By Proxy, LLC\n"
         ">>> Last update of whois database: 2025-01-01T00:00:00Z <<<\n"
     )
-    reg = parse_generic_whois("example.com", text, "whois.example:43", AT)
+    reg = parse_whois_domain("example.com", text, "whois.example:43", AT)
     assert reg is not None
     assert reg.registrar == "Example Registrar, Inc."
     assert reg.created == dt.datetime(2019, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
@@ -413,7 +412,7 @@ def test_generic_whois_answer_with_privacy_service() -> None:
     assert reg.nameservers == ("ns1.example.net", "ns2.example.net")
     assert reg.registrant_organization == "Domains By Proxy, LLC"
     assert reg.privacy_signs == ("proxy", "domains by proxy")
-    assert parse_generic_whois("nx.com", 'No match for "NX.COM".\r\n', "s", AT) is None
+    assert parse_whois_domain("nx.com", 'No match for "NX.COM".\r\n', "s", AT) is None
 
 
 def test_registrar_iana_id_where_the_answer_states_it() -> None:
@@ -436,7 +435,7 @@ def test_registrar_iana_id_where_the_answer_states_it() -> None:
     del payload["entities"][0]["publicIds"]  # type: ignore[index]
     assert transform_rdap_domain("example.com", payload, "u", AT).registrar_iana_id is None
     text = "Domain Name: EXAMPLE.COM\nRegistrar: R\nRegistrar IANA ID: 292\n"
-    whois = parse_generic_whois("example.com", text, "whois.example:43", AT)
+    whois = parse_whois_domain("example.com", text, "whois.example:43", AT)
     assert whois is not None and whois.registrar_iana_id == "292"
 
 
