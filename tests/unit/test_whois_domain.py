@@ -9,14 +9,19 @@ without a zone are read as UTC; asyncwhois keeps only the date of .cl and .fi an
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
 
-from enrichment.failures import PermanentError, TransientError
-from enrichment.observations import Provenance
+from enrichment import domain_registration
+from enrichment.clients import EnrichmentClients
+from enrichment.config import EnrichmentConfig, RetryPolicy
+from enrichment.failures import PermanentError, QuotaExhausted, TransientError
+from enrichment.observations import DomainRegistration, Provenance
+from enrichment.registries import RegistryLimit
 from enrichment.whois_domain import merge_registrar, parse_whois_domain, registrar_referral
 
 REPO = Path(__file__).resolve().parents[2]
@@ -559,3 +564,100 @@ def test_merge_keeps_the_registry_and_adds_the_registrant() -> None:
     )
     assert merged.privacy_signs == ("redacted", "privacy")
     assert merged.provenance.server == "registry"
+
+
+# A thin registry refers to its registrar's WHOIS server; both are tiny loopback servers here
+# (the registrar on 127.0.0.2, so the referral names a host other than the registry's).
+REFERRING = THIN.replace("whois.markmonitor.com", "127.0.0.2")
+REGISTRAR_ANSWER = (
+    "Domain Name: google.com.spoof.example.net\nRegistrant Organization: Evil Corp\n\n"
+    "Domain Name: google.com\nRegistrar: MarkMonitor, Inc.\n"
+    "Creation Date: 2001-01-01T00:00:00+0000\n"
+    "Registrant Name: REDACTED FOR PRIVACY\nRegistrant Organization: Google LLC\n"
+)
+
+
+async def _serve(host: str, answer: bytes, asked: list[str]) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append((await reader.readline()).decode().strip())
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, host, 0)
+
+
+def _port(server: asyncio.Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+async def _thin_lookup(
+    registrar_answer: bytes, monkeypatch: pytest.MonkeyPatch, quota: int | None = None
+) -> tuple[list[tuple[DomainRegistration, int] | BaseException], list[str]]:
+    asked: list[str] = []
+    registry = await _serve("127.0.0.1", REFERRING.encode(), asked)
+    registrar = await _serve("127.0.0.2", registrar_answer, asked)
+    monkeypatch.setattr(domain_registration, "REGISTRAR_WHOIS_PORT", _port(registrar))
+    limits = (RegistryLimit("Registrar", (f"127.0.0.2:{_port(registrar)}",), 9, 1, 9, quota, ""),)
+    config = EnrichmentConfig(
+        whois_servers={"com": ("127.0.0.1", _port(registry))},
+        retry=RetryPolicy(attempts=2, base_delay=0.0, max_delay=0.0),
+        registries=limits,
+        whois_over_limit_pause=0.01,
+    )
+    clients = EnrichmentClients.create(config, seed=1)
+    found: list[tuple[DomainRegistration, int] | BaseException] = []
+    try:
+        for _ in range(2 if quota else 1):
+            try:
+                found.append(await domain_registration._via_whois("google.com", "com", clients))
+            except QuotaExhausted as error:
+                found.append(error)
+    finally:
+        await clients.aclose()
+        for server in (registry, registrar):
+            server.close()
+            await server.wait_closed()
+    return found, asked
+
+
+def test_thin_registry_referral_fills_only_what_the_registry_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found, asked = asyncio.run(_thin_lookup(REGISTRAR_ANSWER.encode(), monkeypatch))
+    assert asked == ["google.com", "google.com"]
+    reg, attempts = found[0]  # type: ignore[misc]
+    assert attempts == 2
+    assert (reg.registrar, reg.created) == ("MarkMonitor Inc.", _t(1997, 9, 15, 4))
+    assert (reg.registrant_name, reg.registrant_organization) == (
+        "REDACTED FOR PRIVACY",
+        "Google LLC",
+    )
+    assert reg.privacy_signs == ("redacted", "privacy")
+    assert reg.provenance.server.startswith("127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"Rate limit exceeded\n", b"Domain Name: other.com\nRegistrar: X\n", b"No match\n"],
+)
+def test_a_failing_referral_leaves_the_registry_answer(
+    answer: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found, asked = asyncio.run(_thin_lookup(answer, monkeypatch))
+    reg, attempts = found[0]  # type: ignore[misc]
+    retried = answer in (b"", b"Rate limit exceeded\n")
+    assert attempts == (3 if retried else 2)
+    assert asked == ["google.com"] * attempts
+    assert (reg.registrar, reg.registrant_name, reg.registrant_organization) == (
+        "MarkMonitor Inc.",
+        None,
+        None,
+    )
+
+
+def test_a_spent_registrar_quota_defers_the_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    found, asked = asyncio.run(_thin_lookup(REGISTRAR_ANSWER.encode(), monkeypatch, quota=1))
+    assert found[0][1] == 2  # type: ignore[index]
+    assert isinstance(found[1], QuotaExhausted)
+    assert asked == ["google.com"] * 3
