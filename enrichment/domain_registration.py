@@ -117,17 +117,55 @@ def _host(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
-def _registrar_iana_id(payload: dict[str, Any]) -> str | None:
-    """The ``IANA Registrar ID`` public id of the answer's registrar entity, if stated."""
-    for entity in payload.get("entities") or ():
-        if not isinstance(entity, dict) or "registrar" not in (entity.get("roles") or ()):
+def _registrar(entities: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str | None]:
+    """Name and IANA id of one registrar entity: the first with a name, else the first.
+
+    Both come from the same entity, so an answer listing several registrars never pairs one's
+    name with another's id. A handle alone is the registry's own name, not the IANA id.
+    """
+    registrars = entities.get("registrar") or []
+    chosen = next((e for e in registrars if e.get("name")), registrars[0] if registrars else {})
+    iana_id = next(
+        (
+            str(p.get("identifier") or "").strip() or None
+            for p in chosen.get("public_ids") or ()
+            if p.get("type") == "IANA Registrar ID"
+        ),
+        None,
+    )
+    return chosen.get("name") or None, iana_id
+
+
+def _rfc3339(value: object) -> dt.datetime | None:
+    """An RDAP date (RFC 3339 as RFC 9083 requires, or a bare ISO date), else None."""
+    if not isinstance(value, str) or not re.match(r"\d{4}-\d{2}-\d{2}(?:[Tt ]|$)", value.strip()):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.strip().upper())
+    except ValueError:
+        return None
+
+
+def _readable_events(payload: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The answer with only the events whose date is readable, and a note for each other one.
+
+    whoisit reads any text as a date (``28.06.2004`` becomes 28 June); an unreadable date is
+    left out here, so that date is missing rather than guessed and the rest of the answer kept.
+    """
+    events = payload.get("events")
+    if not isinstance(events, list):
+        return payload, ()
+    kept: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for event in events:
+        if not isinstance(event, dict) or not isinstance(event.get("eventAction"), str):
             continue
-        for public in entity.get("publicIds") or ():
-            if isinstance(public, dict) and public.get("type") == "IANA Registrar ID":
-                identifier = str(public.get("identifier") or "").strip()
-                if identifier:
-                    return identifier
-    return None
+        if _rfc3339(event.get("eventDate")) is None:
+            action = event["eventAction"].strip().lower()
+            notes.append(f"{action}: unreadable date {str(event.get('eventDate'))[:40]!r}")
+            continue
+        kept.append(event)
+    return {**payload, "events": kept}, tuple(notes)
 
 
 def transform_rdap_domain(
@@ -142,12 +180,13 @@ def transform_rdap_domain(
         raise PermanentError(
             f"not an RDAP domain answer from {url}: {payload.get('objectClassName')!r}", url
         )
+    payload, notes = _readable_events(payload)
     try:
         parsed = whoisit.parse(BaseBootstrap(), "domain", domain, payload)
     except (ParseError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise PermanentError(f"not an RDAP domain answer from {url}: {error}", url) from error
     entities: dict[str, list[dict[str, Any]]] = parsed.get("entities") or {}
-    registrar = next((e.get("name") for e in entities.get("registrar", []) if e.get("name")), None)
+    registrar, registrar_iana_id = _registrar(entities)
     registrant = (entities.get("registrant") or [{}])[0]
     registrant_name = registrant.get("name") or None
     registrant_org = registrant.get("organisation") or None
@@ -170,7 +209,8 @@ def transform_rdap_domain(
         ),
         protocol="rdap",
         provenance=Provenance(VIA_RDAP, url, retrieved_at),
-        registrar_iana_id=_registrar_iana_id(payload),
+        registrar_iana_id=registrar_iana_id,
+        notes=notes,
     )
 
 

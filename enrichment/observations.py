@@ -119,6 +119,9 @@ class DomainRegistration:
     registrar_iana_id: str | None = None
     """The registrar's IANA id, where the answer states it (RDAP ``publicIds``, WHOIS
     ``Registrar IANA ID``)."""
+    notes: tuple[str, ...] = ()
+    """What the parser could not read and left missing, one line each (``"registration:
+    unreadable date '28.06.2004'"``); never a guessed value in its place."""
 
     @property
     def privacy_protected(self) -> bool:

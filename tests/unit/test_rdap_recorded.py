@@ -240,11 +240,6 @@ def _second_registrar(payload: dict[str, Any]) -> None:
 
 
 @needs_fixtures
-@pytest.mark.xfail(
-    strict=True,
-    reason="transform_rdap_domain takes the registrar's name from the first registrar entity "
-    "and the IANA id from any other; to be fixed in enrichment/domain_registration.py",
-)
 def test_several_registrar_entities_name_and_id_from_the_same_one() -> None:
     payload = _verisign()
     _second_registrar(payload)
@@ -256,14 +251,11 @@ def test_several_registrar_entities_name_and_id_from_the_same_one() -> None:
 
 
 @needs_fixtures
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unreadable eventDate makes whoisit reject the whole answer; the date should be "
-    "missing and the rest kept (enrichment/domain_registration.py)",
-)
 def test_unreadable_event_date_is_missing_not_fatal() -> None:
     payload = _verisign()
     payload["events"][0]["eventDate"] = "28.06.2004"
     reg = transform_rdap_domain("20c.com", payload, "u", AT)
     assert reg.created is None
     assert reg.expires == dt.datetime(2025, 6, 28, 18, 28, 14, tzinfo=dt.UTC)
+    assert reg.notes == ("registration: unreadable date '28.06.2004'",)
+    assert reg.registrar == "CSL Computer Service Langenbach GmbH d/b/a joker.com"
