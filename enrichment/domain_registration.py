@@ -275,12 +275,18 @@ def parse_jprs_whois(
         raise PermanentError(f"WHOIS answer from {server} names no domain", server)
     registrant = _first(fields, "registrant")
     statuses = [w for v in fields.get("status", []) for w in _status_words(v)]
+    dates = {key: _jprs_date(_first(fields, key)) for key in ("created", "updated", "expires")}
+    notes = tuple(
+        f"{key}: unreadable date {_first(fields, key)!r}"
+        for key, value in dates.items()
+        if value is None and _first(fields, key)
+    )
     return DomainRegistration(
         domain=fields["domain"][0].lower(),
         registrar=None,
-        created=_jprs_date(_first(fields, "created")),
-        updated=_jprs_date(_first(fields, "updated")),
-        expires=_jprs_date(_first(fields, "expires")),
+        created=dates["created"],
+        updated=dates["updated"],
+        expires=dates["expires"],
         statuses=tuple(statuses),
         nameservers=tuple(_host(n) for n in fields.get("nameserver", [])),
         registrant_name=registrant,
@@ -288,6 +294,7 @@ def parse_jprs_whois(
         privacy_signs=privacy_signs([registrant]),
         protocol="whois",
         provenance=Provenance(VIA_WHOIS, server, retrieved_at),
+        notes=notes,
     )
 
 

@@ -13,7 +13,7 @@
 JPRS (.jp) answers in the ``[Key] value`` layout keep their own parser
 (:func:`enrichment.domain_registration.parse_jprs_whois`). A value asyncwhois cannot read
 (an unparsed date, a ``0001-01-01`` placeholder, a name server handle that is not a host name)
-is left missing, never guessed. :func:`registrar_referral` names the registrar's WHOIS server a
+is left missing, never guessed, with a note on the registration saying what was not read. :func:`registrar_referral` names the registrar's WHOIS server a
 thin registry refers to, and :func:`merge_registrar` overlays what it answers.
 """
 
@@ -143,6 +143,21 @@ def _date(value: Any) -> dt.datetime | None:
     return value if value >= _EARLIEST else None
 
 
+def _dates(fields: dict[str, Any]) -> tuple[dict[str, dt.datetime | None], tuple[str, ...]]:
+    """Created, updated and expires, and a note for each one stated but not readable."""
+    dates: dict[str, dt.datetime | None] = {}
+    notes: list[str] = []
+    for key in ("created", "updated", "expires"):
+        raw = fields.get(key)
+        dates[key] = _date(raw)
+        shown = _text(raw)
+        if dates[key] is None and shown:
+            first = raw[0] if isinstance(raw, list) else raw
+            what = "placeholder date" if isinstance(first, dt.datetime) else "unreadable date"
+            notes.append(f"{key}: {what} {shown[:40]!r}")
+    return dates, tuple(notes)
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, list):
         value = next((v for v in value if v and str(v).strip()), None)
@@ -212,20 +227,26 @@ def parse_whois_domain(
     fields = _asyncwhois(own_record(domain, text, server), domain.rsplit(".", 1)[-1])
     registrant = _text(fields.get("registrant_name"))
     organization = _text(fields.get("registrant_organization"))
+    dates, notes = _dates(fields)
+    nameservers = _nameservers(fields.get("name_servers") or [])
+    listed = _text(fields.get("name_servers"))
+    if listed and not nameservers:
+        notes += (f"name servers: not host names {listed[:40]!r}",)
     return DomainRegistration(
         domain=domain,
         registrar=_text(fields.get("registrar")),
-        created=_date(fields.get("created")),
-        updated=_date(fields.get("updated")),
-        expires=_date(fields.get("expires")),
+        created=dates["created"],
+        updated=dates["updated"],
+        expires=dates["expires"],
         statuses=_statuses(fields.get("status") or []),
-        nameservers=_nameservers(fields.get("name_servers") or []),
+        nameservers=nameservers,
         registrant_name=registrant,
         registrant_organization=organization,
         privacy_signs=privacy_signs([registrant, organization]),
         protocol="whois",
         provenance=Provenance(VIA_WHOIS, server, retrieved_at),
         registrar_iana_id=_text(fields.get("registrar_iana_id")),
+        notes=notes,
     )
 
 
@@ -271,4 +292,5 @@ def merge_registrar(
         ),
         privacy_signs=tuple(dict.fromkeys(registry.privacy_signs + registrar.privacy_signs)),
         registrar_iana_id=registry.registrar_iana_id or registrar.registrar_iana_id,
+        notes=registry.notes + tuple(f"registrar's answer, {note}" for note in registrar.notes),
     )

@@ -661,3 +661,25 @@ def test_a_spent_registrar_quota_defers_the_lookup(monkeypatch: pytest.MonkeyPat
     assert found[0][1] == 2  # type: ignore[index]
     assert isinstance(found[1], QuotaExhausted)
     assert asked == ["google.com"] * 3
+
+
+@needs_texts
+def test_what_is_not_read_is_noted() -> None:
+    xyz = parse_whois_domain("example.xyz", _read("xyz"), "s", AT)
+    assert xyz is not None and xyz.notes == (
+        "updated: placeholder date '0001-01-01 00:00:00+00:00'",
+    )
+    no = parse_whois_domain("google.no", _read("no"), "s", AT)
+    assert no is not None and no.notes == ("name servers: not host names 'NSGO26H-NORID'",)
+
+
+def test_an_unreadable_date_is_missing_with_a_note() -> None:
+    text = "Domain Name: example.com\nCreation Date: before 1995\nExpiry Date: 2030-01-02\n"
+    reg = parse_whois_domain("example.com", text, "s", AT)
+    assert reg is not None
+    assert (reg.created, reg.expires) == (None, _t(2030, 1, 2))
+    assert reg.notes == ("created: unreadable date 'before 1995'",)
+    jprs = "[Domain Name]  EXAMPLE.JP\n[Created on]  sometime\n[Expires on]  2026/02/28\n"
+    jp = parse_whois_domain("example.jp", jprs, "s", AT)
+    assert jp is not None and jp.created is None
+    assert jp.notes == ("created: unreadable date 'sometime'",)
