@@ -227,6 +227,7 @@ def _registration(
         "updated": registration.updated,
         "expires": registration.expires,
         "statuses": list(registration.statuses),
+        "parse_notes": list(registration.notes),
         "privacy_proxy": registration.privacy_protected,
     }
     out.node(Identity("domain", domain), facts, source, seen)

@@ -194,6 +194,12 @@ NODES: tuple[NodeSpec, ...] = (
             Prop("expires", "DATETIME", "Registration expiry date."),
             Prop("statuses", "LIST<STRING>", "Registration status codes (EPP/RDAP)."),
             Prop(
+                "parse_notes",
+                "LIST<STRING>",
+                "Registration fields the answer stated but the parser could not read "
+                "(field: reason); the field is left missing, never guessed.",
+            ),
+            Prop(
                 "privacy_proxy",
                 "BOOLEAN",
                 "True when the registrant is a privacy or proxy service.",

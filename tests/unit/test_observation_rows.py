@@ -169,6 +169,7 @@ def test_registration_lands_on_the_registered_domain() -> None:
         "updated": None,
         "expires": T1,
         "statuses": ["active"],
+        "parse_notes": [],
         "privacy_proxy": True,
         "registrable": "example.com",
         "tld": "com",
