@@ -50,6 +50,9 @@ POOL_TIMEOUT = 30.0
 T = TypeVar("T")
 
 # KEYS[1]: the bucket hash. ARGV: rate (tokens/s), burst, now ("" = Redis's clock), ttl in ms.
+# A bucket Redis does not hold (first use, expired, or lost when Redis restarted) starts empty,
+# not full: the registry may have been asked a moment ago by a worker whose bucket was lost, so
+# the first request waits one token's time rather than risk a refusal.
 # Returns the wait in seconds as a string ("0" when a token was taken): Lua numbers returned
 # to Redis are truncated to integers.
 BUCKET_LUA = """
@@ -66,7 +69,7 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil or ts == nil then
-  tokens = burst
+  tokens = 0
   ts = now
 end
 if now > ts then
