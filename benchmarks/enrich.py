@@ -1,7 +1,7 @@
 """Enrichment throughput against the sandbox, next to the raw DNS ceiling of the same server.
 
     python -m benchmarks.enrich [--size 5000] [--concurrency 64] [--batch 200] [--workers 1]
-                                [--engine lease|dramatiq]
+                                [--engine lease|dramatiq] [--limit rdap=10/1]
 
 Generates a world, serves it with the sandbox, writes every name and address of its ground
 truth as a pending indicator into the ``bench`` Neo4j instance, and measures in one run:
@@ -27,6 +27,11 @@ comparison. For each engine: ``over_limit_answers`` (429s and over-limit WHOIS a
 be 0), ``limit_utilisation`` (requests sent to the busiest registry ÷ (its rate × the run's
 time)), ``indicators_per_s`` and ``cpu_s_per_indicator`` (this process and its worker
 processes, from ``getrusage``).
+
+The sandbox enforces ``--limit`` (default ``rdap=10/1``: ten RDAP requests a second, counted
+across connections, well below what the workers can send unlimited), so the RDAP registry's
+limit is what binds and ``limit_utilisation`` says how close the engine keeps to it; the
+sandbox's own count of over-limit answers is reported as ``sandbox_over_limit``.
 
 The last line is one JSON object with ``engine``, ``workers``, ``raw_dns_qps``,
 ``pipeline_dns_qps``, ``ratio_vs_raw_dns``, ``indicators_per_s``, ``over_limit_answers``,
@@ -83,6 +88,7 @@ from enrichment.clients import make_resolver
 from enrichment.config import EnrichmentConfig
 from enrichment.limits import registry_counters
 from enrichment.sandbox.generate import generate_world
+from enrichment.sandbox.limiting import parse_service_limit
 from enrichment.sandbox.manager import Sandbox, free_port
 
 
@@ -262,6 +268,12 @@ def _parser() -> argparse.ArgumentParser:
         default="lease",
         help="dramatiq: also run the Dramatiq engine on the same queue and compare",
     )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        metavar="SERVICE=RATE/SECONDS",
+        help="a limit the sandbox enforces (repeatable; default rdap=10/1)",
+    )
     return parser
 
 
@@ -423,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         generate_world(data_dir, seed=args.seed, size=args.size)
         print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
         sandbox = Sandbox(root / "state")
-        endpoints = sandbox.up(data_dir)
+        limits = dict(parse_service_limit(text) for text in args.limit or ["rdap=10/1"])
+        endpoints = sandbox.up(data_dir, limits=limits)
         redis_server = _start_redis(root)
         graph = bench_graph()
         try:
@@ -445,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                     graph, endpoints, sandbox.state_file, args, redis_server.url
                 )
                 result = {**result, **engine, "lease": lease}
+            refused = sandbox.stats()
+            result["sandbox_limits"] = {k: v.text() for k, v in sorted(limits.items())}
+            result["sandbox_over_limit"] = sum(c["over_limit"] for c in refused.values())
         finally:
             graph.close()
             redis_server.stop()

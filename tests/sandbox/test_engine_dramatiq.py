@@ -1,14 +1,17 @@
 """The Dramatiq engine end to end: three worker processes, the sandbox, the test Neo4j and the
 session Redis, as ``attribution enrich --engine dramatiq`` and ``attribution worker`` run them.
 
-One generated world (seed 3, size 300: 120 indicators) is served by a sandbox whose IP RDAP
-answers are delayed a little, so batches are still in hand when a test kills a worker or
-restarts Redis. Every test ends with every indicator done and no worker process left.
+One generated world (seed 3, size 300: 120 indicators) is served by a sandbox that enforces
+binding limits (RDAP 20 a second, WHOIS 10 a second, counted across connections) and whose IP
+RDAP answers are delayed a little, so batches are still in hand when a test kills a worker or
+restarts Redis. Every test ends with every indicator done, no over-limit answer counted by the
+sandbox itself nor by the workers, and no worker process left.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -28,6 +31,7 @@ from attribution.redis_server import LocalRedis
 from attribution.rows import Rows, Seen
 from attribution.writer import GraphWriter
 from enrichment.sandbox.generate import generate_world
+from enrichment.sandbox.limiting import LimitSpec
 from enrichment.sandbox.manager import Sandbox, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +39,12 @@ ENRICH = [sys.executable, "-m", "attribution.cli.main", "enrich", "--engine", "d
 WORKER = [sys.executable, "-m", "attribution.cli.worker_cmd", "--engine", "dramatiq"]
 RUN_FLAGS = ["--sandbox", "--json", "--max-depth", "0", "--batch", "8", "--lease-seconds", "4"]
 WAIT = 90.0
+LIMITS = {"rdap": LimitSpec(20, 1.0), "whois": LimitSpec(10, 1.0)}
+# While Redis restarts the workers' shared buckets are lost and requests wait for it; the few
+# requests around the restart may then meet the sandbox's bucket early (a Retry-After pause
+# follows). Every other test must see no refusal at all.
+RESTART_TEST = "tests/sandbox/test_engine_dramatiq.py::test_redis_restarted_mid_run_loses_nothing"
+TOLERATED_REFUSALS = {RESTART_TEST: 2}
 FAULTS = {"rdap": [{"path": "/ip/", "prefix": True, "kind": "delay", "seconds": 0.3}]}
 
 
@@ -59,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (data_dir / "faults.json").write_text(json.dumps(FAULTS), encoding="utf-8")
     home = root / "home"
     sandbox = Sandbox(home / "sandbox")
-    sandbox.up(data_dir)
+    sandbox.up(data_dir, limits=LIMITS)
     try:
         indicators = (data_dir / "indicators.txt").read_text(encoding="utf-8").split()
         yield World(home, indicators, sandbox)
@@ -69,9 +79,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture
 def env(world: World, neo4j_env: dict[str, str], redis_url: str) -> Iterator[dict[str, str]]:
-    """The commands' environment; afterwards, no process of this world may be left."""
+    """The commands' environment; afterwards, no process of this world may be left, and the
+    sandbox answered over its limits not once during the test (its own count)."""
+    before = world.sandbox.stats()
     yield {**neo4j_env, "ATTRIBUTION_HOME": str(world.home), "REDIS_URL": redis_url}
     assert _processes_of(world.home) == []
+    after = world.sandbox.stats()
+    refused = {s: after[s]["over_limit"] - before[s]["over_limit"] for s in LIMITS}
+    served = {s: after[s]["requests"] - before[s]["requests"] for s in LIMITS}
+    allowed = TOLERATED_REFUSALS.get(os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], 0)
+    assert sum(refused.values()) <= allowed, (refused, served)
 
 
 def _processes_of(home: Path) -> list[int]:
@@ -133,7 +150,9 @@ def over_limit(summary: dict[str, Any]) -> int:
     return sum(c.get("over_limit", 0) for c in summary["registries"].values())
 
 
-def assert_all_done(graph: Graph, world: World, summary: dict[str, Any]) -> None:
+def assert_all_done(
+    graph: Graph, world: World, summary: dict[str, Any], over_limit_at_most: int = 0
+) -> None:
     assert states(graph) == {"done": len(world.keys)}
     assert summary["claimed_keys"] == world.keys
     assert (summary["done"], summary["not_done"], summary["lost_leases"]) == (
@@ -141,7 +160,7 @@ def assert_all_done(graph: Graph, world: World, summary: dict[str, Any]) -> None
         0,
         [],
     )
-    assert over_limit(summary) == 0
+    assert over_limit(summary) <= over_limit_at_most
 
 
 def stop_workers(workers: list[subprocess.Popen[str]]) -> None:
@@ -203,7 +222,7 @@ def test_redis_restarted_mid_run_loses_nothing(
     redis_server.start()
     rc, summary = finish(dispatcher)
     assert rc == 0
-    assert_all_done(graph, world, summary)
+    assert_all_done(graph, world, summary, over_limit_at_most=TOLERATED_REFUSALS[RESTART_TEST])
 
 
 def test_an_unreachable_broker_is_one_line_and_exit_3(world: World, env: dict[str, str]) -> None:
