@@ -83,7 +83,11 @@ class RequestGate:
         self._clock = clock
         if store is None:
             url = config.shared_limits_url
-            store = RedisLimits(url) if url else LocalLimits(clock)
+            store = (
+                RedisLimits(url, max_connections=config.max_concurrency)
+                if url
+                else LocalLimits(clock)
+            )
         self.store: LimitStore = store
         self._buckets: dict[str, TokenBucket] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
