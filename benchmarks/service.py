@@ -33,10 +33,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,16 +46,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
-import uvicorn
 
 from attribution.approvals import list_requests
 from attribution.db import Graph
 from attribution.neo4j_server import LocalNeo4j
 from attribution.reports.builder import generate_report
 from attribution.schema import TARGETS
-from attribution.service.app import build_context, create_app
+from attribution.service.app import build_context
 from attribution.service.config import load_service_config
 from attribution.service.context import ServiceContext
+from attribution.service.embedded import EmbeddedService
 from attribution.service.routes.targets import _neighbours, _node
 from attribution.service.taxii_objects import COLLECTIONS
 from attribution.settings import ReportSettings, Settings, load_settings
@@ -172,30 +170,11 @@ def write_manifest(models: Path) -> None:
 def serving(ctx: ServiceContext) -> Iterator[str]:
     """The service over ``ctx`` on a free loopback port, in a thread; yields its URL and
     stops it on the way out."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this. Without it, uvicorn serving a socket it is given
-    # answers each keep-alive request ~40 ms late (Nagle against delayed ACKs); it sets it
-    # itself on the sockets it binds (``attribution serve``), which is what is measured here.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(ctx), log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    running = EmbeddedService(ctx)
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.02)
-        host, port = sock.getsockname()
-        yield f"http://{host}:{port}"
+        yield running.start()
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        if thread.is_alive():
+        if not running.stop():
             log("warning: the service thread did not stop within 30 s")
 
 

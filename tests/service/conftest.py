@@ -7,10 +7,7 @@ world of ``tests/integration/test_reports.py`` grounds reports that are fresh fo
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -19,16 +16,16 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
 from test_reports import GENERATED, make_world
 
 from attribution.db import Graph
-from attribution.service.app import build_context, create_app
+from attribution.service.app import build_context
 from attribution.service.config import load_service_config
 from attribution.service.context import ServiceContext
+from attribution.service.embedded import EmbeddedService
 from attribution.settings import Settings
 
 SERVICE_NOW = GENERATED + timedelta(hours=2)
@@ -59,44 +56,14 @@ class LiveService:
         return f"{self.url}/api/v1{path}"
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # uvicorn sets TCP_NODELAY only on the sockets it opens itself; without it each answer on
-    # a socket handed in waits ~40 ms for a delayed acknowledgement.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@dataclass
-class _Running:
-    server: uvicorn.Server
-    thread: threading.Thread
-    sock: socket.socket
-
-
-def start_service(ctx: ServiceContext) -> tuple[str, _Running]:
+def start_service(ctx: ServiceContext) -> tuple[str, EmbeddedService]:
     """Serve ``ctx`` on a free port; the URL and what :func:`stop_service` needs."""
-    sock = _free_socket()
-    app = create_app(ctx)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
-    host, port = sock.getsockname()
-    return f"http://{host}:{port}", _Running(server, thread, sock)
+    running = EmbeddedService(ctx)
+    return running.start(), running
 
 
-def stop_service(running: _Running) -> None:
-    running.server.should_exit = True
-    running.thread.join(timeout=30)
-    running.sock.close()
-    assert not running.thread.is_alive(), "the service did not stop"
+def stop_service(running: EmbeddedService) -> None:
+    assert running.stop(), "the service did not stop"
 
 
 @pytest.fixture
@@ -111,7 +78,7 @@ def make_service(
     graph: Graph, service_settings: Settings, tmp_path: Path
 ) -> Iterator[Callable[..., LiveService]]:
     """Start a service (once per call, with ``service.toml`` text and a clock if given)."""
-    running: list[_Running] = []
+    running: list[EmbeddedService] = []
 
     def start(
         toml: str | None = None,
