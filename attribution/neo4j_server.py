@@ -70,6 +70,19 @@ ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 START_TIMEOUT_S = 180.0
 
 
+def generated_secret(path: Path, nbytes: int) -> str:
+    """The secret kept in ``path``, made on first use (``nbytes`` random bytes, URL-safe text)
+    in an owner-only file inside an owner-only folder."""
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    private_dir(path.parent)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
 class Neo4jServerError(RuntimeError):
     """The local server could not be resolved, configured or started; the message says why."""
 
@@ -256,14 +269,7 @@ class LocalNeo4j:
         """The instance's password: NEO4J_PASSWORD if set, else the generated one."""
         if self.settings.password:
             return self.settings.password
-        if self.password_file.is_file():
-            return self.password_file.read_text(encoding="utf-8").strip()
-        private_dir(self.instance_dir)
-        value = secrets.token_urlsafe(18)
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
-        return value
+        return generated_secret(self.password_file, 18)
 
     def _pid(self) -> int | None:
         try:

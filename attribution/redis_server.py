@@ -20,7 +20,6 @@ started.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from attribution.neo4j_server import private_dir
+from attribution.neo4j_server import generated_secret, private_dir
 from attribution.processes import alive
 from attribution.settings import RedisSettings
 
@@ -94,14 +93,7 @@ class LocalRedis:
         return self.instance_dir / "password"
 
     def password(self) -> str:
-        if self.password_file.is_file():
-            return self.password_file.read_text(encoding="utf-8").strip()
-        private_dir(self.instance_dir)
-        value = secrets.token_urlsafe(24)
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
-        return value
+        return generated_secret(self.password_file, 24)
 
     @property
     def url(self) -> str:
