@@ -22,6 +22,7 @@ from attribution.cli.common import (
     CommandError,
     print_json,
 )
+from attribution.reports.values import hit_dict
 from attribution.settings import load_settings
 from attribution.warninglists import WarninglistHit, WarninglistIndex, load_warninglists
 
@@ -91,14 +92,8 @@ def _list(index: WarninglistIndex, as_json: bool) -> int:
 
 
 def _hit(hit: WarninglistHit) -> dict[str, Any]:
-    return {
-        "list": hit.list_name,
-        "name": hit.name,
-        "category": hit.category,
-        "meaning": hit.meaning,
-        "matched": hit.matched,
-        "kind": hit.kind,
-    }
+    """A hit as the report shows it, with its meaning and how it matched."""
+    return {**hit_dict(hit), "meaning": hit.meaning, "kind": hit.kind}
 
 
 def _check(index: WarninglistIndex, value: str, as_json: bool) -> int:

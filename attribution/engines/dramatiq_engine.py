@@ -19,9 +19,7 @@ dispatches them again.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -51,6 +49,7 @@ from attribution.worker import (
     DEFAULT_REQUEUE_AFTER,
     DEFAULT_STALE_AFTER,
     RunSummary,
+    default_worker_id,
 )
 
 DEFAULT_WORKERS = 2
@@ -60,7 +59,8 @@ Counters = dict[str, dict[str, int]]
 
 
 def default_run_id() -> str:
-    return f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """``run:`` and the dispatching process's worker id (host, pid, random suffix)."""
+    return f"run:{default_worker_id()}"
 
 
 @dataclass(frozen=True)
