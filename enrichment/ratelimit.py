@@ -184,17 +184,28 @@ class RequestGate:
         breaker = self.breaker(key) if guarded else None
         if breaker is not None:
             breaker.admit()
-        try:
-            await self._admit(key, charged, limit)
-        except BaseException:
-            if breaker is not None:
-                breaker.abandoned()
-            raise
-        try:
-            async with self._semaphore:
-                self.requests_by_server[key] = self.requests_by_server.get(key, 0) + 1
-                await self._count(name, "requests")
+        # The slot is held before the tokens are taken: a request that got its token leaves at
+        # once, rather than waiting for a slot and then leaving with others that waited too,
+        # closer together than the registry allows.
+        async with self._semaphore:
+            try:
+                await self._admit(key, charged, limit)
+            except BaseException:
+                if breaker is not None:
+                    breaker.abandoned()
+                raise
+            async with self._sent(key, name, breaker):
                 yield
+
+    @asynccontextmanager
+    async def _sent(
+        self, key: str, name: str, breaker: CircuitBreaker | None
+    ) -> AsyncIterator[None]:
+        """Count one request sent to ``key`` and judge the server by how the block ends."""
+        try:
+            self.requests_by_server[key] = self.requests_by_server.get(key, 0) + 1
+            await self._count(name, "requests")
+            yield
         except TransientError as error:
             await self._answered(name, error)
             if breaker is not None:
