@@ -41,6 +41,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from attribution import summaries
 from attribution.db import Graph
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE, NodeSpec, Prop, RelSpec
 
@@ -398,6 +399,7 @@ class GraphWriter:
             self._send(rel_statement(rel_type), rows, "end", stats, progress)
             stats.rel_rows += len(rows)
             stats.add(rel_type, len(rows))
+        summaries.after_load(self.graph, node_batches, rel_batches)
         stats.seconds = time.perf_counter() - began
         return stats
 
