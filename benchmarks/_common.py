@@ -2,12 +2,15 @@
 
 Benchmarks never touch the user's own graph: they start (or reuse) a separate local instance
 named ``bench`` on its own ports, or use ``NEO4J_URI`` when it is set (that database is wiped).
+``ATTRIBUTION_BENCH_INSTANCE``, ``ATTRIBUTION_BENCH_BOLT_PORT`` and
+``ATTRIBUTION_BENCH_HTTP_PORT`` name another instance, so two benchmarks can run side by side.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import statistics
 import sys
@@ -20,8 +23,9 @@ from attribution.db import Graph, open_driver
 from attribution.neo4j_server import LocalNeo4j
 from attribution.settings import load_settings
 
-BENCH_BOLT_PORT = 7688
-BENCH_HTTP_PORT = 7475
+BENCH_INSTANCE = os.environ.get("ATTRIBUTION_BENCH_INSTANCE", "bench")
+BENCH_BOLT_PORT = int(os.environ.get("ATTRIBUTION_BENCH_BOLT_PORT", "7688"))
+BENCH_HTTP_PORT = int(os.environ.get("ATTRIBUTION_BENCH_HTTP_PORT", "7475"))
 
 
 def bench_graph() -> Graph:
@@ -33,9 +37,9 @@ def bench_graph() -> Graph:
     if not settings.neo4j.external:
         neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
         settings = replace(settings, neo4j=neo)
-        LocalNeo4j(settings.home, neo, instance="bench").start(progress=True)
+        LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).start(progress=True)
         # The bench instance keeps its own password file.
-        local = LocalNeo4j(settings.home, neo, instance="bench")
+        local = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE)
         settings = replace(settings, neo4j=replace(neo, password=local.password()))
     return Graph(open_driver(settings), settings.neo4j.database)
 
