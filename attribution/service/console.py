@@ -604,3 +604,13 @@ def decide_request(
             raise ConsolePage(404, "No such request", message, me=visit) from exc
         return request_page(request, visit, request_id, status=status, message=message, form=form)
     return RedirectResponse(f"{PREFIX}/requests/{quote(request_id, safe='')}", 303)
+
+
+# --- anything else -------------------------------------------------------------------------
+
+
+@router.get("/{rest:path}")
+def unknown_page(rest: str, request: Request) -> Response:
+    """A console address that names no page: a console 404 page, not the API's JSON."""
+    visit = current_visit(request)
+    raise ConsolePage(404, "No such page", f"the console has no page /console/{rest}", me=visit)

@@ -163,6 +163,15 @@ def test_unknown_request_is_404_page(live_service: LiveService) -> None:
     assert (answer.status_code, message(answer.text)) == (404, "no approval request req-none")
 
 
+def test_unknown_console_page_is_a_404_page(live_service: LiveService) -> None:
+    for session in (requests.Session(), console_login(live_service, "rita")):
+        answer = session.get(f"{live_service.url}/console/nothing/here", timeout=TIMEOUT)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/html")
+        assert answer.headers["content-security-policy"] == PAGE_CSP
+        assert message(answer.text) == "the console has no page /console/nothing/here"
+
+
 def test_hostile_reason_is_shown_as_text(live_service: LiveService) -> None:
     request_id, digest = open_request(live_service)
     decided = live_service.client("ravi").post(
