@@ -8,17 +8,25 @@
     nodes already split: each ``Registrar`` whose key is not its name's normalised form is
     merged into the node of that form, its ``REGISTERED_WITH`` relationships moved with their
     provenance combined (sources united, ``first_seen`` the earliest, ``last_seen`` and
-    ``retrieved_at`` the latest, sightings added up). Running it again changes nothing.
+    ``retrieved_at`` the latest, sightings added up), and the merged registrars' summaries
+    recomputed. Running it again changes nothing.
+
+``backfill_summaries``
+    Graphs written before :mod:`attribution.summaries` existed lack the write-time summaries
+    the query library reads (``Domain.asn_count``, ``IPAddress.name_count``, ...); this
+    computes every one of them from the facts, in batches. Running it again recomputes the same
+    values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from attribution import summaries
 from attribution.db import Graph
 from attribution.observations_to_rows import normalised_name
 
-__all__ = ["merge_split_registrars"]
+__all__ = ["backfill_summaries", "merge_split_registrars"]
 
 
 def _union(a: str, b: str) -> str:
@@ -68,4 +76,11 @@ def merge_split_registrars(graph: Graph) -> list[dict[str, Any]]:
     rows.sort(key=lambda row: (row["new"], row["old"]))
     if rows:
         graph.run_write(_MERGE_REGISTRARS, {"rows": rows})
+        # Deleting the old nodes bypassed the writer, so their merged counters are refreshed.
+        summaries.refresh(graph, "Registrar", {row["new"] for row in rows})
     return rows
+
+
+def backfill_summaries(graph: Graph, progress: summaries.Progress | None = None) -> dict[str, int]:
+    """Compute every write-time summary from the facts; nodes done per label."""
+    return summaries.rebuild(graph, progress=progress)

@@ -9,7 +9,7 @@ by hand. Labels and relationship types reach Cypher only from this module, never
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -36,12 +36,15 @@ class NodeSpec:
     description: str
     props: tuple[Prop, ...]
     provenance: bool = True
+    summaries: tuple[Prop, ...] = ()
+    """Counters kept by :mod:`attribution.summaries` from the node's facts. They are not among
+    ``props``: the writer refuses a row that carries one, so no observation overwrites them."""
 
     def prop(self, name: str) -> Prop:
         return next(p for p in self.all_props() if p.name == name)
 
     def all_props(self) -> tuple[Prop, ...]:
-        return self.props + (PROVENANCE if self.provenance else ())
+        return self.props + (PROVENANCE if self.provenance else ()) + self.summaries
 
 
 @dataclass(frozen=True)
@@ -387,7 +390,66 @@ WORKFLOW_NODES: tuple[NodeSpec, ...] = (
         provenance=False,
     ),
 )
-NODES = NODES + WORKFLOW_NODES
+
+
+def _summary(name: str, type_: str, description: str, indexed: bool = False) -> Prop:
+    return Prop(name, type_, "Summary, kept by attribution/summaries.py: " + description, indexed)
+
+
+_LABEL_COUNTS = (
+    _summary("benign_labels", "INTEGER", "how many label sources call it benign."),
+    _summary("malicious_labels", "INTEGER", "how many label sources call it malicious."),
+    _summary(
+        "labels_disagree",
+        "BOOLEAN",
+        "true when some source calls it benign and another malicious.",
+        indexed=True,
+    ),
+)
+
+SUMMARIES: dict[str, tuple[Prop, ...]] = {
+    "Domain": (
+        _summary("resolution_count", "INTEGER", "distinct addresses the name resolves to."),
+        _summary("prefix_count", "INTEGER", "distinct announced prefixes of those addresses."),
+        _summary("asn_count", "INTEGER", "distinct origin ASes of those addresses.", indexed=True),
+        _summary(
+            "resolution_min_ttl", "INTEGER", "smallest min_ttl of its RESOLVES_TO relationships."
+        ),
+        _summary(
+            "resolution_oldest_seen",
+            "DATETIME",
+            "earliest last_seen of its RESOLVES_TO relationships: a query counting resolutions"
+            " seen since a time at or before it counts them all.",
+            indexed=True,
+        ),
+        _summary("cohosted_names", "INTEGER", "distinct other names sharing an address with it."),
+        _summary(
+            "benign_neighbours",
+            "INTEGER",
+            "how many of those co-hosted names some source labels benign.",
+        ),
+        *_LABEL_COUNTS,
+    ),
+    "IPAddress": (
+        _summary("name_count", "INTEGER", "distinct names resolving to the address."),
+        _summary("benign_names", "INTEGER", "how many of those names some source labels benign."),
+        *_LABEL_COUNTS,
+    ),
+    "Registrar": (
+        _summary("domain_count", "INTEGER", "domains it sponsors."),
+        _summary(
+            "malicious_domains",
+            "INTEGER",
+            "how many of those domains some source labels malicious.",
+        ),
+    ),
+    "Registrant": (_summary("domain_count", "INTEGER", "domains it holds."),),
+}
+"""Write-time summaries per label (:mod:`attribution.summaries` keeps them exact)."""
+
+NODES = tuple(
+    replace(node, summaries=SUMMARIES.get(node.label, ())) for node in NODES + WORKFLOW_NODES
+)
 
 _DNS_PROPS = (
     Prop("ttl", "INTEGER", "TTL of the latest answer."),

@@ -1,20 +1,337 @@
 """Write-time summaries: counters kept on nodes so analyst queries need not scan the graph.
 
-:func:`after_load` runs at the end of every :meth:`GraphWriter.load
-<attribution.writer.GraphWriter.load>` with the rows it wrote, so each summary follows its
-facts in the same load.
+Which properties are summaries, and what each means, is declared in
+:data:`attribution.schema.SUMMARIES`; this module keeps them equal to their facts:
+
+* ``Domain``: how many addresses, prefixes and origin ASes its resolutions reach, the smallest
+  TTL and the earliest ``last_seen`` of those resolutions, how many other names share an address
+  with it and how many of those some source labels benign, and its label verdict counts;
+* ``IPAddress``: how many names resolve to it, how many of them are labelled benign, and its
+  label verdict counts;
+* ``Registrar``: domains it sponsors and how many of them some source labels malicious;
+* ``Registrant``: domains it holds.
+
+Each summary is computed by one Cypher fragment per label (:data:`COMPUTE`) from the facts
+alone, never incremented: refreshing a node twice, or a node whose facts did not change, gives
+the same value. :func:`after_load` runs at the end of every :meth:`GraphWriter.load
+<attribution.writer.GraphWriter.load>` with the rows it wrote and refreshes every node whose
+summaries those rows can change (see :func:`affected`). :func:`rebuild` recomputes every node
+(for a graph written before summaries existed, and after any write that bypassed the writer);
+:func:`verify` recomputes them without writing and reports every difference.
+
+Summaries rest only on facts that go through the writer (relationships and label verdicts).
+Properties written beside it, such as the classifier's ``score`` and ``decision``, are not
+summarised: queries read them through their indexes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from attribution.db import Graph
+from neo4j import ManagedTransaction
+
+from attribution.db import Graph, python_value
+from attribution.schema import NODE_BY_LABEL, SUMMARIES
 
 Batches = list[tuple[str, list[dict[str, Any]]]]
 """``(label or relationship type, prepared rows)`` as the writer sent them."""
 
+BATCH = 1000
+"""Nodes refreshed per write transaction: small enough to hold few locks for long."""
+
+Progress = Callable[[str, int], None]
+"""Called with a label and how many of its nodes are done so far."""
+
+_BENIGN = "EXISTS { (:LabelSource)-[:LABELS_DOMAIN {verdict: 'benign'}]->(%s) }"
+_MALICIOUS = "EXISTS { (:LabelSource)-[:LABELS_DOMAIN {verdict: 'malicious'}]->(%s) }"
+
+
+def _verdicts(rel_type: str) -> str:
+    return (
+        "CALL (n) {\n"
+        f"  OPTIONAL MATCH (:LabelSource)-[l:{rel_type}]->(n)\n"
+        "  RETURN count(CASE WHEN l.verdict = 'benign' THEN 1 END) AS benign_labels,\n"
+        "         count(CASE WHEN l.verdict = 'malicious' THEN 1 END) AS malicious_labels\n"
+        "}\n"
+    )
+
+
+_LABEL_FIELDS = (
+    "benign_labels: benign_labels, malicious_labels: malicious_labels, "
+    "labels_disagree: benign_labels > 0 AND malicious_labels > 0"
+)
+
+COMPUTE: dict[str, str] = {
+    "Domain": (
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[r:RESOLVES_TO]->(:IPAddress)\n"
+        "  RETURN count(r) AS resolutions, min(r.min_ttl) AS min_ttl, min(r.last_seen) AS oldest\n"
+        "}\n"
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[:RESOLVES_TO]->(:IPAddress)-[:IN_PREFIX]->(p:Prefix)\n"
+        "  OPTIONAL MATCH (p)-[:ANNOUNCED_BY]->(as:AutonomousSystem)\n"
+        "  RETURN count(DISTINCT p) AS prefixes, count(DISTINCT as) AS asns\n"
+        "}\n"
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[:RESOLVES_TO]->(:IPAddress)<-[:RESOLVES_TO]-(other:Domain)\n"
+        "  WHERE other <> n\n"
+        "  WITH DISTINCT other\n"
+        "  RETURN count(other) AS cohosted,\n"
+        f"         count(CASE WHEN {_BENIGN % 'other'} THEN 1 END) AS benign_neighbours\n"
+        "}\n" + _verdicts("LABELS_DOMAIN") + "WITH n, {resolution_count: resolutions, "
+        "prefix_count: prefixes, asn_count: asns, resolution_min_ttl: min_ttl, "
+        "resolution_oldest_seen: oldest, cohosted_names: cohosted, "
+        f"benign_neighbours: benign_neighbours, {_LABEL_FIELDS}}} AS fresh\n"
+    ),
+    "IPAddress": (
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (d:Domain)-[:RESOLVES_TO]->(n)\n"
+        "  WITH DISTINCT d\n"
+        "  RETURN count(d) AS names,\n"
+        f"         count(CASE WHEN {_BENIGN % 'd'} THEN 1 END) AS benign_names\n"
+        "}\n" + _verdicts("LABELS_IP") + "WITH n, {name_count: names, benign_names: benign_names, "
+        f"{_LABEL_FIELDS}}} AS fresh\n"
+    ),
+    "Registrar": (
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (d:Domain)-[:REGISTERED_WITH]->(n)\n"
+        "  RETURN count(d) AS domains,\n"
+        f"         count(CASE WHEN {_MALICIOUS % 'd'} THEN 1 END) AS malicious\n"
+        "}\n"
+        "WITH n, {domain_count: domains, malicious_domains: malicious} AS fresh\n"
+    ),
+    "Registrant": (
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (d:Domain)-[:REGISTERED_BY]->(n)\n"
+        "  RETURN count(d) AS domains\n"
+        "}\n"
+        "WITH n, {domain_count: domains} AS fresh\n"
+    ),
+}
+"""Per label, Cypher that binds ``fresh``: the node ``n``'s summaries computed from its facts."""
+
+
+NO_FACTS: dict[str, Any] = {
+    prop.name: False if prop.type == "BOOLEAN" else 0 if prop.type == "INTEGER" else None
+    for props in SUMMARIES.values()
+    for prop in props
+} | {"resolution_min_ttl": None}
+"""What a summary reads as on a node none of whose facts it counts: such a node may never have
+been refreshed, so queries read a missing summary as this (``coalesce(n.name_count, 0)``)."""
+
+
+def _check_declared() -> None:
+    """Every computed field is a declared summary and every declared summary is computed."""
+    assert set(COMPUTE) == set(SUMMARIES)
+    for label, cypher in COMPUTE.items():
+        fresh = cypher.rsplit("WITH n, {", 1)[1]
+        for prop in SUMMARIES[label]:
+            assert f"{prop.name}: " in fresh, (label, prop.name)
+
+
+_check_declared()
+
+
+def refresh_statement(label: str) -> str:
+    """Recompute and store the summaries of the nodes of ``label`` keyed ``$keys``.
+
+    The node is locked before its facts are read, so two refreshes of one node (from two
+    concurrent loads) run one after the other and the later one reads the later facts.
+    """
+    key = NODE_BY_LABEL[label].key
+    return (
+        "UNWIND $keys AS key\n"
+        f"MATCH (n:{label} {{{key}: key}})\n"
+        "SET n._summary_lock = true REMOVE n._summary_lock\n"
+        "WITH n\n" + COMPUTE[label] + "SET n += fresh"
+    )
+
+
+def page_statement(label: str, write: bool, first: bool) -> str:
+    """The next ``$batch`` nodes of ``label`` in key order (the ``first`` page, or those after
+    key ``$after``): recomputed and, with ``write``, stored; returns each node's key, fresh and
+    stored summaries. Every key of a summarised label is text, so the key index gives the order.
+    """
+    key = NODE_BY_LABEL[label].key
+    stored = ", ".join(f".{p.name}" for p in SUMMARIES[label])
+    where = f"n.{key} >= ''" if first else f"n.{key} > $after"
+    head = f"MATCH (n:{label}) WHERE {where}\nWITH n ORDER BY n.{key} LIMIT $batch\n"
+    if write:
+        head += "SET n._summary_lock = true REMOVE n._summary_lock\nWITH n\n"
+    tail = f"RETURN n.{key} AS key, fresh, n {{{stored}}} AS stored"
+    if write:
+        tail = f"SET n += fresh\nRETURN n.{key} AS key, fresh, fresh AS stored"
+    return head + COMPUTE[label] + tail
+
+
+@dataclass
+class Affected:
+    """Keys of the nodes whose summaries a load can change, per label."""
+
+    keys: dict[str, set[Any]] = field(default_factory=lambda: {label: set() for label in SUMMARIES})
+
+    def add(self, label: str, keys: Iterable[Any]) -> None:
+        self.keys[label].update(k for k in keys if k is not None)
+
+
+def _ends(rows: list[dict[str, Any]], end: str) -> set[Any]:
+    return {row[end] for row in rows}
+
+
+def _expand(graph: Graph, cypher: str, keys: set[Any]) -> set[Any]:
+    """Keys that ``cypher`` (``UNWIND $keys``, returning ``key``) reaches from ``keys``."""
+    found: set[Any] = set()
+    ordered = sorted(keys, key=repr)
+    for start in range(0, len(ordered), BATCH * 10):
+        rows = graph.read(cypher, {"keys": ordered[start : start + BATCH * 10]})
+        found.update(row["key"] for row in rows)
+    return found
+
+
+_IPS_OF_PREFIXES = (
+    "UNWIND $keys AS key MATCH (:Prefix {cidr: key})<-[:IN_PREFIX]-(ip:IPAddress) "
+    "RETURN DISTINCT ip.address AS key"
+)
+_IPS_OF_DOMAINS = (
+    "UNWIND $keys AS key MATCH (:Domain {name: key})-[:RESOLVES_TO]->(ip:IPAddress) "
+    "RETURN DISTINCT ip.address AS key"
+)
+_DOMAINS_ON_IPS = (
+    "UNWIND $keys AS key MATCH (:IPAddress {address: key})<-[:RESOLVES_TO]-(d:Domain) "
+    "RETURN DISTINCT d.name AS key"
+)
+_REGISTRARS_OF_DOMAINS = (
+    "UNWIND $keys AS key MATCH (:Domain {name: key})-[:REGISTERED_WITH]->(r:Registrar) "
+    "RETURN DISTINCT r.key AS key"
+)
+
+
+def affected(graph: Graph, rel_batches: Batches) -> Affected:
+    """Every node whose summaries the relationships just written can change.
+
+    Node rows change no summary (summaries count relationships and label verdicts). A
+    resolution changes its domain's spread and co-hosting, its address's name count, and the
+    co-hosting of every other name on that address; an address entering a prefix, or a prefix
+    an AS, changes the spread of every name on those addresses; a domain label changes the
+    domain's verdict counts, the benign counts of its addresses and of the names sharing them,
+    and its registrars' malicious counts.
+    """
+    out = Affected()
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for rel_type, rows in rel_batches:
+        by_type.setdefault(rel_type, []).extend(rows)
+
+    def rows_of(rel_type: str) -> list[dict[str, Any]]:
+        return by_type.get(rel_type, [])
+
+    labelled = _ends(rows_of("LABELS_DOMAIN"), "end")
+    address_changes = _ends(rows_of("RESOLVES_TO"), "end")
+    if labelled:
+        address_changes |= _expand(graph, _IPS_OF_DOMAINS, labelled)
+    spread_changes = _ends(rows_of("IN_PREFIX"), "start")
+    prefixes = _ends(rows_of("ANNOUNCED_BY"), "start")
+    if prefixes:
+        spread_changes |= _expand(graph, _IPS_OF_PREFIXES, prefixes)
+    out.add("IPAddress", address_changes | _ends(rows_of("LABELS_IP"), "end"))
+    out.add("Domain", _ends(rows_of("RESOLVES_TO"), "start") | labelled)
+    if address_changes | spread_changes:
+        out.add("Domain", _expand(graph, _DOMAINS_ON_IPS, address_changes | spread_changes))
+    out.add("Registrar", _ends(rows_of("REGISTERED_WITH"), "end"))
+    if labelled:
+        out.add("Registrar", _expand(graph, _REGISTRARS_OF_DOMAINS, labelled))
+    out.add("Registrant", _ends(rows_of("REGISTERED_BY"), "end"))
+    return out
+
+
+def _write(graph: Graph, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One statement in a managed write transaction; its rows."""
+
+    def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+        return [record.data() for record in tx.run(statement, params)]
+
+    return graph.write(work)
+
+
+def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
+    """Recompute the summaries of the ``label`` nodes keyed ``keys``, in batches; how many.
+
+    The one entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
+    and changes a fact a summary counts (see the module docstring).
+    """
+    ordered = sorted(set(keys), key=repr)
+    statement = refresh_statement(label)
+    for start in range(0, len(ordered), BATCH):
+        _write(graph, statement, {"keys": ordered[start : start + BATCH]})
+    return len(ordered)
+
 
 def after_load(graph: Graph, node_batches: Batches, rel_batches: Batches) -> None:
     """Bring the summaries of every node the load touched up to date with its facts."""
-    del graph, node_batches, rel_batches
+    del node_batches  # no summary depends on node properties
+    if not rel_batches:
+        return
+    for label, keys in affected(graph, rel_batches).keys.items():
+        refresh(graph, label, keys)
+
+
+def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[dict[str, Any]]]:
+    """Every node of ``label`` in key order, ``batch`` at a time, recomputed (and stored)."""
+    after: Any = None
+    while True:
+        statement = page_statement(label, write, first=after is None)
+        params = {"after": after, "batch": batch}
+        rows = _write(graph, statement, params) if write else graph.read(statement, params)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["key"]
+
+
+def rebuild(
+    graph: Graph, *, batch: int = BATCH, progress: Progress | None = None
+) -> dict[str, int]:
+    """Recompute and store every summary of every node, from the facts; nodes done per label."""
+    done: dict[str, int] = {}
+    for label in SUMMARIES:
+        done[label] = 0
+        for rows in _pages(graph, label, True, batch):
+            done[label] += len(rows)
+            if progress:
+                progress(label, done[label])
+    return done
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One summary that differs from its recomputation."""
+
+    label: str
+    key: Any
+    prop: str
+    stored: Any
+    fresh: Any
+
+
+def verify(
+    graph: Graph, *, batch: int = BATCH, progress: Progress | None = None
+) -> tuple[dict[str, int], list[Drift]]:
+    """Recompute every summary without writing; nodes checked per label, and every drift."""
+    checked: dict[str, int] = {}
+    drift: list[Drift] = []
+    for label in SUMMARIES:
+        checked[label] = 0
+        for rows in _pages(graph, label, False, batch):
+            for row in rows:
+                fresh, stored = python_value(row["fresh"]), python_value(row["stored"])
+                drift += [
+                    Drift(label, row["key"], name, stored.get(name), value)
+                    for name, value in sorted(fresh.items())
+                    if stored.get(name) != value
+                    and not (stored.get(name) is None and value == NO_FACTS[name])
+                ]
+            checked[label] += len(rows)
+            if progress:
+                progress(label, checked[label])
+    return checked, drift

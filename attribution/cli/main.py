@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "neo4j": "attribution.cli.neo4j_cmd",
     "redis": "attribution.cli.redis_cmd",
     "schema": "attribution.cli.schema_cmd",
+    "summaries": "attribution.cli.summaries_cmd",
     "ingest": "attribution.cli.ingest_cmd",
     "query": "attribution.cli.query_cmd",
     "export": "attribution.cli.export_cmd",

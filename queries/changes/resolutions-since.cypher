@@ -7,8 +7,13 @@
 // returns: domain, address, change, first_seen, last_seen, min_ttl
 // false_positives: CDN-fronted names change addresses constantly; new resolutions on a CDN
 //   are routine, not a sign of infrastructure moving.
-// revision: 1
-MATCH (d:Domain)-[r:RESOLVES_TO]->(ip:IPAddress)
+// revision: 2
+
+// Speed: names are read in order from the name index, so the first $limit resolutions seen
+// since are found without sorting every one.
+MATCH (d:Domain) USING INDEX d:Domain(name)
+WHERE d.name >= ''
+MATCH (d)-[r:RESOLVES_TO]->(ip:IPAddress)
 WHERE r.last_seen > $since
 RETURN d.name AS domain, ip.address AS address,
        CASE WHEN r.first_seen > $since THEN 'new' ELSE 'seen-again' END AS change,

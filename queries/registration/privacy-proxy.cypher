@@ -7,10 +7,16 @@
 // returns: domain, registrant, registrar, created, score, decision
 // false_positives: Privacy registration is the default at many registrars and common for
 //   individuals; it is context, not evidence of malice.
-// revision: 2
+// revision: 3
+
+// Speed: names are read in order from the name index and the first $limit that qualify kept,
+// so the query reads about $limit names divided by the share that qualifies.
 MATCH (d:Domain)
-WHERE (d.privacy_proxy = true OR EXISTS { (d)-[:REGISTERED_BY]->(:Registrant {privacy_proxy: true}) })
+USING INDEX d:Domain(name)
+WHERE d.name >= ''
+  AND (d.privacy_proxy = true OR EXISTS { (d)-[:REGISTERED_BY]->(:Registrant {privacy_proxy: true}) })
   AND coalesce(d.score, 0.0) >= $min_score
+WITH d ORDER BY d.name LIMIT $limit
 OPTIONAL MATCH (d)-[:REGISTERED_BY]->(holder:Registrant)
 OPTIONAL MATCH (d)-[:REGISTERED_WITH]->(reg:Registrar)
 RETURN d.name AS domain, holder.name AS registrant, reg.name AS registrar, d.created AS created,

@@ -10,19 +10,22 @@
 // false_positives: Only direct address records count; a name served through a CNAME shows no
 //   server here (the confidence report follows one alias hop). A fresh resolution of a
 //   long-unscored target is judged against its old scoring time: re-score first.
-// revision: 1
+// revision: 2
+
+// Speed: each branch keeps the $limit best-scored targets before expanding them (every target
+// gives at least one row), and other_names comes from the address's name_count summary.
 CALL () {
   MATCH (d:Domain {decision: 'act'})
+  WITH d ORDER BY d.score DESC, d.name LIMIT $limit
   OPTIONAL MATCH (d)-[r:RESOLVES_TO]->(ip:IPAddress)
   WHERE r.last_seen >= d.scored_at - duration({hours: $fresh_hours})
   RETURN 'domain' AS kind, d.name AS target, d AS node, ip.address AS server,
-         CASE WHEN ip IS NULL THEN null
-              ELSE COUNT { (ip)<-[:RESOLVES_TO]-(other:Domain) WHERE other <> d } END
-           AS other_names
+         CASE WHEN ip IS NULL THEN null ELSE ip.name_count - 1 END AS other_names
   UNION ALL
   MATCH (ip:IPAddress {decision: 'act'})
+  WITH ip ORDER BY ip.score DESC, ip.address LIMIT $limit
   RETURN 'ip' AS kind, ip.address AS target, ip AS node, ip.address AS server,
-         COUNT { (ip)<-[:RESOLVES_TO]-(:Domain) } AS other_names
+         coalesce(ip.name_count, 0) AS other_names
 }
 RETURN kind, target, node.score AS score, node.score_low AS score_low,
        node.score_high AS score_high, server, other_names

@@ -9,22 +9,22 @@
 // false_positives: Counts come from passive DNS history, which includes names that left the
 //   address long ago; a high count may overstate today's collateral. Targets with benign
 //   neighbours are always listed, whatever their count.
-// revision: 1
+// revision: 2
+
+// Speed: the counts are summaries kept on each address (name_count, benign_names) and domain
+// (cohosted_names, benign_neighbours); a node with no resolution has none, which counts as 0.
 CALL () {
   MATCH (ip:IPAddress {decision: $decision})
-  OPTIONAL MATCH (other:Domain)-[:RESOLVES_TO]->(ip)
-  RETURN 'ip' AS kind, ip.address AS target, ip.score AS score, other
+  RETURN 'ip' AS kind, ip.address AS target, ip.score AS score,
+         coalesce(ip.name_count, 0) AS cohosted_names,
+         coalesce(ip.benign_names, 0) AS benign_neighbours
   UNION ALL
   MATCH (d:Domain {decision: $decision})
-  OPTIONAL MATCH (d)-[:RESOLVES_TO]->(:IPAddress)<-[:RESOLVES_TO]-(other:Domain)
-  WHERE other <> d
-  RETURN 'domain' AS kind, d.name AS target, d.score AS score, other
+  RETURN 'domain' AS kind, d.name AS target, d.score AS score,
+         coalesce(d.cohosted_names, 0) AS cohosted_names,
+         coalesce(d.benign_neighbours, 0) AS benign_neighbours
 }
-WITH kind, target, score, count(DISTINCT other) AS cohosted_names,
-     count(DISTINCT CASE
-       WHEN other IS NOT NULL
-            AND EXISTS { (:LabelSource)-[:LABELS_DOMAIN {verdict: 'benign'}]->(other) }
-       THEN other END) AS benign_neighbours
+WITH kind, target, score, cohosted_names, benign_neighbours
 WHERE cohosted_names >= $min_cohosted OR benign_neighbours > 0
 RETURN kind, target, score, cohosted_names, benign_neighbours
 ORDER BY benign_neighbours DESC, cohosted_names DESC, target

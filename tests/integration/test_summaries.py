@@ -1,0 +1,259 @@
+"""Write-time summaries stay equal to their facts: after every load (first sightings,
+re-observations, label verdicts changing, addresses and prefixes gaining origins later), after
+the registrar-merging migration (which deletes relationships), and through ``summaries
+rebuild | verify`` and the backfill migration.
+
+Every summary is compared with a from-scratch recomputation written independently of
+:mod:`attribution.summaries` (pattern counts and collected sets, not its subqueries).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from clirun import run_attribution
+from fixture_graph import T0, T1, fixture_rows
+
+from attribution import summaries
+from attribution.db import Graph, python_value
+from attribution.migrations import backfill_summaries, merge_split_registrars
+from attribution.schema import NODE_BY_LABEL, SUMMARIES
+from attribution.writer import GraphWriter, NodeRow, RelRow
+
+T2 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _expected(graph: Graph) -> dict[tuple[str, Any], dict[str, Any]]:
+    """Every summary of every node, recomputed from the facts with plain pattern counts."""
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for row in graph.read(
+        """
+MATCH (n:Domain)
+WITH n, [(n)-[r:RESOLVES_TO]->(:IPAddress) | r] AS rs
+WITH n, rs,
+     [x IN COLLECT { MATCH (n)-[:RESOLVES_TO]->(:IPAddress)-[:IN_PREFIX]->(p:Prefix)
+                     RETURN DISTINCT p } | x] AS prefixes,
+     COLLECT { MATCH (n)-[:RESOLVES_TO]->(:IPAddress)-[:IN_PREFIX]->(:Prefix)
+                     -[:ANNOUNCED_BY]->(a:AutonomousSystem) RETURN DISTINCT a } AS asns,
+     COLLECT { MATCH (n)-[:RESOLVES_TO]->(:IPAddress)<-[:RESOLVES_TO]-(o:Domain) WHERE o <> n
+               RETURN DISTINCT o } AS others,
+     [(s:LabelSource)-[l:LABELS_DOMAIN]->(n) | l.verdict] AS verdicts
+RETURN n.name AS key, {
+  resolution_count: size(rs), prefix_count: size(prefixes), asn_count: size(asns),
+  resolution_min_ttl: CASE WHEN size(rs) = 0 THEN null
+                      ELSE reduce(m = rs[0].min_ttl, r IN rs |
+                             CASE WHEN r.min_ttl < m THEN r.min_ttl ELSE m END) END,
+  resolution_oldest_seen: CASE WHEN size(rs) = 0 THEN null
+                          ELSE reduce(m = rs[0].last_seen, r IN rs |
+                                 CASE WHEN r.last_seen < m THEN r.last_seen ELSE m END) END,
+  cohosted_names: size(others),
+  benign_neighbours: size([o IN others WHERE
+      any(v IN [(:LabelSource)-[l:LABELS_DOMAIN]->(o) | l.verdict] WHERE v = 'benign')]),
+  benign_labels: size([v IN verdicts WHERE v = 'benign']),
+  malicious_labels: size([v IN verdicts WHERE v = 'malicious']),
+  labels_disagree: 'benign' IN verdicts AND 'malicious' IN verdicts
+} AS values"""
+    ):
+        out[("Domain", row["key"])] = python_value(row["values"])
+    for row in graph.read(
+        """
+MATCH (n:IPAddress)
+WITH n, COLLECT { MATCH (d:Domain)-[:RESOLVES_TO]->(n) RETURN DISTINCT d } AS names,
+     [(:LabelSource)-[l:LABELS_IP]->(n) | l.verdict] AS verdicts
+RETURN n.address AS key, {
+  name_count: size(names),
+  benign_names: size([d IN names WHERE
+      any(v IN [(:LabelSource)-[l:LABELS_DOMAIN]->(d) | l.verdict] WHERE v = 'benign')]),
+  benign_labels: size([v IN verdicts WHERE v = 'benign']),
+  malicious_labels: size([v IN verdicts WHERE v = 'malicious']),
+  labels_disagree: 'benign' IN verdicts AND 'malicious' IN verdicts
+} AS values"""
+    ):
+        out[("IPAddress", row["key"])] = row["values"]
+    for row in graph.read(
+        """
+MATCH (n:Registrar)
+WITH n, [(d:Domain)-[:REGISTERED_WITH]->(n) | d] AS ds
+RETURN n.key AS key, {
+  domain_count: size(ds),
+  malicious_domains: size([d IN ds WHERE
+      any(v IN [(:LabelSource)-[l:LABELS_DOMAIN]->(d) | l.verdict] WHERE v = 'malicious')])
+} AS values"""
+    ):
+        out[("Registrar", row["key"])] = row["values"]
+    for row in graph.read(
+        "MATCH (n:Registrant) "
+        "RETURN n.key AS key, {domain_count: COUNT { (:Domain)-[:REGISTERED_BY]->(n) }} AS values"
+    ):
+        out[("Registrant", row["key"])] = row["values"]
+    return out
+
+
+def _stored(graph: Graph) -> dict[tuple[str, Any], dict[str, Any]]:
+    """Every summary as stored; one never computed (the node has no such facts) reads as 0,
+    false or, for the smallest TTL and earliest sighting, null."""
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for label, props in SUMMARIES.items():
+        key = NODE_BY_LABEL[label].key
+        names = ", ".join(f".{p.name}" for p in props)
+        for row in graph.read(f"MATCH (n:{label}) RETURN n.{key} AS key, n {{{names}}} AS v"):
+            values = python_value(row["v"])
+            for prop in props:
+                if values[prop.name] is None and prop.name != "resolution_min_ttl":
+                    values[prop.name] = {"INTEGER": 0, "BOOLEAN": False}.get(prop.type)
+            out[(label, row["key"])] = values
+    return out
+
+
+def _assert_exact(graph: Graph) -> None:
+    assert _stored(graph) == _expected(graph)
+    checked, drift = summaries.verify(graph)
+    assert drift == []
+    assert set(checked) == set(SUMMARIES)
+
+
+def _rel(kind: str, start: Any, end: Any, props: dict[str, Any], last: datetime) -> RelRow:
+    return RelRow(kind, start, end, props, "later", T0, last, last)
+
+
+def test_summaries_follow_every_load(graph: Graph) -> None:
+    nodes, rels = fixture_rows()
+    writer = GraphWriter(graph)
+    # The fixture in three loads: nodes and registration, then DNS without prefixes, then the
+    # rest (prefixes and their origins arrive after the resolutions they change).
+    dns = {"RESOLVES_TO", "NAME_SERVER"}
+    routing = {"IN_PREFIX", "ANNOUNCED_BY"}
+    writer.load(nodes, [r for r in rels if r.type not in dns | routing])
+    _assert_exact(graph)
+    writer.load([], [r for r in rels if r.type in dns])
+    _assert_exact(graph)
+    writer.load([], [r for r in rels if r.type in routing])
+    _assert_exact(graph)
+
+    evil = graph.read("MATCH (d:Domain {name: 'evil.test'}) RETURN d {.*} AS d")[0]["d"]
+    assert {k: evil[k] for k in ("resolution_count", "prefix_count", "asn_count")} == {
+        "resolution_count": 3,
+        "prefix_count": 3,
+        "asn_count": 3,
+    }
+    assert (evil["resolution_min_ttl"], evil["cohosted_names"], evil["benign_neighbours"]) == (
+        60,
+        3,
+        2,
+    )
+    shared = graph.read("MATCH (i:IPAddress {address: '192.0.2.10'}) RETURN i {.*} AS i")[0]["i"]
+    assert (shared["name_count"], shared["benign_names"], shared["malicious_labels"]) == (4, 2, 1)
+
+    # Re-observations: the same facts again, later, change nothing but resolution times.
+    writer.load([], [_rel("RESOLVES_TO", "evil.test", "192.0.2.10", {"min_ttl": 30}, T2)])
+    writer.load(nodes, rels)
+    _assert_exact(graph)
+    # Verdicts change: blog.test stops being benign, a feed calls shop.test malicious (the
+    # allowlist still calls it benign); the shared address is disputed; a second
+    # AS starts announcing a prefix; a new name joins the shared address.
+    writer.load(
+        [NodeRow("AutonomousSystem", 64999, {"name": "MOAS"}, "later", T1, T2, T2)],
+        [
+            _rel("LABELS_DOMAIN", "allowlist:top", "blog.test", {"verdict": "malicious"}, T2),
+            _rel("LABELS_DOMAIN", "feed:emotet", "shop.test", {"verdict": "malicious"}, T2),
+            _rel("LABELS_IP", "allowlist:top", "192.0.2.10", {"verdict": "benign"}, T2),
+            _rel("ANNOUNCED_BY", "192.0.2.0/24", 64999, {}, T2),
+            _rel("RESOLVES_TO", "late.test", "192.0.2.10", {"min_ttl": 120}, T2),
+            _rel("REGISTERED_WITH", "late.test", "reg-good", {}, T2),
+        ],
+    )
+    _assert_exact(graph)
+    evil = graph.read("MATCH (d:Domain {name: 'evil.test'}) RETURN d {.*} AS d")[0]["d"]
+    assert (evil["asn_count"], evil["cohosted_names"], evil["benign_neighbours"]) == (4, 4, 1)
+    shared = graph.read("MATCH (i:IPAddress {address: '192.0.2.10'}) RETURN i {.*} AS i")[0]["i"]
+    assert (shared["name_count"], shared["benign_names"], shared["labels_disagree"]) == (
+        5,
+        1,
+        True,
+    )
+
+
+def test_registrar_merge_keeps_summaries_exact(graph: Graph) -> None:
+    writer = GraphWriter(graph)
+    writer.load(
+        [
+            NodeRow("Registrar", "292", {"name": "Ex  Reg, Inc."}, "rdap", T0, T0, T0),
+            NodeRow("Registrar", "ex reg, inc.", {"name": "Ex Reg, Inc."}, "rdap", T1, T1, T1),
+        ],
+        [
+            _rel("REGISTERED_WITH", "one.example", "292", {}, T0),
+            _rel("REGISTERED_WITH", "one.example", "ex reg, inc.", {}, T1),
+            _rel("REGISTERED_WITH", "two.example", "ex reg, inc.", {}, T1),
+            _rel("LABELS_DOMAIN", "feed:x", "two.example", {"verdict": "malicious"}, T1),
+        ],
+    )
+    assert merge_split_registrars(graph) == [{"old": "292", "new": "ex reg, inc."}]
+    _assert_exact(graph)
+    rows = graph.read("MATCH (r:Registrar) RETURN r.key AS key, r.domain_count AS n")
+    assert rows == [{"key": "ex reg, inc.", "n": 2}]
+
+
+def test_verify_reports_drift_and_rebuild_repairs_it(graph: Graph) -> None:
+    nodes, rels = fixture_rows()
+    GraphWriter(graph).load(nodes, rels)
+    graph.run_write("MATCH (i:IPAddress {address: '192.0.2.10'}) SET i.name_count = 7")
+    graph.run_write("MATCH (d:Domain {name: 'blog.test'}) REMOVE d.benign_labels")
+    _, drift = summaries.verify(graph)
+    assert drift == [
+        summaries.Drift("Domain", "blog.test", "benign_labels", None, 1),
+        summaries.Drift("IPAddress", "192.0.2.10", "name_count", 7, 4),
+    ]
+    done = summaries.rebuild(graph, batch=2)
+    assert done == {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2}
+    _assert_exact(graph)
+
+
+def test_backfill_migration_computes_summaries_of_an_old_graph(graph: Graph) -> None:
+    nodes, rels = fixture_rows()
+    GraphWriter(graph).load(nodes, rels)
+    props = sorted({p.name for ps in SUMMARIES.values() for p in ps})
+    graph.run_write("MATCH (n) REMOVE " + ", ".join(f"n.{p}" for p in props))
+    assert summaries.verify(graph)[1] != []
+    seen: list[tuple[str, int]] = []
+    assert backfill_summaries(graph, progress=lambda label, n: seen.append((label, n))) == {
+        "Domain": 7,
+        "IPAddress": 6,
+        "Registrar": 2,
+        "Registrant": 2,
+    }
+    assert seen[-1] == ("Registrant", 2)
+    _assert_exact(graph)
+    # Idempotent.
+    backfill_summaries(graph)
+    _assert_exact(graph)
+
+
+def test_cli_verify_and_rebuild(graph: Graph, neo4j_env: dict[str, str]) -> None:
+    nodes, rels = fixture_rows()
+    GraphWriter(graph).load(nodes, rels)
+    done = run_attribution(neo4j_env, "summaries", "verify", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "checked": {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2},
+        "drift": [],
+    }
+    graph.run_write("MATCH (r:Registrar {key: 'reg-bad'}) SET r.domain_count = 1")
+    done = run_attribution(neo4j_env, "summaries", "verify", "--json")
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["drift"] == [
+        {
+            "label": "Registrar",
+            "key": "reg-bad",
+            "property": "domain_count",
+            "stored": 1,
+            "fresh": 3,
+        }
+    ]
+    done = run_attribution(neo4j_env, "summaries", "rebuild")
+    assert done.returncode == 0, done.stderr
+    assert "Registrar: 2 nodes recomputed" in done.stdout
+    done = run_attribution(neo4j_env, "summaries", "verify")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "17 nodes checked, 0 summaries drifted"
