@@ -136,6 +136,7 @@ TARGET_PROPS: tuple[Prop, ...] = (
         "enrich_failures",
         "LIST<STRING>",
         "Per-source failures of the last run, as 'source: reason'.",
+        indexed=True,
     ),
     Prop("score", "FLOAT", "Calibrated (Venn-ABERS) probability that the node is malicious."),
     Prop("score_low", "FLOAT", "Lower end of the score's Venn-ABERS interval."),

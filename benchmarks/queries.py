@@ -10,7 +10,14 @@ them through the project's writer, then runs each library query W times to warm 
 times measured, with typical parameter values, next to a trivial ``RETURN 1`` round trip
 measured in the same run. The last line is one JSON object mapping each query id (and
 ``roundtrip``) to its median and 95th-percentile latency and the ratio of that 95th
-percentile to the round trip's.
+percentile to the round trip's (``p95_ratio_vs_roundtrip``, also as ``ratio_p95``), plus
+``worst_ratio_p95`` (the largest ratio of any query) and ``queries_over_10x`` (the ids whose
+ratio exceeds 10).
+
+``--compare DIR`` also times the query library in DIR (say, the queries of an earlier commit,
+``git archive HEAD~5 queries | tar -x -C /tmp/old``) on the same graph, in the same run, under
+``compare`` in the JSON. ``--keep`` leaves the graph in place when done and ``--reuse`` times
+the graph a ``--keep`` run left (same ``--nodes`` and ``--seed``) without writing it again.
 """
 
 from __future__ import annotations
@@ -340,6 +347,50 @@ def load(graph: Graph, world: World) -> int:
     return total
 
 
+def time_library(
+    graph: Graph,
+    params: dict[str, dict[str, Any]],
+    base_p95: float,
+    warmup: int,
+    runs: int,
+    directory: Path | None = None,
+) -> dict[str, Any]:
+    """p50, p95 and the p95's ratio to the round trip's for every query of a library."""
+    figures: dict[str, Any] = {}
+    for query in list_queries(directory):
+        given = params.get(query.id, {})
+        rows: list[int] = []
+
+        def once(
+            query_id: str = query.id, given: dict[str, Any] = given, rows: list[int] = rows
+        ) -> None:
+            found = run_query(graph, query_id, given, timeout=300, directory=directory)
+            rows.append(len(found.rows))
+
+        samples = timed(once, warmup, runs)
+        p95 = percentile(samples, 0.95)
+        ratio = round(p95 / base_p95, 1)
+        figures[query.id] = {
+            "p50_ms": round(median(samples), 3),
+            "p95_ms": round(p95, 3),
+            "p95_ratio_vs_roundtrip": ratio,
+            "ratio_p95": ratio,
+            "rows": rows[-1],
+        }
+        print(
+            f"{query.id:<38} p50 {median(samples):9.2f} ms  p95 {p95:9.2f} ms  "
+            f"ratio_p95 {ratio:8.1f}  rows {rows[-1]}",
+            flush=True,
+        )
+    return figures
+
+
+def worst(figures: dict[str, Any]) -> tuple[float, list[str]]:
+    """The largest p95 ratio of the queries in ``figures``, and the ids over ten times."""
+    ratios = {k: v["ratio_p95"] for k, v in figures.items() if k != "roundtrip"}
+    return max(ratios.values()), sorted(k for k, r in ratios.items() if r > 10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -348,15 +399,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compare", type=Path, help="also time the query library in this directory"
+    )
+    parser.add_argument(
+        "--compare-runs", type=int, help="measured runs of each compared query (default: --runs)"
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the graph in place when done")
+    parser.add_argument("--reuse", action="store_true", help="time the graph a --keep run left")
     args = parser.parse_args(argv)
 
     graph = bench_graph()
     world = World(args.nodes, args.seed)
     print(f"server {graph.server_version()}; generating about {args.nodes} nodes", flush=True)
-    wipe(graph)
-    apply_schema(graph)
     began = time.perf_counter()
-    written = load(graph, world)
+    written = 0
+    if not args.reuse:
+        wipe(graph)
+        apply_schema(graph)
+        written = load(graph, world)
     counts = graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"]
     rels = graph.read("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
     print(
@@ -372,29 +433,20 @@ def main(argv: list[str] | None = None) -> int:
         "p50_ms": round(median(roundtrip), 3),
         "p95_ms": round(base_p95, 3),
         "p95_ratio_vs_roundtrip": 1.0,
+        "ratio_p95": 1.0,
     }
     params = typical_params(world)
-    for query in list_queries():
-        given = params.get(query.id, {})
-        rows: list[int] = []
-
-        def once(
-            query_id: str = query.id, given: dict[str, Any] = given, rows: list[int] = rows
-        ) -> None:
-            rows.append(len(run_query(graph, query_id, given, timeout=300).rows))
-
-        samples = timed(once, args.warmup, args.runs)
-        p95 = percentile(samples, 0.95)
-        figures[query.id] = {
-            "p50_ms": round(median(samples), 3),
-            "p95_ms": round(p95, 3),
-            "p95_ratio_vs_roundtrip": round(p95 / base_p95, 1),
-        }
-        print(
-            f"{query.id:<38} p50 {median(samples):9.2f} ms  p95 {p95:9.2f} ms  rows {rows[-1]}",
-            flush=True,
-        )
-    wipe(graph)
+    figures.update(time_library(graph, params, base_p95, args.warmup, args.runs))
+    figures["worst_ratio_p95"], figures["queries_over_10x"] = worst(figures)
+    if args.compare:
+        print(f"library in {args.compare}:", flush=True)
+        runs = args.compare_runs or args.runs
+        compared = time_library(graph, params, base_p95, min(args.warmup, runs), runs, args.compare)
+        compared["worst_ratio_p95"], compared["queries_over_10x"] = worst(compared)
+        figures["compare"] = compared
+    figures["nodes"] = counts
+    if not args.keep:
+        wipe(graph)
     graph.close()
     print(f"peak RSS {peak_rss_mb()} MB; nodes {counts}", flush=True)
     emit(figures)

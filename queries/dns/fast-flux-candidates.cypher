@@ -18,10 +18,11 @@
 // the asn_count index; names with older resolutions are counted from their resolutions.
 CALL () {
   MATCH (d:Domain)
+  USING INDEX d:Domain(asn_count)
   WHERE d.asn_count >= $min_asns AND d.resolution_count >= $min_addresses
     AND d.resolution_min_ttl <= $max_ttl AND d.resolution_oldest_seen >= $since
   RETURN d, d.resolution_count AS addresses, d.asn_count AS asns, d.resolution_min_ttl AS min_ttl
-  ORDER BY asns DESC, addresses DESC, d.name
+  ORDER BY d.asn_count DESC, addresses DESC, d.name
   LIMIT $limit
   UNION ALL
   MATCH (d:Domain)

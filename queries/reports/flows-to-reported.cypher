@@ -6,11 +6,16 @@
 // returns: source, destination, dst_port, protocol, flows, last_seen, reports
 // false_positives: A reported address may be a shared host or CDN edge that the source
 //   contacted for an unrelated service; the port and timing matter more than the contact.
-// revision: 1
-MATCH (src:IPAddress)-[f:CONTACTED]->(dst:IPAddress)
-WHERE f.last_seen >= $since AND EXISTS { (dst)-[:IP_REPORTED_IN]->(:IncidentReport) }
+// revision: 2
+
+// Speed: starts from the few reported addresses (and lists each one's reports once) instead of
+// checking every flow in the graph for a reported destination.
+MATCH (dst:IPAddress)-[:IP_REPORTED_IN]->(:IncidentReport)
+WITH DISTINCT dst
+WITH dst, COLLECT { MATCH (dst)-[:IP_REPORTED_IN]->(r:IncidentReport)
+                    RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports
+MATCH (src:IPAddress)-[f:CONTACTED]->(dst)
+WHERE f.last_seen >= $since
 RETURN src.address AS source, dst.address AS destination, f.dst_port AS dst_port,
-       f.protocol AS protocol, f.flows AS flows, f.last_seen AS last_seen,
-       COLLECT { MATCH (dst)-[:IP_REPORTED_IN]->(r:IncidentReport)
-                 RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports
+       f.protocol AS protocol, f.flows AS flows, f.last_seen AS last_seen, reports
 ORDER BY destination, source, dst_port, protocol

@@ -6,9 +6,11 @@
 // returns: report_id, sector, address, role, cohosted_names
 // false_positives: This query finds likely false positives on purpose: a report naming a CDN
 //   or shared-hosting address is usually about one tenant, not the address.
-// revision: 1
+// revision: 2
+
+// Speed: name_count is a summary kept on each address (absent: no names).
 MATCH (ip:IPAddress)-[named:IP_REPORTED_IN]->(r:IncidentReport)
-WITH ip, named, r, COUNT { (:Domain)-[:RESOLVES_TO]->(ip) } AS cohosted_names
+WITH ip, named, r, coalesce(ip.name_count, 0) AS cohosted_names
 WHERE cohosted_names >= $min_names
 RETURN r.report_id AS report_id, r.sector AS sector, ip.address AS address, named.role AS role,
        cohosted_names

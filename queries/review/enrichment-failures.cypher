@@ -6,14 +6,21 @@
 // returns: kind, target, state, failures, enriched_at
 // false_positives: A transient failure (timeout, rate limit) says nothing about the target;
 //   missing data must lower confidence, never raise suspicion.
-// revision: 1
+// revision: 2
+
+// Speed: each condition is an index seek (enrich_failures > [] holds for every non-empty list
+// and is how the range index on enrich_failures finds them); UNION drops a node found twice.
 CALL () {
-  MATCH (d:Domain)
-  WHERE d.enrich_state = 'failed' OR d.enrich_failures <> []
+  MATCH (d:Domain) WHERE d.enrich_state = 'failed'
   RETURN 'domain' AS kind, d.name AS target, d AS node
-  UNION ALL
-  MATCH (ip:IPAddress)
-  WHERE ip.enrich_state = 'failed' OR ip.enrich_failures <> []
+  UNION
+  MATCH (d:Domain) WHERE d.enrich_failures > []
+  RETURN 'domain' AS kind, d.name AS target, d AS node
+  UNION
+  MATCH (ip:IPAddress) WHERE ip.enrich_state = 'failed'
+  RETURN 'ip' AS kind, ip.address AS target, ip AS node
+  UNION
+  MATCH (ip:IPAddress) WHERE ip.enrich_failures > []
   RETURN 'ip' AS kind, ip.address AS target, ip AS node
 }
 RETURN kind, target, node.enrich_state AS state, node.enrich_failures AS failures,

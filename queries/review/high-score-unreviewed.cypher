@@ -8,16 +8,20 @@
 // returns: kind, target, score, decision, reasons, model_version, scored_at
 // false_positives: Scores come from one model version; a target scored by an old model may
 //   have changed since. Check collateral-risk before requesting approval.
-// revision: 2
+// revision: 3
+
+// Speed: each branch keeps its $limit best before the union is sorted.
 CALL () {
   MATCH (d:Domain)
   WHERE d.decision IN $decisions AND d.score >= $min_score
     AND NOT EXISTS { (:ApprovalRequest)-[:CONCERNS_DOMAIN]->(d) }
+  WITH d ORDER BY d.score DESC, d.name LIMIT $limit
   RETURN 'domain' AS kind, d.name AS target, d AS node
   UNION ALL
   MATCH (ip:IPAddress)
   WHERE ip.decision IN $decisions AND ip.score >= $min_score
     AND NOT EXISTS { (:ApprovalRequest)-[:CONCERNS_IP]->(ip) }
+  WITH ip ORDER BY ip.score DESC, ip.address LIMIT $limit
   RETURN 'ip' AS kind, ip.address AS target, ip AS node
 }
 RETURN kind, target, node.score AS score, node.decision AS decision, node.reasons AS reasons,
