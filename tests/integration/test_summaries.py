@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from clirun import run_attribution
 from fixture_graph import T0, T1, fixture_rows
 
@@ -20,7 +21,7 @@ from attribution import summaries
 from attribution.db import Graph, python_value
 from attribution.migrations import backfill_summaries, merge_split_registrars
 from attribution.schema import NODE_BY_LABEL, SUMMARIES
-from attribution.writer import GraphWriter, NodeRow, RelRow
+from attribution.writer import GraphWriter, NodeRow, RelRow, UndeclaredProperty, prepare_rows
 
 T2 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -257,3 +258,16 @@ def test_cli_verify_and_rebuild(graph: Graph, neo4j_env: dict[str, str]) -> None
     done = run_attribution(neo4j_env, "summaries", "verify")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "17 nodes checked, 0 summaries drifted"
+
+
+def test_no_observation_can_write_a_summary() -> None:
+    row = NodeRow("IPAddress", "192.0.2.1", {"name_count": 99}, "feed", T0, T0, T0)
+    with pytest.raises(UndeclaredProperty, match="name_count"):
+        prepare_rows(NODE_BY_LABEL["IPAddress"], [row])
+
+
+def test_refresh_takes_keys_only_as_parameters() -> None:
+    for label in SUMMARIES:
+        statement = summaries.refresh_statement(label)
+        assert statement.startswith(f"UNWIND $keys AS key\nMATCH (n:{label} {{")
+        assert statement.endswith("SET n += fresh")
