@@ -60,18 +60,24 @@ class ObservationRows(Rows):
 
     discovered: list[Identity] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
+    # The members of ``discovered``, so that noting one more stays cheap in a large batch.
+    _known: set[Identity] = field(default_factory=set, repr=False, compare=False)
+
+    def _note(self, identity: Identity) -> None:
+        if identity not in self._known:
+            self._known.add(identity)
+            self.discovered.append(identity)
 
     def discover(self, identity: Identity, subject: Identity) -> None:
         """Note an identity an answer about ``subject`` points at, for the worker to follow."""
-        if identity != subject and identity not in self.discovered:
-            self.discovered.append(identity)
+        if identity != subject:
+            self._note(identity)
 
     def extend(self, other: Rows) -> None:
         super().extend(other)
         if isinstance(other, ObservationRows):
             for identity in other.discovered:
-                if identity not in self.discovered:
-                    self.discovered.append(identity)
+                self._note(identity)
             self.kinds.update(other.kinds)
 
 

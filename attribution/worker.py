@@ -1,7 +1,8 @@
 """The enrichment worker: claim indicators, run every source, write what came back.
 
 One run of :class:`Worker` repeats *claim -> enrich -> load -> finish* until the queue is
-empty (or, with ``watch``, until it is told to stop):
+empty (or, with ``watch``, until it is told to stop); claim and enrich run in lanes, load and
+finish in one commit lane that overlaps them (see below):
 
 claim
     One write transaction picks up to ``batch`` target nodes (each label of
@@ -22,7 +23,8 @@ enrich
     one event loop; the configuration's request gate bounds the requests in flight.
 load
     All observations of the batch become rows (:mod:`attribution.observations_to_rows`) and go
-    to the graph in one :meth:`GraphWriter.load`.
+    to the graph in one :meth:`GraphWriter.load`; batches that finished enriching while the
+    previous load ran go together, in one load.
 finish
     Each node becomes ``done`` when every source answered (a "no data" answer included),
     ``partial`` when some failed, ``failed`` when all failed, with ``enriched_at`` and
@@ -33,13 +35,16 @@ finish
     only while this worker still holds its lease: a node whose lease lapsed and was claimed by
     someone else is left to them. Names and addresses the answers point at (name servers, mail
     servers, CNAME targets, resolved addresses) that have never been queued are set pending one
-    hop deeper, up to ``max_depth`` and at most ``max_discovered`` per run.
+    hop deeper, up to ``max_depth`` and at most ``max_discovered`` per run. The states and the
+    newly pending nodes are written in one transaction.
 
-Several lanes (claim-enrich-load loops) run side by side in one worker, so one batch's slow
-tail or its graph write never leaves the network idle. On :meth:`Worker.request_stop` (the CLI
-wires SIGTERM and SIGINT to it) batches being written are finished, batches still being
-enriched are released (set back to ``pending``, lease cleared), and the run returns: a claim is
-never lost. While a batch is enriched and written, its leases are renewed every third of
+Several lanes (claim-enrich loops) run side by side in one worker, so one batch's slow tail
+never leaves the network idle; each hands its enriched batch to the commit lane
+(:class:`CommitLane`) and claims the next at once, so the graph write of one batch overlaps
+the enrichment of the next. On :meth:`Worker.request_stop` (the CLI wires SIGTERM and SIGINT
+to it) batches handed over are written and finished, batches still being enriched are
+released (set back to ``pending``, lease cleared), and the run returns: a claim is never
+lost. While a batch is enriched and written, its leases are renewed every third of
 ``lease``, so a batch slowed by timeouts and retries is not taken over by another worker
 halfway. A worker killed outright stops renewing; its leases lapse after ``lease`` and are
 claimed again.
@@ -328,6 +333,18 @@ def finish(
     An outcome with ``retry`` gets its next attempt time from ``node_retry``'s backoff; one
     with ``retry_at`` (deferred) gets that time, and its attempts are left as they were.
     """
+    if not outcomes:
+        return set()
+    return graph.write(lambda tx: finish_in(tx, owner, outcomes, node_retry))
+
+
+def finish_in(
+    tx: ManagedTransaction | Transaction,
+    owner: str,
+    outcomes: list[Outcome],
+    node_retry: NodeRetry | None = None,
+) -> set[str]:
+    """:func:`finish` inside the caller's transaction."""
     items = [
         {
             "id": o.item.id,
@@ -348,8 +365,7 @@ def finish(
         "retry_base_ms": policy.base * 1000.0,
         "retry_cap_ms": round(policy.cap * 1000),
     }
-    rows = graph.run_write(_FINISH, params)
-    return {str(r["value"]) for r in rows}
+    return {str(r["value"]) for r in tx.run(_FINISH, params)}
 
 
 def renew(graph: Graph, owner: str, items: list[ClaimedItem], lease: timedelta) -> int:
@@ -371,12 +387,21 @@ def release(graph: Graph, owner: str, items: list[ClaimedItem]) -> int:
 
 def queue_discovered(graph: Graph, found: list[tuple[Identity, int]], budget: int) -> int:
     """Set never-queued nodes pending at the given depth, at most ``budget``; returns how many."""
+    if not found or budget <= 0:
+        return 0
+    return graph.write(lambda tx: queue_discovered_in(tx, found, budget))
+
+
+def queue_discovered_in(
+    tx: ManagedTransaction | Transaction, found: list[tuple[Identity, int]], budget: int
+) -> int:
+    """:func:`queue_discovered` inside the caller's transaction."""
     queued = 0
     for kind in TARGETS:
         items = [{"value": i.value, "depth": d} for i, d in found if i.kind == kind]
         if not items or queued >= budget:
             continue
-        rows = graph.run_write(_DISCOVER_BY_KIND[kind], {"items": items, "budget": budget - queued})
+        rows = tx.run(_DISCOVER_BY_KIND[kind], {"items": items, "budget": budget - queued}).data()
         queued += int(rows[0]["queued"]) if rows else 0
     return queued
 
@@ -533,8 +558,14 @@ class BatchCommitter:
     def __post_init__(self) -> None:
         self.writer = GraphWriter(self.graph)
 
-    def commit(self, items: list[ClaimedItem], results: list[EnrichmentResults]) -> None:
-        """Load the batch's observations, finish its nodes, queue what they point at."""
+    def commit(
+        self, items: list[ClaimedItem], results: list[EnrichmentResults], batches: int = 1
+    ) -> None:
+        """Load the observations of ``items``, finish them, queue what they point at.
+
+        ``items`` may join several claimed batches (``batches`` of them): their rows go to the
+        graph in one load, and their states and the nodes they point at in one transaction.
+        """
         began = time.perf_counter()
         rows, outcomes, found = self._rows(items, results)
         self.summary.stage_seconds["rows"] += time.perf_counter() - began
@@ -542,11 +573,8 @@ class BatchCommitter:
         stats = self.writer.load(rows.nodes, rows.rels)
         self.summary.rows_written.update(stats.by_kind)
         self.summary.observations.update(rows.kinds)
-        self._finish(outcomes)
-        budget = self.max_discovered - self.summary.discovered
-        if found and budget > 0:
-            self.summary.discovered += queue_discovered(self.graph, found, budget)
-        self.summary.batches += 1
+        self._finish(outcomes, found)
+        self.summary.batches += batches
         self.summary.stage_seconds["write"] += time.perf_counter() - began
 
     def _rows(
@@ -567,9 +595,17 @@ class BatchCommitter:
                 found.extend((i, item.depth + 1) for i in item_rows.discovered)
         return rows, outcomes, found
 
-    def _finish(self, outcomes: list[Outcome]) -> None:
+    def _finish(self, outcomes: list[Outcome], found: list[tuple[Identity, int]]) -> None:
+        """Set the nodes' states and queue what they point at, in one transaction."""
         summary = self.summary
-        finished = finish(self.graph, self.owner, outcomes, self.node_retry)
+        budget = self.max_discovered - summary.discovered
+
+        def work(tx: ManagedTransaction) -> tuple[set[str], int]:
+            finished = finish_in(tx, self.owner, outcomes, self.node_retry)
+            return finished, queue_discovered_in(tx, found, budget) if budget > 0 else 0
+
+        finished, queued = self.graph.write(work)
+        summary.discovered += queued
         by_state = {
             "done": summary.done,
             "partial": summary.partial,
@@ -591,12 +627,107 @@ def outcome_of(item: ClaimedItem, result: EnrichmentResults) -> Outcome:
     return Outcome(item, state, failures, needs_retry(result))
 
 
+@dataclass
+class EnrichedBatch:
+    """A claimed batch whose sources have answered, waiting to be written; ``keeper`` renews
+    its leases until then."""
+
+    items: list[ClaimedItem]
+    results: list[EnrichmentResults]
+    keeper: asyncio.Future[None]
+
+
+class CommitLane:
+    """Writes enriched batches while the lanes go on claiming and enriching the next ones.
+
+    A lane hands its enriched batch over (:meth:`hand_over`) and claims again at once. The
+    commit lane takes every batch waiting at that moment and writes them together with one
+    :meth:`BatchCommitter.commit` (one load, one finish transaction), so a write that takes
+    long gathers more batches into the next one instead of holding enrichment up. At most
+    ``depth`` batches wait, so enrichment never runs far ahead of the graph. A batch's leases
+    are renewed until it is written; a batch handed over is always written, even after a stop.
+    """
+
+    def __init__(self, committer: BatchCommitter, depth: int) -> None:
+        self._committer = committer
+        self._waiting: list[EnrichedBatch] = []
+        self._space = asyncio.Semaphore(max(1, depth))
+        self._ready = asyncio.Event()
+        self._closed = False
+        self._unwritten = 0
+        self._all_written = asyncio.Event()
+        self._all_written.set()
+
+    async def hand_over(self, batch: EnrichedBatch) -> None:
+        """Queue ``batch`` for writing, waiting while ``depth`` batches already wait."""
+        await self._space.acquire()
+        self._waiting.append(batch)
+        self._unwritten += 1
+        self._all_written.clear()
+        self._ready.set()
+
+    @property
+    def unwritten(self) -> int:
+        """Batches handed over and not written yet."""
+        return self._unwritten
+
+    async def all_written(self) -> None:
+        """Wait until every batch handed over so far is written (its discoveries queued)."""
+        await self._all_written.wait()
+
+    def _written(self, batches: int) -> None:
+        self._unwritten -= batches
+        if self._unwritten == 0:
+            self._all_written.set()
+
+    def close(self) -> None:
+        """No more batches come: :meth:`run` returns once the waiting ones are written."""
+        self._closed = True
+        self._ready.set()
+
+    async def run(self) -> None:
+        """Write waiting batches, all of them at once each time, until closed and drained."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            group, self._waiting = self._waiting, []
+            if not group:
+                if self._closed:
+                    return
+                continue
+            self._ready.set()  # look again right after this write: more may arrive meanwhile
+            for _ in group:
+                self._space.release()
+            items = [item for batch in group for item in batch.items]
+            results = [result for batch in group for result in batch.results]
+            try:
+                write = asyncio.to_thread(self._committer.commit, items, results, len(group))
+                await asyncio.shield(write)
+            finally:
+                for batch in group:
+                    batch.keeper.cancel()
+            self._written(len(group))
+
+    def abandon(self) -> list[EnrichedBatch]:
+        """The batches still waiting, taken out (after the commit lane failed)."""
+        left, self._waiting = self._waiting, []
+        for batch in left:
+            batch.keeper.cancel()
+        return left
+
+
+def _failed(task: asyncio.Future[Any]) -> bool:
+    """Whether ``task`` ended by raising (not by being cancelled)."""
+    return task.done() and not task.cancelled() and task.exception() is not None
+
+
 class _Stopped(Exception):
     """The run was asked to stop while a batch was being enriched."""
 
 
 class Worker:
-    """Runs claim -> enrich -> load -> finish over the graph's queue."""
+    """Runs claim -> enrich (in lanes) and load -> finish (in the commit lane) over the
+    graph's queue."""
 
     def __init__(
         self,
@@ -652,8 +783,7 @@ class Worker:
                 self._loop.add_signal_handler(sig, self._stop.set)
         clients = EnrichmentClients.create(self.config)
         try:
-            lanes = [self._lane(clients) for _ in range(self.options.lanes)]
-            await asyncio.gather(*lanes)
+            await self._run_lanes(clients)
         finally:
             await clients.aclose()
             if handle_signals:
@@ -690,29 +820,76 @@ class Worker:
             return False
         return True
 
-    async def _lane(self, clients: EnrichmentClients) -> None:
+    async def _run_lanes(self, clients: EnrichmentClients) -> None:
+        """The claim-enrich lanes and the commit lane, until the lanes are done and every
+        batch they handed over is written.
+
+        When a lane raises, the others are cancelled (each releases the batch in its hands)
+        and what was handed over is still written; when a write raises, the lanes are
+        cancelled too and the batches waiting to be written are released. Then the first
+        error is raised.
+        """
+        commits = CommitLane(self._committer, self.options.lanes)
+        writer: asyncio.Future[None] = asyncio.ensure_future(commits.run())
+        lanes = [
+            asyncio.ensure_future(self._lane(clients, commits)) for _ in range(self.options.lanes)
+        ]
+        running: set[asyncio.Future[None]] = {writer, *lanes}
+        while not writer.done() and any(not lane.done() for lane in lanes):
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running = {f for f in running if not f.done()}
+            if any(_failed(lane) for lane in lanes):
+                break
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.wait(lanes)
+        if writer.done():
+            left = [item for batch in commits.abandon() for item in batch.items]
+            await asyncio.shield(
+                asyncio.to_thread(release, self.graph, self.options.worker_id, left)
+            )
+        else:
+            commits.close()
+            await asyncio.wait([writer])
+        for task in (writer, *lanes):
+            if _failed(task):
+                task.result()
+
+    async def _claim(self, want: int) -> Claim:
+        """Lease up to ``want`` nodes (in a thread: the claim is a blocking transaction)."""
+        options = self.options
+        began = time.perf_counter()
+        got = await asyncio.to_thread(
+            claim,
+            self.graph,
+            options.worker_id,
+            want,
+            lease=options.lease,
+            stale_after=options.stale_after,
+            not_after=self._pass_started,
+            retry_failed=options.retry_failed,
+        )
+        self._reserved -= want - len(got.items)
+        self.summary.stage_seconds["claim"] += time.perf_counter() - began
+        return got
+
+    async def _lane(self, clients: EnrichmentClients, commits: CommitLane) -> None:
+        """Claim and enrich batches and hand them to the commit lane, until the queue is empty
+        (or, with ``watch``, until stopped)."""
         assert self._stop is not None
         options = self.options
         while not self._stop.is_set():
             want = self._take_budget()
             if want == 0:
                 return
-            began = time.perf_counter()
-            got = await asyncio.to_thread(
-                claim,
-                self.graph,
-                options.worker_id,
-                want,
-                lease=options.lease,
-                stale_after=options.stale_after,
-                not_after=self._pass_started,
-                retry_failed=options.retry_failed,
-            )
-            self._reserved -= want - len(got.items)
-            self.summary.stage_seconds["claim"] += time.perf_counter() - began
+            got = await self._claim(want)
             if not got.items:
                 if got.candidates:
                     continue  # another worker leased them first; look again
+                if commits.unwritten:
+                    # A batch being written may queue the nodes it points at: look again then.
+                    await commits.all_written()
+                    continue
                 if not options.watch:
                     return
                 if await self._wait_stop(options.poll_seconds):
@@ -720,30 +897,34 @@ class Worker:
                 self._pass_started = datetime.now(UTC)  # a new pass over the queue
                 continue
             self.summary.claimed.extend(i.key for i in got.items)
-            keeper = asyncio.ensure_future(
-                keep_leases(self.graph, options.worker_id, got.items, options.lease, self.summary)
-            )
-            began = time.perf_counter()
-            try:
-                results = await self._enrich_batch(got.items, clients)
-            except _Stopped:
-                self.summary.released += await asyncio.to_thread(
-                    release, self.graph, options.worker_id, got.items
-                )
+            if not await self._enrich_and_hand_over(got.items, clients, commits):
                 return
-            except BaseException:
-                # A bug in a source, or cancellation: hand the batch back before raising.
-                await asyncio.shield(
-                    asyncio.to_thread(release, self.graph, options.worker_id, got.items)
-                )
-                raise
-            else:
-                self.summary.stage_seconds["enrich"] += time.perf_counter() - began
-                # Once enriched, a batch is written and finished even when a stop arrives.
-                commit = self._committer.commit
-                await asyncio.shield(asyncio.to_thread(commit, got.items, results))
-            finally:
-                keeper.cancel()
+
+    async def _enrich_and_hand_over(
+        self, items: list[ClaimedItem], clients: EnrichmentClients, commits: CommitLane
+    ) -> bool:
+        """Enrich one claimed batch and queue it for writing; False when stopped meanwhile
+        (the batch is then released)."""
+        owner = self.options.worker_id
+        keeper = asyncio.ensure_future(
+            keep_leases(self.graph, owner, items, self.options.lease, self.summary)
+        )
+        began = time.perf_counter()
+        try:
+            results = await self._enrich_batch(items, clients)
+            self.summary.stage_seconds["enrich"] += time.perf_counter() - began
+            # Once enriched, a batch is written and finished even when a stop arrives.
+            await commits.hand_over(EnrichedBatch(items, results, keeper))
+        except _Stopped:
+            keeper.cancel()
+            self.summary.released += await asyncio.to_thread(release, self.graph, owner, items)
+            return False
+        except BaseException:
+            # A bug in a source, or cancellation: hand the batch back before raising.
+            keeper.cancel()
+            await asyncio.shield(asyncio.to_thread(release, self.graph, owner, items))
+            raise
+        return True
 
     async def _enrich_batch(
         self, items: list[ClaimedItem], clients: EnrichmentClients
