@@ -1,10 +1,10 @@
 """Enrichment throughput against the sandbox, next to the raw DNS ceiling of the same server.
 
     python -m benchmarks.enrich [--size 5000] [--concurrency 64] [--batch 200] [--workers 1]
-                                [--engine lease|dramatiq] [--limit rdap=10/1]
+                                [--engine lease|dramatiq] [--limit rdap=10/1 | --no-limit]
 
 Generates a world, serves it with the sandbox, writes every name and address of its ground
-truth as a pending indicator into the ``bench`` Neo4j instance, and measures in one run:
+truth as a pending indicator into the benchmark Neo4j instance, and measures in one run:
 
 (a) the raw DNS ceiling: dnspython asyncio A queries per second against the same nsd, with the
     same number of queries in flight as the pipeline is allowed, from as many processes as the
@@ -31,11 +31,19 @@ processes, from ``getrusage``).
 The sandbox enforces ``--limit`` (default ``rdap=10/1``: ten RDAP requests a second, counted
 across connections, well below what the workers can send unlimited), so the RDAP registry's
 limit is what binds and ``limit_utilisation`` says how close the engine keeps to it; the
-sandbox's own count of over-limit answers is reported as ``sandbox_over_limit``.
+sandbox's own count of over-limit answers is reported as ``sandbox_over_limit``. With
+``--no-limit`` the sandbox enforces nothing, and the figures are the pipeline's own
+throughput (every domain costs one RDAP request, so at ``rdap=10/1`` no engine passes about
+ten domains a second).
 
 The last line is one JSON object with ``engine``, ``workers``, ``raw_dns_qps``,
 ``pipeline_dns_qps``, ``ratio_vs_raw_dns``, ``indicators_per_s``, ``over_limit_answers``,
-``limit_utilisation``, ``cpu_s_per_indicator``, ``rdap_requests`` and ``distinct_networks``.
+``limit_utilisation``, ``cpu_s_per_indicator``, ``rdap_requests`` and ``distinct_networks``,
+and the lease run's ``stage_seconds`` (claim, enrich, rows, write; summed over lanes),
+``stage_shares`` (each stage's seconds ÷ the run's) and ``write_share`` (write seconds ÷ the
+run's seconds).
+
+The benchmark instance is ``benchmarks._common.BENCH_INSTANCE`` on its ports (see there).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ from attribution.writer import GraphWriter, apply_schema
 from benchmarks._common import (
     BENCH_BOLT_PORT,
     BENCH_HTTP_PORT,
+    BENCH_INSTANCE,
     bench_graph,
     emit,
     peak_rss_mb,
@@ -93,7 +102,7 @@ from enrichment.config import (
 )
 from enrichment.limits import registry_counters
 from enrichment.sandbox.generate import generate_world
-from enrichment.sandbox.limiting import parse_service_limit
+from enrichment.sandbox.limiting import LimitSpec, parse_service_limit
 from enrichment.sandbox.manager import Sandbox, free_port
 
 
@@ -279,7 +288,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SERVICE=RATE/SECONDS",
         help="a limit the sandbox enforces (repeatable; default rdap=10/1)",
     )
+    parser.add_argument(
+        "--no-limit",
+        action="store_true",
+        help="the sandbox enforces no limit: the pipeline's own throughput",
+    )
     return parser
+
+
+def sandbox_limits(args: argparse.Namespace) -> dict[str, LimitSpec]:
+    """The limits the sandbox enforces: ``--limit``, none with ``--no-limit``, else rdap=10/1."""
+    if args.no_limit:
+        if args.limit:
+            raise SystemExit("--no-limit and --limit exclude each other")
+        return {}
+    return dict(parse_service_limit(text) for text in args.limit or ["rdap=10/1"])
 
 
 def cpu_seconds() -> float:
@@ -348,7 +371,7 @@ def _bench_env(graph: Graph, state_file: Path, url: str) -> dict[str, str]:
     else:
         neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
         uri = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}"
-        password = LocalNeo4j(settings.home, neo, instance="bench").password()
+        password = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).password()
     return {
         **os.environ,
         "NEO4J_URI": uri,
@@ -408,6 +431,7 @@ def _result(
     distinct: int,
 ) -> dict[str, Any]:
     pipeline_qps = figures["dns_queries"] / figures["seconds"]
+    stages = figures["stage_seconds"]
     return {
         "benchmark": "enrich",
         "size": args.size,
@@ -420,7 +444,11 @@ def _result(
         "pipeline_dns_queries": figures["dns_queries"],
         "ratio_vs_raw_dns": round(pipeline_qps / raw, 3),
         "pipeline_seconds": round(figures["seconds"], 2),
-        "stage_seconds": figures["stage_seconds"],
+        "stage_seconds": stages,
+        # Seconds of each stage per second of the run (lanes overlap, so shares can add up
+        # to more than 1): ``write_share`` is how much of the run the graph writes took.
+        "stage_shares": {k: round(v / figures["seconds"], 3) for k, v in stages.items()},
+        "write_share": round(stages.get("write", 0.0) / figures["seconds"], 3),
         "done": figures["done"],
         "partial": figures["partial"],
         "failed": figures["failed"],
@@ -434,7 +462,9 @@ def _result(
 
 
 def _start_redis(root: Path) -> LocalRedis:
-    server = LocalRedis(root / "redis-home", RedisSettings(port=free_port()), instance="bench")
+    server = LocalRedis(
+        root / "redis-home", RedisSettings(port=free_port()), instance=BENCH_INSTANCE
+    )
     server.start()
     return server
 
@@ -448,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_world(data_dir, seed=args.seed, size=args.size)
         print(f"world generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
         sandbox = Sandbox(root / "state")
-        limits = dict(parse_service_limit(text) for text in args.limit or ["rdap=10/1"])
+        limits = sandbox_limits(args)
         endpoints = sandbox.up(data_dir, limits=limits)
         redis_server = _start_redis(root)
         graph = bench_graph()
