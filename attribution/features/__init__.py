@@ -1,9 +1,11 @@
 """Features of domains and addresses, exported read-only from the graph.
 
-:mod:`~attribution.features.export` reads the graph once, read-only;
+:mod:`~attribution.features.export` holds the read-only statements (and a dictionary export);
+:mod:`~attribution.features.facts` streams them into compact arrays;
 :mod:`~attribution.features.lexical` scores the name itself; :mod:`~attribution.features.extract`
 builds one row per node with the versioned :data:`FEATURE_NAMES`; and
-:mod:`~attribution.features.graphfeat` adds graph structure and cross-fitted label features.
+:mod:`~attribution.features.graphfeat` adds graph structure (a sparse adjacency matrix) and
+cross-fitted label features.
 :mod:`~attribution.features.families` groups the observed evidence into independent families.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 from attribution.db import Graph
 from attribution.labels import NodeKey
 
-__all__ = ["GraphExport", "export_graph", "net_of"]
+__all__ = ["EXPORT_STATEMENTS", "GraphExport", "export_graph", "net_of"]
 
 
 def net_of(address: str) -> str:
@@ -52,7 +52,7 @@ class GraphExport:
         ]
 
 
-_EXPORT: dict[str, str] = {
+EXPORT_STATEMENTS: dict[str, str] = {
     "domains": """
         MATCH (d:Domain)
         RETURN d.name AS name, d.registrable AS registrable, d.first_seen.epochMillis AS first,
@@ -91,7 +91,9 @@ def export_graph(graph: Graph, *, timeout: float | None = None) -> GraphExport:
     """Read the facts behind the features, read-only (each statement tagged ``features.*``)."""
 
     def read(name: str) -> list[dict[str, Any]]:
-        return graph.read(_EXPORT[name], timeout=timeout, metadata={"query": f"features.{name}"})
+        return graph.read(
+            EXPORT_STATEMENTS[name], timeout=timeout, metadata={"query": f"features.{name}"}
+        )
 
     out = GraphExport()
     for row in read("domains"):

@@ -1,8 +1,10 @@
 """Feature rows for every Domain and IPAddress, from a read-only export of the graph.
 
-:func:`~attribution.features.export.export_graph` reads the facts the features need, and
-:func:`build_features` turns them into one row per node with the columns of
-:data:`FEATURE_NAMES`, in that order. :data:`FEATURE_SET_VERSION` changes whenever a column is
+:func:`~attribution.features.facts.read_facts` streams the facts the features need into compact
+arrays, and :func:`build_features` turns them into one row per node with the columns of
+:data:`FEATURE_NAMES`, in that order (:func:`features_from_export` does the same from a
+dictionary export). Columns are computed with array operations over every node at once; only
+the lexical and warninglist columns take a Python call per node. :data:`FEATURE_SET_VERSION` changes whenever a column is
 added, removed, reordered or computed differently; a saved model records it and refuses to
 score with another.
 
@@ -42,10 +44,9 @@ labels (cross-fitted, see :mod:`attribution.features.graphfeat`)
 
 from __future__ import annotations
 
+import json
 import re
-import statistics
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -54,10 +55,12 @@ from typing import Any
 import numpy as np
 
 from attribution.db import Graph
-from attribution.features import graphfeat
-from attribution.features.export import GraphExport, export_graph, net_of
+from attribution.features import arrays, graphfeat
+from attribution.features.export import GraphExport, export_graph
+from attribution.features.facts import Facts, read_facts
 from attribution.features.lexical import LEXICAL_FEATURES, lexical_features
 from attribution.labels import NodeKey, ResolvedLabel
+from attribution.warninglists import LIST_TYPES
 
 __all__ = [
     "EVIDENCE_FEATURES",
@@ -203,128 +206,202 @@ def default_warninglists() -> Any:
     return _warninglists(None if directory is None else str(directory))
 
 
-def _median(values: list[float]) -> float:
-    return float(statistics.median(values)) if values else float("nan")
+def feature_warninglists() -> Any:
+    """Only the lists whose category a column reads (cloud, CDN, top sites, parking,
+    dynamic DNS), from the settings' directory, not cached: a scoring run matches its nodes
+    and lets the index go. The columns are the same as with every list loaded, since a hit
+    of any other category never sets a column. None when no lists are installed."""
+    from attribution.settings import load_settings
+    from attribution.warninglists import WarninglistIndex, category_for, package_lists_dir
 
-
-@dataclass
-class _Relations:
-    """The export's relationships indexed both ways, built once per feature run."""
-
-    names_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    """address -> names resolving to it directly."""
-    addrs_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    """name -> addresses it resolves to directly."""
-    ttls_of_name: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    ttls_of_addr: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    alias_targets: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    ns_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    domains_of_ns: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    mx_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    asn_of_addr: dict[str, set[int]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, export: GraphExport) -> _Relations:
-        rel = cls()
-        for name, address, ttl in export.resolves:
-            rel.names_of[address].add(name)
-            rel.addrs_of[name].add(address)
-            if ttl is not None:
-                rel.ttls_of_name[name].append(float(ttl))
-                rel.ttls_of_addr[address].append(float(ttl))
-        for alias, target in export.aliases:
-            rel.alias_targets[alias].add(target)
-        for name, ns in export.name_servers:
-            rel.ns_of[name].add(ns)
-            rel.domains_of_ns[ns].add(name)
-        for name, mx in export.mail_servers:
-            rel.mx_of[name].add(mx)
-        rel.asn_of_addr = {
-            a: {asn for _, asn in rows if asn is not None} for a, rows in export.prefixes.items()
-        }
-        return rel
-
-    def addresses(self, name: str) -> set[str]:
-        """Addresses of a name, directly or through one CNAME."""
-        found = set(self.addrs_of.get(name, ()))
-        for target in self.alias_targets.get(name, ()):
-            found |= self.addrs_of.get(target, set())
-        return found
-
-    def name_ttls(self, name: str) -> list[float]:
-        """TTLs of a name's address records, its CNAME targets' included."""
-        ttls = list(self.ttls_of_name.get(name, ()))
-        for target in self.alias_targets.get(name, ()):
-            ttls += self.ttls_of_name.get(target, [])
-        return ttls
+    directory = load_settings().warninglists_dir
+    root = package_lists_dir() if directory is None else Path(directory)
+    lists_dir = root / "lists" if (root / "lists").is_dir() else root
+    paths = sorted(lists_dir.glob("*/list.json"))
+    if not paths:
+        return None
+    index = WarninglistIndex(source=str(root))
+    for path in paths:
+        if category_for(path.parent.name) not in _WL_CATEGORY:
+            continue
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and document.get("type") in LIST_TYPES:
+            index.add(path.parent.name, document)
+    return index
 
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
-def _domain_dns(
-    row: np.ndarray,
-    name: str,
-    props: Mapping[str, Any],
-    rel: _Relations,
-    addrs: set[str],
-    asns: set[int],
-) -> None:
-    """DNS and hosting columns of a domain, from its addresses (``addrs``, directly or through
-    one CNAME) and their origin ASes (``asns``)."""
-    has_dns = (
-        bool(addrs or rel.ns_of.get(name) or rel.mx_of.get(name) or rel.alias_targets.get(name))
-        or props.get("nxdomain") is not None
-    )
-    if has_dns:
-        row[_COL["dns_addr_count"]] = len(addrs)
-        row[_COL["dns_v6_count"]] = sum(":" in a for a in addrs)
-        row[_COL["dns_ns_count"]] = len(rel.ns_of.get(name, ()))
-        row[_COL["dns_mx_count"]] = len(rel.mx_of.get(name, ()))
-        row[_COL["dns_alias"]] = 1.0 if rel.alias_targets.get(name) else 0.0
-    ttls = rel.name_ttls(name)
-    if ttls:
-        row[_COL["dns_min_ttl"]] = min(ttls)
-        row[_COL["dns_median_ttl"]] = _median(ttls)
-    if addrs:
-        row[_COL["dns_distinct_24"]] = len({net_of(a) for a in addrs})
-        if any(a in rel.asn_of_addr for a in addrs):
-            row[_COL["dns_distinct_asn"]] = len(asns)
-        counts = [len(rel.names_of.get(a, ())) for a in addrs]
-        row[_COL["host_cohost_max"]] = max(counts)
-        row[_COL["host_cohost_mean"]] = float(np.mean(counts))
-    if rel.ns_of.get(name):
-        row[_COL["dns_ns_shared_max"]] = max(
-            len(rel.domains_of_ns[ns]) - 1 for ns in rel.ns_of[name]
+@dataclass
+class _Hosting:
+    """Each domain's addresses (directly or through one CNAME) as distinct (name, address)
+    id pairs, with what the columns read about them."""
+
+    names: np.ndarray
+    addresses: np.ndarray
+    asn_names: np.ndarray
+    """(name, ASN id) distinct pairs over the addresses' announced prefixes."""
+    asn_ids: np.ndarray
+
+    @classmethod
+    def of(cls, facts: Facts) -> _Hosting:
+        direct = facts.resolves
+        alias, target = arrays.unique_pairs(facts.aliases[:, 0], facts.aliases[:, 1])
+        via_names, via_addresses = arrays.expand(alias, target, direct[:, 0], direct[:, 1])
+        names, addresses = arrays.unique_pairs(
+            np.concatenate((direct[:, 0], via_names)),
+            np.concatenate((direct[:, 1], via_addresses)),
         )
+        announced = facts.in_prefix[facts.in_prefix[:, 2] >= 0]
+        asn_names, asn_ids = arrays.unique_pairs(
+            *arrays.expand(names, addresses, announced[:, 0], announced[:, 2])
+        )
+        return cls(names, addresses, asn_names, asn_ids)
 
 
-def _asns_of(addresses: set[str], rel: _Relations) -> set[int]:
-    asns: set[int] = set()
-    for address in addresses:
-        asns |= rel.asn_of_addr.get(address, set())
-    return asns
+def _domain_ttls(facts: Facts, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and median TTL of each domain's address records, its CNAME targets' included."""
+    direct = facts.resolves[:, 0]
+    alias, target = arrays.unique_pairs(facts.aliases[:, 0], facts.aliases[:, 1])
+    via, ttls = arrays.expand(alias, target, direct, facts.resolve_ttl)
+    groups = np.concatenate((direct, via))
+    return arrays.group_min_median(groups, np.concatenate((facts.resolve_ttl, ttls)), n)
 
 
-def _domain_registration(
-    row: np.ndarray, name: str, props: Mapping[str, Any], export: GraphExport
-) -> None:
+def _domain_dns(X: np.ndarray, facts: Facts, hosting: _Hosting) -> None:
+    """DNS and hosting columns of every domain row (see the module docstring)."""
+    n_all, n = len(facts.domains), facts.n_domains
+    names, addresses = hosting.names, hosting.addresses
+    addr_count = arrays.count(names, n_all)[:n]
+    ns_names, ns_hosts = arrays.unique_pairs(facts.name_servers[:, 0], facts.name_servers[:, 1])
+    mx_names, _ = arrays.unique_pairs(facts.mail_servers[:, 0], facts.mail_servers[:, 1])
+    ns_count = arrays.count(ns_names, n_all)[:n]
+    mx_count = arrays.count(mx_names, n_all)[:n]
+    alias_count = arrays.count(facts.aliases[:, 0], n_all)[:n]
+    has_dns = (addr_count + ns_count + mx_count + alias_count > 0) | facts.nxdomain
+    rows = np.flatnonzero(has_dns)
+    is_v6 = np.array([":" in a for a in facts.addresses], dtype=float)
+    v6 = arrays.group_sum(names, is_v6[addresses], n_all)[:n]
+    for column, values in (("dns_addr_count", addr_count), ("dns_v6_count", v6),
+                           ("dns_ns_count", ns_count), ("dns_mx_count", mx_count),
+                           ("dns_alias", (alias_count > 0))):  # fmt: skip
+        X[rows, _COL[column]] = values[rows]
+    low, median = _domain_ttls(facts, n_all)
+    X[:n, _COL["dns_min_ttl"]], X[:n, _COL["dns_median_ttl"]] = low[:n], median[:n]
+    resolved = np.flatnonzero(addr_count > 0)
+    nets, _ = facts.networks()
+    net_names, _ = arrays.unique_pairs(names, nets[addresses])
+    X[resolved, _COL["dns_distinct_24"]] = arrays.count(net_names, n_all)[resolved]
+    routed = np.zeros(len(facts.addresses), dtype=bool)
+    routed[facts.in_prefix[:, 0]] = True
+    any_routed = np.flatnonzero(arrays.count(names[routed[addresses]], n_all)[:n] > 0)
+    asn_count = arrays.count(hosting.asn_names, n_all)
+    X[any_routed, _COL["dns_distinct_asn"]] = asn_count[any_routed]
+    cohosts = arrays.count(arrays.unique_pairs(facts.resolves[:, 1], facts.resolves[:, 0])[0],
+                           len(facts.addresses)).astype(float)  # fmt: skip
+    X[resolved, _COL["host_cohost_max"]] = arrays.group_max(names, cohosts[addresses], n_all)[
+        resolved
+    ]
+    total = arrays.group_sum(names, cohosts[addresses], n_all)
+    X[resolved, _COL["host_cohost_mean"]] = total[resolved] / addr_count[resolved]
+    sharing = arrays.count(ns_hosts, n_all).astype(float) - 1
+    shared_max = arrays.group_max(ns_names, sharing[ns_hosts], n_all)[:n]
+    named = ns_count > 0
+    X[:n][named, _COL["dns_ns_shared_max"]] = shared_max[named]
+
+
+def _domain_registration(X: np.ndarray, facts: Facts) -> None:
     """Registration columns, from the registrable domain's data (the name's own as fallback)."""
-    registrable = props.get("registrable") or name
-    reg = export.domains.get(registrable, props)
-    created, first = reg.get("created"), props.get("first")
-    if created is not None:
-        if first is not None:
-            row[_COL["reg_age_days"]] = (first - created) / _DAY_MS
-        if reg.get("expires") is not None:
-            row[_COL["reg_length_days"]] = (reg["expires"] - created) / _DAY_MS
-        if reg.get("updated") is not None:
-            row[_COL["reg_update_gap_days"]] = (reg["updated"] - created) / _DAY_MS
-    privacy = reg.get("privacy")
-    if privacy is None and registrable in export.registrants:
-        privacy = export.registrants[registrable][1]
-    if privacy is not None:
-        row[_COL["reg_privacy"]] = 1.0 if privacy else 0.0
+    n = facts.n_domains
+    own = np.arange(n)
+    reg = np.where(facts.registrable < n, facts.registrable, own)
+    first = facts.times[:, 0]
+    created, updated, expires = (facts.times[reg, c] for c in (1, 2, 3))
+    X[:n, _COL["reg_age_days"]] = (first - created) / _DAY_MS
+    X[:n, _COL["reg_length_days"]] = (expires - created) / _DAY_MS
+    X[:n, _COL["reg_update_gap_days"]] = (updated - created) / _DAY_MS
+    privacy = facts.privacy[reg].copy()
+    for i in np.flatnonzero(np.isnan(privacy)):
+        registrant = facts.registrant_of.get(int(facts.registrable[i]))
+        if registrant is not None:
+            privacy[i] = registrant[1]
+    X[:n, _COL["reg_privacy"]] = privacy
+
+
+def _address_columns(X: np.ndarray, facts: Facts) -> None:
+    """Columns of every address row (reverse name, records pointing at it, routing)."""
+    n_all, d, n = len(facts.addresses), facts.n_domains, facts.n_addresses
+    rows = slice(d, d + n)
+    X[rows, _COL["is_ip"]] = 1.0
+    low, median = arrays.group_min_median(facts.resolves[:, 1], facts.resolve_ttl, n_all)
+    X[rows, _COL["dns_min_ttl"]], X[rows, _COL["dns_median_ttl"]] = low[:n], median[:n]
+    for address, ptr in facts.reverse.items():
+        if address < n:
+            X[d + address, _COL["ip_ptr_dynamic"]] = 1.0 if _DYNAMIC_PTR.search(ptr) else 0.0
+    resolving = arrays.count(facts.resolves[:, 1], n_all)[:n] > 0
+    cohosts = arrays.count(
+        arrays.unique_pairs(facts.resolves[:, 1], facts.resolves[:, 0])[0], n_all
+    )[:n]
+    X[d + np.flatnonzero(resolving), _COL["host_cohost_max"]] = cohosts[resolving]
+    X[d + np.flatnonzero(resolving), _COL["host_cohost_mean"]] = cohosts[resolving]
+    announced = facts.in_prefix[facts.in_prefix[:, 2] >= 0]
+    asn_addresses, _ = arrays.unique_pairs(announced[:, 0], announced[:, 2])
+    asn_count = arrays.count(asn_addresses, n_all)[:n]
+    X[d + np.flatnonzero(asn_count > 0), _COL["dns_distinct_asn"]] = asn_count[asn_count > 0]
+
+
+def node_asns(facts: Facts, hosting: _Hosting) -> list[frozenset[int]]:
+    """Origin ASes of each row: a domain's addresses' ASes, an address's own (equal sets
+    share one frozenset)."""
+    d, n = facts.n_domains, facts.n_addresses
+    announced = facts.in_prefix[facts.in_prefix[:, 2] >= 0]
+    a_rows, a_asns = arrays.unique_pairs(announced[:, 0], announced[:, 2])
+    keep = a_rows < n
+    rows = np.concatenate((hosting.asn_names[hosting.asn_names < d], d + a_rows[keep]))
+    asn_ids = np.concatenate((hosting.asn_ids[hosting.asn_names < d], a_asns[keep]))
+    shared: dict[tuple[int, ...], frozenset[int]] = {}
+    out = [frozenset[int]()] * (d + n)
+    bounds = np.searchsorted(rows, np.arange(d + n + 1))
+    for row in np.flatnonzero(bounds[1:] > bounds[:-1]):
+        members = tuple(facts.asns[i] for i in asn_ids[bounds[row] : bounds[row + 1]])
+        out[row] = shared.setdefault(members, frozenset(members))
+    return out
+
+
+def _lexical_and_lists(
+    X: np.ndarray, facts: Facts, hosting: _Hosting, rows: np.ndarray, wl: Any
+) -> None:
+    """Lexical and warninglist columns of ``rows`` (one Python call per node)."""
+    d = facts.n_domains
+    lexical = [_COL[f] for f in LEXICAL_FEATURES]
+    bounds = np.searchsorted(hosting.names, np.arange(d + 1))
+    address_hits: dict[int, set[str]] = {}
+
+    def hits_of(address: int) -> set[str]:
+        if address not in address_hits:
+            found = {h.category for h in wl.match_ip(facts.addresses[address])}
+            address_hits[address] = found
+        return address_hits[address]
+
+    for row in rows:
+        if row >= d:
+            if wl is not None:
+                _warninglist_columns(X[row], hits_of(int(row) - d))
+            continue
+        name = facts.domains[row]
+        X[row, _COL["is_ip"]] = 0.0
+        values = lexical_features(name)
+        X[row, lexical] = [values[f] for f in LEXICAL_FEATURES]
+        if wl is None:
+            continue
+        hits = {h.category for h in wl.match_domain(name)}
+        registrable = facts.domains[facts.registrable[row]]
+        if registrable != name:
+            hits |= {h.category for h in wl.match_domain(registrable)}
+        for address in hosting.addresses[bounds[row] : bounds[row + 1]]:
+            hits |= hits_of(int(address)) & _ADDRESS_CATEGORIES
+        _warninglist_columns(X[row], hits)
 
 
 def _warninglist_columns(row: np.ndarray, hits: set[str]) -> None:
@@ -332,57 +409,52 @@ def _warninglist_columns(row: np.ndarray, hits: set[str]) -> None:
         row[_COL[feature]] = 1.0 if category in hits else 0.0
 
 
-def _domain_hits(wl: Any, name: str, registrable: str, addrs: set[str]) -> set[str]:
-    """Warninglist categories of the name, its registrable domain and (cloud, CDN) addresses."""
-    hits = {h.category for h in wl.match_domain(name)}
-    if registrable != name:
-        hits |= {h.category for h in wl.match_domain(registrable)}
-    for address in addrs:
-        hits |= {h.category for h in wl.match_ip(address)} & _ADDRESS_CATEGORIES
-    return hits
+def features_from_facts(
+    facts: Facts,
+    labels: Mapping[NodeKey, ResolvedLabel],
+    *,
+    n_folds: int = 5,
+    seed: int = 0,
+    warninglists: Any = None,
+    rows: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FeatureMatrix:
+    """Feature rows for the scored nodes of ``facts`` (all, or only ``rows``, which are still
+    computed in the context of the whole graph); label features cross-fitted over ``labels``.
 
-
-def _domain_row(
-    row: np.ndarray,
-    name: str,
-    props: Mapping[str, Any],
-    export: GraphExport,
-    rel: _Relations,
-    wl: Any,
-) -> frozenset[int]:
-    """Fill a domain's columns; returns the origin ASes of its addresses."""
-    row[_COL["is_ip"]] = 0.0
-    for feature, value in lexical_features(name).items():
-        row[_COL[feature]] = value
-    addrs = rel.addresses(name)
-    asns = _asns_of(addrs, rel)
-    _domain_dns(row, name, props, rel, addrs, asns)
-    _domain_registration(row, name, props, export)
-    if wl is not None:
-        registrable = props.get("registrable") or name
-        _warninglist_columns(row, _domain_hits(wl, name, registrable, addrs))
-    return frozenset(asns)
-
-
-def _address_row(
-    row: np.ndarray, address: str, export: GraphExport, rel: _Relations, wl: Any
-) -> None:
-    """Fill an address's columns (reverse name, records pointing at it, routing, lists)."""
-    row[_COL["is_ip"]] = 1.0
-    ttls = rel.ttls_of_addr.get(address, [])
-    if ttls:
-        row[_COL["dns_min_ttl"]] = min(ttls)
-        row[_COL["dns_median_ttl"]] = _median(ttls)
-    ptr = export.reverse.get(address)
-    if ptr is not None:
-        row[_COL["ip_ptr_dynamic"]] = 1.0 if _DYNAMIC_PTR.search(ptr) else 0.0
-    if address in rel.names_of:
-        row[_COL["host_cohost_max"]] = len(rel.names_of[address])
-        row[_COL["host_cohost_mean"]] = len(rel.names_of[address])
-    if rel.asn_of_addr.get(address):
-        row[_COL["dns_distinct_asn"]] = len(rel.asn_of_addr[address])
-    if wl is not None:
-        _warninglist_columns(row, {h.category for h in wl.match_ip(address)})
+    Columns computed for every node at once (counts, graph structure, labels) are array
+    operations; only the lexical and warninglist columns take a Python call per node, and
+    only for the nodes asked for.
+    """
+    say = progress or (lambda _: None)
+    keys = facts.keys()
+    X = np.full((len(keys), len(FEATURE_NAMES)), float("nan"))
+    X[: facts.n_domains, _COL["is_ip"]] = 0.0
+    hosting = _Hosting.of(facts)
+    _domain_dns(X, facts, hosting)
+    _domain_registration(X, facts)
+    _address_columns(X, facts)
+    chosen = np.arange(len(keys)) if rows is None else np.asarray(rows, dtype=np.int64)
+    _lexical_and_lists(X, facts, hosting, chosen, warninglists)
+    say("base features")
+    asns = node_asns(facts, hosting)
+    structure = graphfeat.FactGraph.of(facts)
+    X[:, _COL["g_degree"]], X[:, _COL["g_component_size"]] = structure.degree_and_component()
+    say("graph structure")
+    folds = graphfeat.assign_folds(keys, labels, n_folds, seed)
+    label_cols = graphfeat.cross_fitted_label_features(
+        facts, structure, keys, labels, folds, n_folds, asns, (hosting.names, hosting.addresses)
+    )
+    for name, values in label_cols.items():
+        X[:, _COL[name]] = values
+    say("label features")
+    return FeatureMatrix(
+        keys=[keys[i] for i in chosen],
+        X=X[chosen] if rows is not None else X,
+        folds=folds[chosen],
+        asns={keys[i]: asns[i] for i in chosen},
+        incidents=set(facts.incidents),
+    )
 
 
 def features_from_export(
@@ -394,34 +466,14 @@ def features_from_export(
     warninglists: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> FeatureMatrix:
-    """Feature rows for every node of ``export``; label features cross-fitted over ``labels``."""
-    say = progress or (lambda _: None)
-    keys = export.keys()
-    position = {key: i for i, key in enumerate(keys)}
-    X = np.full((len(keys), len(FEATURE_NAMES)), float("nan"))
-    rel = _Relations.of(export)
-    node_asns: dict[NodeKey, frozenset[int]] = {}
-    for name, props in export.domains.items():
-        row = X[position[("Domain", name)]]
-        node_asns[("Domain", name)] = _domain_row(row, name, props, export, rel, warninglists)
-    for address in export.addresses:
-        _address_row(X[position[("IPAddress", address)]], address, export, rel, warninglists)
-        node_asns[("IPAddress", address)] = frozenset(rel.asn_of_addr.get(address, set()))
-    say("base features")
-    nxgraph = graphfeat.build_graph(export)
-    degree, component = graphfeat.structural_features(nxgraph, keys)
-    X[:, _COL["g_degree"]] = degree
-    X[:, _COL["g_component_size"]] = component
-    say("graph structure")
-    folds = graphfeat.assign_folds(keys, labels, n_folds, seed)
-    label_cols = graphfeat.cross_fitted_label_features(
-        export, nxgraph, keys, labels, folds, n_folds, node_asns
-    )
-    for name, values in label_cols.items():
-        X[:, _COL[name]] = values
-    say("label features")
-    return FeatureMatrix(
-        keys=keys, X=X, folds=folds, asns=node_asns, incidents=set(export.incidents)
+    """Feature rows for every node of ``export`` (see :func:`features_from_facts`)."""
+    return features_from_facts(
+        Facts.from_export(export),
+        labels,
+        n_folds=n_folds,
+        seed=seed,
+        warninglists=warninglists,
+        progress=progress,
     )
 
 
@@ -434,15 +486,16 @@ def build_features(
     warninglists: Any = "settings",
     progress: Callable[[str], None] | None = None,
 ) -> FeatureMatrix:
-    """Export the graph and build every node's features (see :func:`features_from_export`).
+    """Read the graph's facts (streamed, :func:`~attribution.features.facts.read_facts`)
+    and build every node's features (see :func:`features_from_facts`).
 
     ``warninglists`` is a loaded index, ``None`` (warninglist columns NaN) or ``"settings"``
     (load from ``settings.warninglists_dir``).
     """
-    export = export_graph(graph)
+    facts = read_facts(graph)
     if progress:
         progress("export")
     index = default_warninglists() if warninglists == "settings" else warninglists
-    return features_from_export(
-        export, labels, n_folds=n_folds, seed=seed, warninglists=index, progress=progress
+    return features_from_facts(
+        facts, labels, n_folds=n_folds, seed=seed, warninglists=index, progress=progress
     )

@@ -1,8 +1,10 @@
 """Graph-structure features and cross-fitted label features.
 
-The exported facts become an undirected :mod:`networkx` graph whose nodes are the scored
-domains and addresses plus the things they share: name and mail servers (domains too),
-registrars, registrants, prefixes and ASes.
+The facts become an undirected graph whose nodes are the scored domains and addresses plus
+the things they share: name and mail servers (domains too), registrars, registrants, prefixes
+and ASes. It is held as one sparse adjacency matrix over integer ids (:class:`FactGraph`):
+degrees, components and the walk are array operations, with no Python object per node or
+edge. (Analysts' own graph algorithms can still load it into :mod:`networkx`.)
 
 Label features use other nodes' labels, so they are **cross-fitted**: every labelled node is
 put in one of ``K`` folds by a hash of its identity (never of its label, so flipping a label
@@ -30,55 +32,113 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
-from attribution.features.export import GraphExport, net_of
+from attribution.features import arrays
+from attribution.features.facts import Facts
 from attribution.labels import NodeKey, ResolvedLabel
 
 __all__ = [
+    "FactGraph",
     "assign_folds",
-    "build_graph",
     "cross_fitted_label_features",
     "personalised_pagerank",
-    "structural_features",
+    "transition_matrix",
 ]
 
 RESTART = 0.15
 SMOOTHING = 1.0
 
 
-def build_graph(export: GraphExport) -> nx.Graph:
-    """The undirected fact graph; node ids are ``(label, key)`` tuples."""
-    g = nx.Graph()
-    g.add_nodes_from(export.keys())
-    g.add_edges_from((("Domain", a), ("IPAddress", b)) for a, b, _ in export.resolves)
-    g.add_edges_from((("Domain", a), ("Domain", b)) for a, b in export.aliases)
-    g.add_edges_from((("Domain", a), ("Domain", b)) for a, b in export.name_servers)
-    g.add_edges_from((("Domain", a), ("Domain", b)) for a, b in export.mail_servers)
-    g.add_edges_from((("IPAddress", a), ("Domain", b)) for a, b in export.reverse.items())
-    for address, rows in export.prefixes.items():
-        for prefix, asn in rows:
-            g.add_edge(("IPAddress", address), ("Prefix", prefix))
-            if asn is not None:
-                g.add_edge(("Prefix", prefix), ("AutonomousSystem", str(asn)))
-    g.add_edges_from((("Domain", a), ("Registrar", b)) for a, b in export.registrars.items())
-    g.add_edges_from((("Domain", a), ("Registrant", b)) for a, (b, _) in export.registrants.items())
-    return g
+def _node_keys(facts: Facts) -> tuple[list[NodeKey], list[int]]:
+    """Every possible node as its (label, key) tuple, in id order, and each kind's offset."""
+    kinds: list[tuple[str, list[str]]] = [
+        ("Domain", facts.domains),
+        ("IPAddress", facts.addresses),
+        ("Prefix", facts.prefixes),
+        ("AutonomousSystem", [str(asn) for asn in facts.asns]),
+        ("Registrar", facts.registrars),
+        ("Registrant", facts.registrants),
+    ]
+    keys: list[NodeKey] = []
+    offsets = []
+    for label, values in kinds:
+        offsets.append(len(keys))
+        keys += [(label, value) for value in values]
+    return keys, offsets
 
 
-def structural_features(g: nx.Graph, keys: Sequence[NodeKey]) -> tuple[np.ndarray, np.ndarray]:
-    """Degree and connected-component size of each key's node."""
-    size: dict[object, int] = {}
-    for component in nx.connected_components(g):
-        n = len(component)
-        for node in component:
-            size[node] = n
-    degree = np.array([float(g.degree(k)) for k in keys])
-    component = np.array([float(size[k]) for k in keys])
-    return degree, component
+def _shift(pairs: np.ndarray, first: int, second: int) -> np.ndarray:
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2) + np.array([first, second])
+
+
+def _edges(facts: Facts, offsets: list[int]) -> np.ndarray:
+    """(n, 2) node-id pairs of every fact edge (as the writer stored them, repeats kept)."""
+    ip, prefix, asn, registrar, registrant = offsets[1:]
+    announced = facts.in_prefix[facts.in_prefix[:, 2] >= 0]
+    reverse = np.array(sorted(facts.reverse_ids.items()), dtype=np.int64).reshape(-1, 2)
+    registrars = np.array(sorted(facts.registrar_of.items()), dtype=np.int64).reshape(-1, 2)
+    registrants = np.array(
+        sorted((d, r) for d, (r, _) in facts.registrant_of.items()), dtype=np.int64
+    ).reshape(-1, 2)
+    parts = [
+        _shift(facts.resolves, 0, ip),
+        facts.aliases,
+        facts.name_servers,
+        facts.mail_servers,
+        _shift(reverse, ip, 0),
+        _shift(facts.in_prefix[:, :2], ip, prefix),
+        _shift(announced[:, 1:], prefix, asn),
+        _shift(registrars, 0, registrar),
+        _shift(registrants, 0, registrant),
+    ]
+    return np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1, 2) for p in parts])
+
+
+@dataclass
+class FactGraph:
+    """The undirected fact graph as a canonical CSR adjacency (entries 1.0, one per distinct
+    neighbour, a self-loop once), nodes in sorted order of ``repr((label, key))``, which
+    is the order the walk's floating-point sums depend on: the same graph gives the same
+    numbers however Neo4j returned its rows."""
+
+    adjacency: sp.csr_array
+    rows: np.ndarray
+    """Matrix index of each scored row."""
+
+    @classmethod
+    def of(cls, facts: Facts) -> FactGraph:
+        keys, offsets = _node_keys(facts)
+        edges = _edges(facts, offsets)
+        present = np.zeros(len(keys), dtype=bool)
+        present[: facts.n_domains] = True
+        present[offsets[1] : offsets[1] + facts.n_addresses] = True
+        present[edges.ravel()] = True
+        ids = np.flatnonzero(present)
+        order = sorted(range(len(ids)), key=lambda i: repr(keys[ids[i]]))
+        position = np.full(len(keys), -1, dtype=np.int64)
+        position[ids[order]] = np.arange(len(ids))
+        a, b = position[edges[:, 0]], position[edges[:, 1]]
+        a, b = arrays.unique_pairs(np.concatenate((a, b)), np.concatenate((b, a)))
+        adjacency = sp.coo_array(
+            (np.ones(a.size), (a, b)), shape=(len(ids), len(ids)), dtype=float
+        ).tocsr()
+        scored = np.concatenate(
+            (np.arange(facts.n_domains), offsets[1] + np.arange(facts.n_addresses))
+        )
+        return cls(adjacency, position[scored])
+
+    def degree_and_component(self) -> tuple[np.ndarray, np.ndarray]:
+        """Degree (a self-loop counts twice) and connected-component size of each row."""
+        adj = self.adjacency
+        degree = np.diff(adj.indptr).astype(float) + (adj.diagonal() != 0)
+        _, labels = connected_components(adj, directed=False)
+        sizes = np.bincount(labels).astype(float)
+        return degree[self.rows], sizes[labels[self.rows]]
 
 
 def assign_folds(
@@ -138,70 +198,79 @@ def personalised_pagerank(
     return rank
 
 
-def _transition(g: nx.Graph) -> tuple[sp.csr_array, dict[object, int]]:
-    """Column-stochastic walk matrix over ``g``'s nodes, and each node's index in it.
-
-    Nodes are indexed in sorted order, not in the order the graph was built (which follows
-    the order Neo4j returned rows in), so the floating-point sums, and every feature
-    computed from them, are the same for the same graph however it was loaded.
-    """
-    nodes = sorted(g.nodes, key=repr)
-    index = {node: i for i, node in enumerate(nodes)}
-    adjacency = nx.to_scipy_sparse_array(g, nodelist=nodes, format="csr", dtype=float)
+def transition_matrix(adjacency: sp.csr_array) -> sp.csr_array:
+    """Column-stochastic walk matrix of an adjacency matrix (isolated nodes' columns empty)."""
     degree = np.asarray(adjacency.sum(axis=0)).ravel()
     inverse = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-    return sp.csr_array(adjacency @ sp.diags_array(inverse)), index
+    return sp.csr_array(adjacency @ sp.diags_array(inverse))
 
 
-def _pivots(export: GraphExport, keys: Sequence[NodeKey]) -> tuple[np.ndarray, np.ndarray, int]:
-    """(row, pivot) membership pairs for the neighbour share."""
-    pivot_id: dict[str, int] = {}
-    rows: list[int] = []
-    pivots: list[int] = []
-    position = {key: i for i, key in enumerate(keys)}
+def _pivots(
+    facts: Facts, names: np.ndarray, addresses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(row, pivot) membership pairs for the neighbour share; ``names``/``addresses`` are
+    the distinct (domain, address) pairs, CNAME targets' addresses included."""
+    d, n_dom, n_addr = facts.n_domains, len(facts.domains), len(facts.addresses)
+    nets, n_nets = facts.networks()
+    registrant = np.array(
+        [facts.registrant_of.get(int(r), (-1, 0.0))[0] for r in facts.registrable], dtype=np.int64
+    )
+    with_registrant = np.flatnonzero(registrant >= 0)
+    own = np.arange(facts.n_addresses)
+    # Pivot id spaces, one after the other: ns, mx, registrant, address, name, network.
+    ns0, mx0, reg0 = 0, n_dom, 2 * n_dom
+    ip0 = reg0 + len(facts.registrants)
+    name0 = ip0 + n_addr
+    net0 = name0 + n_dom
+    scored = (names < d) & (addresses < facts.n_addresses)
+    ns = facts.name_servers[facts.name_servers[:, 0] < d]
+    mx = facts.mail_servers[facts.mail_servers[:, 0] < d]
+    rows = [ns[:, 0], mx[:, 0], with_registrant,
+            names[scored], d + addresses[scored], d + own, d + own]  # fmt: skip
+    pivots = [ns0 + ns[:, 1], mx0 + mx[:, 1],
+              reg0 + registrant[with_registrant], ip0 + addresses[scored],
+              name0 + names[scored], ip0 + own, net0 + nets[own]]  # fmt: skip
+    return (
+        np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]),
+        np.concatenate([np.asarray(p, dtype=np.int64) for p in pivots]),
+        net0 + n_nets,
+    )
 
-    def add(row: int, pivot: str) -> None:
-        rows.append(row)
-        pivots.append(pivot_id.setdefault(pivot, len(pivot_id)))
 
-    aliased: dict[str, set[str]] = {}
-    for alias, target in export.aliases:
-        aliased.setdefault(alias, set()).add(target)
-    addrs_of: dict[str, set[str]] = {}
-    for name, address, _ in export.resolves:
-        addrs_of.setdefault(name, set()).add(address)
-    for name, ns in export.name_servers:
-        add(position[("Domain", name)], f"ns:{ns}")
-    for name, mx in export.mail_servers:
-        add(position[("Domain", name)], f"mx:{mx}")
-    for name, props in export.domains.items():
-        registrable = props.get("registrable") or name
-        registrant = export.registrants.get(registrable)
-        if registrant is not None:
-            add(position[("Domain", name)], f"reg:{registrant[0]}")
-        addresses = set(addrs_of.get(name, ()))
-        for target in aliased.get(name, ()):
-            addresses |= addrs_of.get(target, set())
-        for address in addresses:
-            add(position[("Domain", name)], f"ip:{address}")
-            # Addresses of one name are each other's neighbours (fast-flux siblings).
-            add(position[("IPAddress", address)], f"name:{name}")
-    for address in export.addresses:
-        add(position[("IPAddress", address)], f"ip:{address}")
-        add(position[("IPAddress", address)], f"net:{net_of(address)}")
-    return np.array(rows, dtype=int), np.array(pivots, dtype=int), len(pivot_id)
+def _registrar_groups(facts: Facts) -> tuple[np.ndarray, np.ndarray, int]:
+    """(row, registrar) pairs: the registrar of each domain's registrable name."""
+    registrar = np.array(
+        [facts.registrar_of.get(int(r), -1) for r in facts.registrable], dtype=np.int64
+    )
+    rows = np.flatnonzero(registrar >= 0)
+    return rows, registrar[rows], len(facts.registrars)
+
+
+def _as_groups(asns: Sequence[frozenset[int]]) -> tuple[np.ndarray, np.ndarray, int]:
+    """(row, AS) pairs over each row's origin ASes."""
+    as_id: dict[int, int] = {}
+    rows, groups = [], []
+    for i, found in enumerate(asns):
+        for asn in found:
+            rows.append(i)
+            groups.append(as_id.setdefault(asn, len(as_id)))
+    return np.array(rows, dtype=np.int64), np.array(groups, dtype=np.int64), len(as_id)
 
 
 def cross_fitted_label_features(
-    export: GraphExport,
-    g: nx.Graph,
+    facts: Facts,
+    structure: FactGraph,
     keys: Sequence[NodeKey],
     labels: Mapping[NodeKey, ResolvedLabel],
     folds: np.ndarray,
     n_folds: int,
-    node_asns: Mapping[NodeKey, frozenset[int]],
+    node_asns: Sequence[frozenset[int]],
+    hosting: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """The label feature columns, each row computed without its own fold's labels."""
+    """The label feature columns, each row computed without its own fold's labels.
+
+    ``node_asns`` holds each row's origin ASes, ``hosting`` the distinct (domain id,
+    address id) pairs of each domain's addresses (CNAME targets' included)."""
     n = len(keys)
     y = np.array([(1.0 if labels[k].malicious else 0.0) if k in labels else -1.0 for k in keys])
     labelled = y >= 0
@@ -212,30 +281,11 @@ def cross_fitted_label_features(
     }
     if not labelled.any() or n == 0:
         return out
-
-    registrar_id: dict[str, int] = {}
-    reg_rows, reg_groups = [], []
-    for i, key in enumerate(keys):
-        if key[0] != "Domain":
-            continue
-        props = export.domains[key[1]]
-        registrar = export.registrars.get(props.get("registrable") or key[1])
-        if registrar is not None:
-            reg_rows.append(i)
-            reg_groups.append(registrar_id.setdefault(registrar, len(registrar_id)))
-    reg_rows_a, reg_groups_a = np.array(reg_rows, dtype=int), np.array(reg_groups, dtype=int)
-
-    as_id: dict[int, int] = {}
-    as_rows, as_groups = [], []
-    for i, key in enumerate(keys):
-        for asn in sorted(node_asns.get(key, ())):
-            as_rows.append(i)
-            as_groups.append(as_id.setdefault(asn, len(as_id)))
-    as_rows_a, as_groups_a = np.array(as_rows, dtype=int), np.array(as_groups, dtype=int)
-
-    piv_rows, piv_groups, n_pivots = _pivots(export, keys)
-    transition, index = _transition(g)
-    graph_index = np.array([index[k] for k in keys], dtype=int)
+    reg_rows_a, reg_groups_a, n_registrars = _registrar_groups(facts)
+    as_rows_a, as_groups_a, n_as = _as_groups(node_asns)
+    piv_rows, piv_groups, n_pivots = _pivots(facts, *hosting)
+    transition = transition_matrix(structure.adjacency)
+    graph_index = structure.rows
 
     for view in [*range(n_folds), -1]:
         rows = np.flatnonzero(folds == view)
@@ -247,11 +297,11 @@ def cross_fitted_label_features(
         target = np.zeros(n, dtype=bool)
         target[rows] = True
 
-        rate, total = _rates(reg_rows_a, reg_groups_a, len(registrar_id), y_clean, allowed)
+        rate, total = _rates(reg_rows_a, reg_groups_a, n_registrars, y_clean, allowed)
         values = _max_rate(reg_rows_a, reg_groups_a, rate, total, n)
         out["lab_registrar_rate"][target] = values[target]
 
-        rate, total = _rates(as_rows_a, as_groups_a, len(as_id), y_clean, allowed)
+        rate, total = _rates(as_rows_a, as_groups_a, n_as, y_clean, allowed)
         values = _max_rate(as_rows_a, as_groups_a, rate, total, n)
         out["lab_as_rate"][target] = values[target]
 
