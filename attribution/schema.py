@@ -445,6 +445,15 @@ SUMMARIES: dict[str, tuple[Prop, ...]] = {
         ),
     ),
     "Registrant": (_summary("domain_count", "INTEGER", "domains it holds."),),
+    "LabelSource": tuple(
+        _summary(f"{verdict}{kind}_labels", "INTEGER", f"its {what} on {targets}.")
+        for kind, targets in (("domain", "domains"), ("ip", "addresses"))
+        for verdict, what in (
+            ("", "labels"),
+            ("benign_", "benign labels"),
+            ("malicious_", "malicious labels"),
+        )
+    ),
 }
 """Write-time summaries per label (:mod:`attribution.summaries` keeps them exact)."""
 

@@ -9,7 +9,9 @@ Which properties are summaries, and what each means, is declared in
 * ``IPAddress``: how many names resolve to it, how many of them are labelled benign, and its
   label verdict counts;
 * ``Registrar``: domains it sponsors and how many of them some source labels malicious;
-* ``Registrant``: domains it holds.
+* ``Registrant``: domains it holds;
+* ``LabelSource``: its labels on domains and on addresses, and how many of each are benign
+  and malicious.
 
 Each summary is computed by one Cypher fragment per label (:data:`COMPUTE`) from the facts
 alone, never incremented: refreshing a node twice, or a node whose facts did not change, gives
@@ -108,6 +110,23 @@ COMPUTE: dict[str, str] = {
         "  RETURN count(d) AS domains\n"
         "}\n"
         "WITH n, {domain_count: domains} AS fresh\n"
+    ),
+    "LabelSource": (
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[l:LABELS_DOMAIN]->(:Domain)\n"
+        "  RETURN count(l) AS domain_labels,\n"
+        "         count(CASE WHEN l.verdict = 'benign' THEN 1 END) AS benign_domain_labels,\n"
+        "         count(CASE WHEN l.verdict = 'malicious' THEN 1 END) AS malicious_domain_labels\n"
+        "}\n"
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[l:LABELS_IP]->(:IPAddress)\n"
+        "  RETURN count(l) AS ip_labels,\n"
+        "         count(CASE WHEN l.verdict = 'benign' THEN 1 END) AS benign_ip_labels,\n"
+        "         count(CASE WHEN l.verdict = 'malicious' THEN 1 END) AS malicious_ip_labels\n"
+        "}\n"
+        "WITH n, {domain_labels: domain_labels, benign_domain_labels: benign_domain_labels, "
+        "malicious_domain_labels: malicious_domain_labels, ip_labels: ip_labels, "
+        "benign_ip_labels: benign_ip_labels, malicious_ip_labels: malicious_ip_labels} AS fresh\n"
     ),
 }
 """Per label, Cypher that binds ``fresh``: the node ``n``'s summaries computed from its facts."""
@@ -216,7 +235,7 @@ def affected(graph: Graph, rel_batches: Batches) -> Affected:
     co-hosting of every other name on that address; an address entering a prefix, or a prefix
     an AS, changes the spread of every name on those addresses; a domain label changes the
     domain's verdict counts, the benign counts of its addresses and of the names sharing them,
-    and its registrars' malicious counts.
+    and its registrars' malicious counts; every label changes its source's counts.
     """
     out = Affected()
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -242,6 +261,10 @@ def affected(graph: Graph, rel_batches: Batches) -> Affected:
     if labelled:
         out.add("Registrar", _expand(graph, _REGISTRARS_OF_DOMAINS, labelled))
     out.add("Registrant", _ends(rows_of("REGISTERED_BY"), "end"))
+    out.add(
+        "LabelSource",
+        _ends(rows_of("LABELS_DOMAIN"), "start") | _ends(rows_of("LABELS_IP"), "start"),
+    )
     return out
 
 

@@ -20,6 +20,7 @@ from fixture_graph import T0, T1, fixture_rows
 from attribution import summaries
 from attribution.db import Graph, python_value
 from attribution.migrations import backfill_summaries, merge_split_registrars
+from attribution.queries import run_query
 from attribution.schema import NODE_BY_LABEL, SUMMARIES
 from attribution.writer import GraphWriter, NodeRow, RelRow, UndeclaredProperty, prepare_rows
 
@@ -89,6 +90,19 @@ RETURN n.key AS key, {
         "RETURN n.key AS key, {domain_count: COUNT { (:Domain)-[:REGISTERED_BY]->(n) }} AS values"
     ):
         out[("Registrant", row["key"])] = row["values"]
+    for row in graph.read(
+        """
+MATCH (n:LabelSource)
+WITH n, [(n)-[l:LABELS_DOMAIN]->(:Domain) | l.verdict] AS ds,
+     [(n)-[l:LABELS_IP]->(:IPAddress) | l.verdict] AS ips
+RETURN n.name AS key, {
+  domain_labels: size(ds), benign_domain_labels: size([v IN ds WHERE v = 'benign']),
+  malicious_domain_labels: size([v IN ds WHERE v = 'malicious']),
+  ip_labels: size(ips), benign_ip_labels: size([v IN ips WHERE v = 'benign']),
+  malicious_ip_labels: size([v IN ips WHERE v = 'malicious'])
+} AS values"""
+    ):
+        out[("LabelSource", row["key"])] = row["values"]
     return out
 
 
@@ -207,7 +221,7 @@ def test_verify_reports_drift_and_rebuild_repairs_it(graph: Graph) -> None:
         summaries.Drift("IPAddress", "192.0.2.10", "name_count", 7, 4),
     ]
     done = summaries.rebuild(graph, batch=2)
-    assert done == {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2}
+    assert done == {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2, "LabelSource": 3}
     _assert_exact(graph)
 
 
@@ -223,8 +237,9 @@ def test_backfill_migration_computes_summaries_of_an_old_graph(graph: Graph) -> 
         "IPAddress": 6,
         "Registrar": 2,
         "Registrant": 2,
+        "LabelSource": 3,
     }
-    assert seen[-1] == ("Registrant", 2)
+    assert seen[-1] == ("LabelSource", 3)
     _assert_exact(graph)
     # Idempotent.
     backfill_summaries(graph)
@@ -237,7 +252,7 @@ def test_cli_verify_and_rebuild(graph: Graph, neo4j_env: dict[str, str]) -> None
     done = run_attribution(neo4j_env, "summaries", "verify", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "checked": {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2},
+        "checked": {"Domain": 7, "IPAddress": 6, "Registrar": 2, "Registrant": 2, "LabelSource": 3},
         "drift": [],
     }
     graph.run_write("MATCH (r:Registrar {key: 'reg-bad'}) SET r.domain_count = 1")
@@ -257,7 +272,7 @@ def test_cli_verify_and_rebuild(graph: Graph, neo4j_env: dict[str, str]) -> None
     assert "Registrar: 2 nodes recomputed" in done.stdout
     done = run_attribution(neo4j_env, "summaries", "verify")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "17 nodes checked, 0 summaries drifted"
+    assert done.stdout.splitlines()[-1] == "20 nodes checked, 0 summaries drifted"
 
 
 def test_no_observation_can_write_a_summary() -> None:
@@ -271,3 +286,19 @@ def test_refresh_takes_keys_only_as_parameters() -> None:
         statement = summaries.refresh_statement(label)
         assert statement.startswith(f"UNWIND $keys AS key\nMATCH (n:{label} {{")
         assert statement.endswith("SET n += fresh")
+
+
+def test_labels_by_source_counts_any_verdict(graph: Graph) -> None:
+    nodes, rels = fixture_rows()
+    writer = GraphWriter(graph)
+    writer.load(nodes, rels)
+    # A verdict other than benign or malicious: that source's labels are counted one by one.
+    writer.load([], [_rel("LABELS_DOMAIN", "feed:emotet", "new.test", {"verdict": "parked"}, T1)])
+    _assert_exact(graph)
+    rows = run_query(graph, "review-labels-by-source").rows
+    assert [(r["source"], r["target_kind"], r["verdict"], r["labels"]) for r in rows] == [
+        ("allowlist:top", "domain", "benign", 2),
+        ("analyst:alice", "ip", "malicious", 1),
+        ("feed:emotet", "domain", "malicious", 3),
+        ("feed:emotet", "domain", "parked", 1),
+    ]
