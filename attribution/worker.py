@@ -688,14 +688,13 @@ class CommitLane:
     async def run(self) -> None:
         """Write waiting batches, all of them at once each time, until closed and drained."""
         while True:
-            await self._ready.wait()
-            self._ready.clear()
-            group, self._waiting = self._waiting, []
-            if not group:
+            if not self._waiting:
                 if self._closed:
                     return
+                await self._ready.wait()
+                self._ready.clear()
                 continue
-            self._ready.set()  # look again right after this write: more may arrive meanwhile
+            group, self._waiting = self._waiting, []
             for _ in group:
                 self._space.release()
             items = [item for batch in group for item in batch.items]
