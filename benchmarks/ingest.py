@@ -1,28 +1,43 @@
-"""Writer throughput against the same server, measured three ways in one run.
+"""Writer throughput against the same server, measured three (or four) ways in one run.
 
-    python benchmarks/ingest.py [--rows N] [--per-row-sample M] [--batch B]
+    python benchmarks/ingest.py [--rows N] [--per-row-sample M] [--batch B] [--peer] [--repeat R]
 
 (a) the project's writer loading N domain-resolves-to-IP observations with provenance;
 (b) one MERGE transaction per observation, on a sample of M rows (rows/s is stable by then);
 (c) the server's ceiling: ``UNWIND ... CREATE`` of the same N rows into an empty database with
-    the same constraints and indexes, no MERGE, over as many concurrent transactions as the writer.
+    the same constraints and indexes, no MERGE, over as many concurrent transactions as the writer;
+(d) with ``--peer``: Cartography's declarative loader (``cartography.client.core.tx.load``) on
+    the same N observations, run by ``benchmarks/peer_cartography.py`` in a side virtual
+    environment that holds a pinned Cartography (made on first use under the project's home;
+    none of it enters the project's environment). ``ratio_vs_peer`` is writer rows/s over
+    Cartography's rows/s.
+With ``--repeat R`` the writer and the peer run R times each, alternately, and the rates are the
+medians: on a shared machine one run of either can land in a busy minute.
 The last line is one JSON object with the rates and their ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attribution.db import Graph
+from attribution.neo4j_server import LocalNeo4j
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
+from attribution.settings import load_settings
 from attribution.writer import (
     GraphWriter,
     NodeRow,
@@ -32,9 +47,21 @@ from attribution.writer import (
     prepare_rows,
     rel_statement,
 )
-from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
+from benchmarks._common import (
+    BENCH_BOLT_PORT,
+    BENCH_HTTP_PORT,
+    BENCH_INSTANCE,
+    bench_graph,
+    emit,
+    peak_rss_mb,
+    wipe,
+)
 
 BASE = datetime(2026, 10, 1, tzinfo=UTC)
+PEER_CARTOGRAPHY = "0.143.0"
+"""The Cartography release the peer runs: pinned, so figures of two runs compare."""
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer_cartography.py"
+PIP_TIMEOUT_S = 1800
 
 Observation = tuple[str, str, int, datetime]
 """(domain, ip, ttl, seen)."""
@@ -168,6 +195,108 @@ def measure_ceiling(graph: Graph, obs: list[Observation], batch: int, streams: i
     return len(obs) / (time.perf_counter() - began)
 
 
+def peer_python(home: Path, version: str = PEER_CARTOGRAPHY) -> Path:
+    """The side environment's interpreter, with Cartography ``version`` installed.
+
+    Made with ``python -m venv`` and pip under the project's home on first use (several
+    minutes: Cartography brings every cloud provider's SDK), and reused while it holds the
+    pinned version.
+    """
+    venv = home / "bench-peer-venv"
+    python = venv / "bin" / "python"
+    if _installed_version(python) == version:
+        return python
+    print(f"installing cartography=={version} into {venv} (first use only)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"cartography=={version}",
+        ],
+        check=True,
+        timeout=PIP_TIMEOUT_S,
+    )
+    return python
+
+
+def _installed_version(python: Path) -> str | None:
+    if not python.exists():
+        return None
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from importlib.metadata import version; print(version('cartography'))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def peer_server_env() -> dict[str, str]:
+    """Neo4j's own variables naming the benchmark's server, for the peer's process."""
+    settings = load_settings()
+    neo = settings.neo4j
+    if neo.external:
+        assert neo.uri is not None
+        uri, password = neo.uri, neo.password or ""
+    else:
+        neo = replace(neo, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
+        uri = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}"
+        password = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).password()
+    return {
+        "NEO4J_URI": uri,
+        "NEO4J_USERNAME": neo.username,
+        "NEO4J_PASSWORD": password,
+        "NEO4J_DATABASE": neo.database,
+    }
+
+
+def write_peer_rows(obs: list[Observation], path: Path) -> Path:
+    """The observations as the peer reads them: one JSON object each, times in epoch ms."""
+    rows = [
+        {
+            "domain": name,
+            "registrable": name.split(".", 1)[1],
+            "ip": ip,
+            "ttl": ttl,
+            "seen": int(seen.timestamp() * 1000),
+        }
+        for name, ip, ttl, seen in obs
+    ]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def measure_peer(graph: Graph, python: Path, rows_file: Path, n: int, batch: int) -> float:
+    """(d): Cartography's ``load()`` into an empty database with the schema applied; rows/s.
+
+    The time is the peer's own (transform and both ``load()`` calls), measured inside its
+    process, so interpreter start-up and Cartography's import do not count against it.
+    """
+    wipe(graph)
+    apply_schema(graph)
+    done = subprocess.run(
+        [str(python), str(PEER_SCRIPT), str(rows_file), "--batch", str(batch)],
+        env={**os.environ, **peer_server_env()},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the Cartography peer failed:\n{done.stderr[-4000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return n / float(figures["seconds"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,13 +307,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--streams", type=int, default=2, help="concurrent write transactions of the writer"
     )
+    parser.add_argument(
+        "--peer", action="store_true", help=f"also run Cartography {PEER_CARTOGRAPHY}'s load()"
+    )
+    parser.add_argument(
+        "--peer-batch", type=int, default=10_000, help="the peer's batch (load()'s default)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of the writer (and the peer), alternately"
+    )
     args = parser.parse_args(argv)
 
     graph = bench_graph()
     obs = observations(args.rows)
+    python = peer_python(load_settings().home) if args.peer else None
     print(f"server {graph.server_version()}; {args.rows} observations", flush=True)
-    writer_rate, writer_s = measure_writer(graph, obs, args.batch, args.streams)
-    print(f"(a) writer: {writer_rate:,.0f} observations/s ({writer_s:.1f} s)", flush=True)
+    writer_runs: list[float] = []
+    peer_runs: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        rows_file = write_peer_rows(obs, Path(scratch) / "rows.json") if python else None
+        for _ in range(max(1, args.repeat)):
+            writer_rate, writer_s = measure_writer(graph, obs, args.batch, args.streams)
+            writer_runs.append(writer_rate)
+            print(f"(a) writer: {writer_rate:,.0f} observations/s ({writer_s:.1f} s)", flush=True)
+            if python and rows_file:
+                peer_rate = measure_peer(graph, python, rows_file, len(obs), args.peer_batch)
+                peer_runs.append(peer_rate)
+                print(f"(d) cartography load(): {peer_rate:,.0f} observations/s", flush=True)
+    writer_rate = statistics.median(writer_runs)
     per_row_rate = measure_per_row(graph, args.per_row_sample)
     print(f"(b) one transaction per row: {per_row_rate:,.0f} observations/s", flush=True)
     ceiling_rate = measure_ceiling(graph, obs, args.batch, args.streams)
@@ -192,18 +342,29 @@ def main(argv: list[str] | None = None) -> int:
     wipe(graph)
     graph.close()
 
-    emit(
-        {
-            "rows": args.rows,
-            "streams": args.streams,
-            "writer_rows_per_s": round(writer_rate, 1),
-            "per_row_rows_per_s": round(per_row_rate, 1),
-            "create_ceiling_rows_per_s": round(ceiling_rate, 1),
-            "ratio_vs_per_row": round(writer_rate / per_row_rate, 2),
-            "ratio_vs_ceiling": round(writer_rate / ceiling_rate, 3),
-            "peak_rss_mb": peak_rss_mb(),
+    figures = {
+        "rows": args.rows,
+        "streams": args.streams,
+        "batch": args.batch,
+        "repeat": len(writer_runs),
+        "writer_rows_per_s": round(writer_rate, 1),
+        "writer_runs_rows_per_s": [round(r, 1) for r in writer_runs],
+        "per_row_rows_per_s": round(per_row_rate, 1),
+        "create_ceiling_rows_per_s": round(ceiling_rate, 1),
+        "ratio_vs_per_row": round(writer_rate / per_row_rate, 2),
+        "ratio_vs_ceiling": round(writer_rate / ceiling_rate, 3),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    if peer_runs:
+        peer_rate = statistics.median(peer_runs)
+        figures |= {
+            "peer": f"cartography {PEER_CARTOGRAPHY}",
+            "peer_batch": args.peer_batch,
+            "peer_rows_per_s": round(peer_rate, 1),
+            "peer_runs_rows_per_s": [round(r, 1) for r in peer_runs],
+            "ratio_vs_peer": round(writer_rate / peer_rate, 2),
         }
-    )
+    emit(figures)
     return 0
 
 
