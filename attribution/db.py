@@ -79,6 +79,9 @@ def json_value(value: Any) -> Any:
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {"python": python_value, "json": json_value}
 
+MAX_FETCH_SIZE = 1000
+"""The most rows :meth:`Graph.read_page` asks the server for at once (the driver's default)."""
+
 
 def connection_details(settings: Settings) -> tuple[str, tuple[str, str]]:
     """The Bolt URI and credentials: NEO4J_URI's server, or the locally managed one."""
@@ -206,6 +209,47 @@ class Graph:
         if convert is None:
             return rows
         return [{key: convert(value) for key, value in row.items()} for row in rows]
+
+    def read_page(
+        self,
+        cypher: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        skip: int = 0,
+        take: int,
+        timeout: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        values: ValueMode = "driver",
+    ) -> tuple[list[str], list[dict[str, Any]], bool]:
+        """The columns of a read statement, its rows ``skip`` to ``skip + take``, and whether
+        more rows follow.
+
+        The driver is asked for only ``skip + take + 1`` rows, so a page of a large result
+        costs the rows it shows rather than the whole result's transfer and decoding (the
+        driver's per-row decoding, not the server, is what a large result spends its time on).
+        """
+        if skip < 0 or take < 1:
+            raise ValueError("a page needs skip >= 0 and take >= 1")
+
+        @unit_of_work(timeout=timeout, metadata=dict(metadata) if metadata else None)
+        def work(tx: ManagedTransaction) -> tuple[list[str], list[dict[str, Any]], bool]:
+            result = tx.run(cypher, dict(params or {}))
+            rows: list[dict[str, Any]] = []
+            for index, record in enumerate(result):
+                if index < skip:
+                    continue
+                if len(rows) == take:
+                    return list(result.keys()), rows, True
+                rows.append(record.data())
+            return list(result.keys()), rows, False
+
+        fetch = min(skip + take + 1, MAX_FETCH_SIZE)
+        with self.session(default_access_mode=READ_ACCESS, fetch_size=fetch) as session:
+            columns, rows, more = session.execute_read(work)
+        convert = _CONVERTERS.get(values)
+        if convert is not None:
+            rows = [{key: convert(value) for key, value in row.items()} for row in rows]
+        return columns, rows, more
 
     @contextmanager
     def session(self, **kwargs: Any) -> Iterator[Any]:

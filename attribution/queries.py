@@ -40,6 +40,8 @@ from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_PAGE_SIZE = 100
+"""Rows in a page of a query's result, unless the caller asks for another size."""
 
 REQUIRED_KEYS = (
     "id",
@@ -466,6 +468,43 @@ def run_query(
     bound = bind_params(query, params)
     rows = run_read_only(graph, query.cypher, bound, query_id=query.id, timeout=timeout)
     return QueryResult(query=query, params=bound, columns=query.returns, rows=rows)
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """One page of a query's rows, in the column order its header declares."""
+
+    query: Query
+    params: dict[str, Any]
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    more: bool
+
+
+def run_query_page(
+    graph: Graph,
+    query_id: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    offset: int = 0,
+    size: int = DEFAULT_PAGE_SIZE,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    directory: Path | str | None = None,
+) -> QueryPage:
+    """Rows ``offset`` to ``offset + size`` of a library query, as an analyst pages through
+    it (the service's query pages); reading a page costs its rows, not the whole result."""
+    query = get_query(query_id, directory)
+    bound = bind_params(query, params)
+    _, rows, more = graph.read_page(
+        query.cypher,
+        bound,
+        skip=offset,
+        take=size,
+        timeout=timeout,
+        metadata={"query_id": query.id},
+        values="python",
+    )
+    return QueryPage(query=query, params=bound, columns=query.returns, rows=rows, more=more)
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:

@@ -14,7 +14,10 @@ percentile to the round trip's (``p95_ratio_vs_roundtrip``, also as ``ratio_p95`
 ``worst_ratio_p95`` (the largest ratio of any query) and ``queries_over_10x`` (the ids whose
 ratio exceeds 10). The ``server_`` figures time the same query wrapped in ``CALL { } RETURN
 count(*)``: the server's work without sending and decoding the result rows, which for a
-thousand rows of times costs the Python driver far more than the server's plan.
+thousand rows of times costs the Python driver far more than the server's plan. The ``page_``
+figures time the first page of 100 rows as the service and ``run_query_page`` serve it (the
+driver is asked for only the rows of the page), with ``worst_page_ratio_p95`` and
+``queries_over_10x_page``.
 
 ``--compare DIR`` also times the query library in DIR (say, the queries of an earlier commit,
 ``git archive HEAD~5 queries | tar -x -C /tmp/old``) on the same graph, in the same run, under
@@ -36,7 +39,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attribution.db import Graph
-from attribution.queries import Query, bind_params, list_queries, run_query, run_read_only
+from attribution.queries import (
+    Query,
+    bind_params,
+    list_queries,
+    run_query,
+    run_query_page,
+    run_read_only,
+)
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
 from benchmarks._common import bench_graph, emit, median, peak_rss_mb, percentile, timed, wipe
 
@@ -378,8 +388,13 @@ def time_library(
             found = run_query(graph, query_id, given, timeout=300, directory=directory)
             rows.append(len(found.rows))
 
+        def first_page(query_id: str = query.id, given: dict[str, Any] = given) -> None:
+            run_query_page(graph, query_id, given, timeout=300, directory=directory)
+
         samples = timed(once, warmup, runs)
+        page = timed(first_page, warmup, runs)
         server = timed(server_side(graph, query, given), warmup, runs)
+        page_p95 = percentile(page, 0.95)
         p95, server_p95 = percentile(samples, 0.95), percentile(server, 0.95)
         ratio = round(p95 / base_p95, 1)
         figures[query.id] = {
@@ -391,11 +406,15 @@ def time_library(
             "server_p50_ms": round(median(server), 3),
             "server_p95_ms": round(server_p95, 3),
             "server_ratio_p95": round(server_p95 / base_p95, 1),
+            "page_p50_ms": round(median(page), 3),
+            "page_p95_ms": round(page_p95, 3),
+            "page_ratio_p95": round(page_p95 / base_p95, 1),
         }
         print(
             f"{query.id:<38} p50 {median(samples):9.2f} ms  p95 {p95:9.2f} ms  "
             f"ratio_p95 {ratio:7.1f}  server p95 {server_p95:8.2f} ms  "
-            f"ratio {server_p95 / base_p95:7.1f}  rows {rows[-1]}",
+            f"ratio {server_p95 / base_p95:7.1f}  page p95 {page_p95:8.2f} ms  "
+            f"ratio {page_p95 / base_p95:7.1f}  rows {rows[-1]}",
             flush=True,
         )
     return figures
@@ -412,6 +431,9 @@ def add_worst(figures: dict[str, Any]) -> None:
     figures["worst_ratio_p95"], figures["queries_over_10x"] = worst(figures)
     figures["worst_server_ratio_p95"], figures["queries_over_10x_server"] = worst(
         figures, "server_ratio_p95"
+    )
+    figures["worst_page_ratio_p95"], figures["queries_over_10x_page"] = worst(
+        figures, "page_ratio_p95"
     )
 
 

@@ -29,7 +29,7 @@ from neo4j import READ_ACCESS, NotificationClassification
 from neo4j.exceptions import ClientError
 
 from attribution.db import Graph
-from attribution.queries import Query, list_queries, run_query, run_read_only
+from attribution.queries import Query, list_queries, run_query, run_query_page, run_read_only
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = list_queries()
@@ -465,6 +465,21 @@ def test_query_results_on_fixture_graph(fixture_graph: Graph, query_id: str) -> 
     assert result.rows == expected
     for row in result.rows:
         assert tuple(row) == result.columns
+
+
+def test_pages_put_together_give_the_whole_result(fixture_graph: Graph) -> None:
+    """Every query read page by page (two rows a page) gives its expected rows in order, and
+    only the last page says no more rows follow."""
+    for query_id, (params, expected) in sorted(EXPECTED.items()):
+        pages = []
+        while True:
+            offset = sum(len(p.rows) for p in pages)
+            pages.append(run_query_page(fixture_graph, query_id, params, offset=offset, size=2))
+            if not pages[-1].more:
+                break
+        assert [row for page in pages for row in page.rows] == expected, query_id
+        assert [len(page.rows) for page in pages[:-1]] == [2] * (len(pages) - 1), query_id
+        assert len(pages) == max(1, (len(expected) + 1) // 2), query_id
 
 
 def test_parameters_narrow_results(fixture_graph: Graph) -> None:

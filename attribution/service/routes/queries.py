@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from neo4j import READ_ACCESS, ManagedTransaction, unit_of_work
+from neo4j import READ_ACCESS
 from neo4j.exceptions import ClientError, Neo4jError, ServiceUnavailable, SessionExpired
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,23 +112,10 @@ def stream_rows(
     metadata: Mapping[str, Any],
 ) -> tuple[list[str], list[dict[str, Any]], bool]:
     """(columns, rows ``skip`` to ``skip + take`` as JSON data, whether more follow), read
-    in a read transaction that stops pulling rows once it has them."""
-
-    @unit_of_work(timeout=timeout, metadata=dict(metadata))
-    def work(tx: ManagedTransaction) -> tuple[list[str], list[dict[str, Any]], bool]:
-        result = tx.run(cypher, dict(params))
-        rows: list[dict[str, Any]] = []
-        for index, record in enumerate(result):
-            if index < skip:
-                continue
-            if len(rows) == take:
-                return list(result.keys()), rows, True
-            rows.append({k: json_value(v) for k, v in record.data().items()})
-        return list(result.keys()), rows, False
-
-    with graph.session(default_access_mode=READ_ACCESS) as session:
-        answer: tuple[list[str], list[dict[str, Any]], bool] = session.execute_read(work)
-    return answer
+    in a read transaction that pulls only the rows it needs."""
+    return graph.read_page(
+        cypher, params, skip=skip, take=take, timeout=timeout, metadata=metadata, values="json"
+    )
 
 
 def server_refusal(exc: Exception) -> ApiError:
