@@ -85,6 +85,20 @@ def _pattern_values(
     return out
 
 
+def _row_sums(terms: np.ndarray) -> np.ndarray:
+    """Each row's terms added left to right.
+
+    Not ``terms.sum(axis=1)`` (nor a BLAS product): numpy adds a row pairwise when it is
+    alone and left to right when others share the array, so a row's value would depend on how
+    many rows of its evidence pattern were scored with it. Added in one fixed order, each
+    row's value is the same whatever else is scored (a page of nodes, or one node).
+    """
+    total = np.array(terms[:, 0], dtype=float)
+    for j in range(1, terms.shape[1]):
+        total += terms[:, j]
+    return total
+
+
 def group_shapley(
     predict: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
@@ -123,7 +137,5 @@ def group_shapley(
             bit = 1 << k
             without = np.array([mask for mask in range(1 << len(players)) if not mask & bit])
             gains = v[:, without | bit] - v[:, without]
-            # An elementwise product summed per row (not a BLAS product, whose blocking
-            # depends on the batch): each row's value is the same whatever else is scored.
-            values[members, g] = (gains * weights[sizes[without]]).sum(axis=1)
+            values[members, g] = _row_sums(gains * weights[sizes[without]])
     return GroupShapley(names, base, values, scores, observed)

@@ -14,6 +14,7 @@ from attribution.features.export import GraphExport
 from attribution.features.extract import features_from_export, features_from_facts
 from attribution.features.facts import Facts
 from attribution.labels import NodeKey, ResolvedLabel
+from attribution.scoring.shapley import group_shapley
 from attribution.warninglists import WarninglistIndex
 
 DAY = 86_400_000
@@ -145,3 +146,24 @@ def test_facts_are_compact_arrays_with_scored_nodes_first_and_sorted() -> None:
     assert facts.times.dtype == np.float64 and facts.times.shape == (facts.n_domains, 4)
     assert facts.domains[: facts.n_domains] == sorted(facts.domains[: facts.n_domains])
     assert facts.keys() == _world(1).keys()
+
+
+def test_a_rows_shapley_values_do_not_depend_on_the_page_it_is_scored_in() -> None:
+    """Pages of any size (one node included) give every node the values of one big batch."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 9))
+    X[rng.random(X.shape) < 0.35] = np.nan
+    groups = {"a": [1, 2], "b": [3], "c": [4, 5], "d": [6], "e": [7, 8]}
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        filled = np.nan_to_num(rows, nan=-0.5)
+        return np.asarray(
+            np.sin(3 * filled[:, 1] * filled[:, 3]) + np.cos(filled[:, 4] - filled[:, 7])
+            + 0.1 * filled[:, 6] * filled[:, 2] + 0.01 * filled[:, 0]
+        )  # fmt: skip
+
+    whole = group_shapley(predict, X, groups)
+    for size in (1, 2, 7):
+        pages = [group_shapley(predict, X[s : s + size], groups) for s in range(0, len(X), size)]
+        np.testing.assert_array_equal(np.concatenate([p.values for p in pages]), whole.values)
+        np.testing.assert_array_equal(np.concatenate([p.base for p in pages]), whole.base)
