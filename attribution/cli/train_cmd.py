@@ -162,7 +162,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from attribution.classifier.score import score_graph
+    from attribution.scoring.paged import score_graph
     from attribution.scoring.persistence import ModelLoadError
 
     with connect() as graph:
