@@ -111,10 +111,11 @@ class RequestGate:
         """This process's counts per registry: requests, over_limit, deferred, paused."""
         return {name: dict(counts) for name, counts in sorted(self._counters.items())}
 
-    async def _count(self, registry: str, counter: str) -> None:
+    async def _count(self, registry: str, counter: str, shared: bool = True) -> None:
         counts = self._counters.setdefault(registry, dict.fromkeys(COUNTER_FIELDS, 0))
         counts[counter] += 1
-        await self.store.count(registry, counter)
+        if shared:
+            await self.store.count(registry, counter)
 
     async def pause(self, registry: str, seconds: float) -> None:
         """Send nothing to ``registry`` for ``seconds`` (a pause only grows)."""
@@ -180,7 +181,11 @@ class RequestGate:
         if limit is None or registry is not None:
             charged = self._config.registry_for(host, port, registry)
         name = charged.name if charged is not None else key
-        await self._wait_unpaused(key, name)
+        # A server that is no registry (the local resolver) has no shared pause or counters:
+        # asking the shared store about it would cost round trips for every DNS question.
+        shared = charged is not None
+        if shared:
+            await self._wait_unpaused(key, name)
         breaker = self.breaker(key) if guarded else None
         if breaker is not None:
             breaker.admit()
@@ -194,25 +199,25 @@ class RequestGate:
                 if breaker is not None:
                     breaker.abandoned()
                 raise
-            async with self._sent(key, name, breaker):
+            async with self._sent(key, name, breaker, shared):
                 yield
 
     @asynccontextmanager
     async def _sent(
-        self, key: str, name: str, breaker: CircuitBreaker | None
+        self, key: str, name: str, breaker: CircuitBreaker | None, shared: bool
     ) -> AsyncIterator[None]:
         """Count one request sent to ``key`` and judge the server by how the block ends."""
         try:
             self.requests_by_server[key] = self.requests_by_server.get(key, 0) + 1
-            await self._count(name, "requests")
+            await self._count(name, "requests", shared)
             yield
         except TransientError as error:
-            await self._answered(name, error)
+            await self._answered(name, error, shared)
             if breaker is not None:
                 breaker.failed(error.reason)
             raise
         except SourceError as error:
-            await self._answered(name, error)
+            await self._answered(name, error, shared)
             if breaker is not None:
                 breaker.succeeded()
             raise
@@ -223,11 +228,11 @@ class RequestGate:
         if breaker is not None:
             breaker.succeeded()
 
-    async def _answered(self, registry: str, error: SourceError) -> None:
+    async def _answered(self, registry: str, error: SourceError, shared: bool = True) -> None:
         """Count an over-limit answer, and pause the registry when the server asked for it."""
         if error.over_limit:
-            await self._count(registry, "over_limit")
-        if isinstance(error, TransientError) and error.retry_after is not None:
+            await self._count(registry, "over_limit", shared)
+        if shared and isinstance(error, TransientError) and error.retry_after is not None:
             await self.pause(registry, error.retry_after)
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from enrichment.config import EnrichmentConfig
+from enrichment.config import EnrichmentConfig, RateLimit
 from enrichment.failures import LimitStoreUnavailable, QuotaExhausted, TransientError
 from enrichment.limits import LocalLimits, RedisLimits, registry_counters
 from enrichment.ratelimit import RequestGate
@@ -197,3 +197,23 @@ def test_more_callers_than_connections_wait_for_one(redis_url: str) -> None:
 def test_pool_size_must_be_positive(redis_url: str) -> None:
     with pytest.raises(ValueError, match="max_connections must be at least 1"):
         RedisLimits(redis_url, max_connections=0)
+
+
+def test_a_server_that_is_no_registry_never_asks_the_shared_store() -> None:
+    """The local resolver has its own bucket in the process; its requests never wait on the
+    shared store, so they go on even when the store cannot be reached."""
+    gate = RequestGate(EnrichmentConfig(), store=RedisLimits("redis://127.0.0.1:1/0"))
+
+    async def run() -> None:
+        try:
+            for _ in range(3):
+                async with gate.slot("127.0.0.1", 5353, RateLimit(1000.0, 10)):
+                    pass
+        finally:
+            await gate.aclose()
+
+    asyncio.run(run())
+    assert gate.registry_counters() == {
+        "127.0.0.1:5353": {"requests": 3, "over_limit": 0, "deferred": 0, "paused": 0}
+    }
+    assert gate.requests_by_server == {"127.0.0.1:5353": 3}
