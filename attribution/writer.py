@@ -24,7 +24,10 @@ the load is written.
 
 Rows are merged in Python first (one row per key per batch), sorted by key so that concurrent
 writers lock nodes in the same order, and sent in managed transactions through
-:class:`attribution.db.Graph`, whose driver holds the one retry policy.
+:class:`attribution.db.Graph`, whose driver holds the one retry policy. A node or relationship
+the graph does not hold yet takes its merged row as it is (``ON CREATE SET``); the rules above
+run on the server only against what it holds (``ON MATCH SET``). ``docs/performance-ingest.md``
+has the measurements behind these choices.
 """
 
 from __future__ import annotations
