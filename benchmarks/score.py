@@ -10,27 +10,42 @@ writer on the benchmark instance, trains a small model on it, then times:
   (probabilities, gate decisions and explanations) of every node, without the write-back;
 * the full ``score`` run with the write-back, reported beside it.
 
-The last line is one JSON object with ``nodes_per_s``, ``ratio_vs_read_only`` (how many times
-longer than the read-only baseline) and ``peak_rss_mb``.
+* the full ``score`` run (what ``attribution score`` does: streamed facts, warninglists from
+  the settings, pages of explanations and write-back) in a separate process, whose own peak
+  RSS (``ru_maxrss`` of that process, graph generation and training excluded) is
+  ``peak_rss_mb_scoring``;
+* then, with 1 % of the nodes given a newer sighting, ``score --changed-since-last-run`` in
+  another process, beside a read of those nodes' properties alone.
+
+The last line is one JSON object with ``nodes_per_s``, ``ratio_vs_read_only`` (extraction plus
+scoring, in this process, without warninglists or write-back, over the read-only baseline),
+``peak_rss_mb`` (this process, graph generation included), and the separate-process figures:
+``score_with_writeback_s``, ``peak_rss_mb_scoring``, ``ratio_vs_read`` (the whole score run over
+the read-only baseline), ``warninglists_s`` (its loading of the lists),
+``ratio_vs_read_without_lists``, ``incremental_1pct_s``, ``incremental_selected``,
+``incremental_ratio_vs_full``, ``read_1pct_s`` and ``incremental_ratio_vs_read_1pct``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import random
+import resource
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from attribution.classifier.score import score_graph
 from attribution.classifier.store import ModelStore
 from attribution.classifier.train import train_model
 from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION, build_features
 from attribution.labels import LabelEntry, label_rows, read_labels
+from attribution.scoring.paged import score_graph
 from attribution.scoring.persistence import load_model
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
 from benchmarks._common import bench_graph, emit, peak_rss_mb, wipe
@@ -104,6 +119,80 @@ def _build_graph(graph: Graph, n_nodes: int) -> None:
     print(f"graph built in {time.perf_counter() - began:.1f}s", file=sys.stderr)
 
 
+def _score_child(models: str, changed: bool, out: Any) -> None:
+    """One ``score`` run in this (separate) process: its seconds, the seconds spent loading
+    the warninglists, its result and this process's own peak RSS."""
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    marks: dict[str, float] = {}
+
+    def mark(step: str) -> None:
+        marks.setdefault(step, time.perf_counter())
+
+    graph = bench_graph()
+    try:
+        began = time.perf_counter()
+        marks["began"] = began
+        result = score_graph(
+            graph,
+            models_dir=Path(models),
+            changed_since_last_run=changed,
+            progress=mark,
+        )
+        seconds = time.perf_counter() - began
+    finally:
+        graph.close()
+    lists = marks.get("warninglists", marks.get("export", began)) - marks.get("export", began)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.send({"seconds": seconds, "warninglists_s": lists, "result": result, "peak_mb": peak})
+
+
+def _in_child(models: Path, *, changed: bool) -> dict[str, Any]:
+    """:func:`_score_child` in a fresh interpreter (spawned, not forked, so its peak RSS is
+    its own and not this process's graph generation)."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_score_child, args=(str(models), changed, send))
+    child.start()
+    send.close()  # the child's copy is the only one left: a crashed child ends recv()
+    try:
+        figures: dict[str, Any] = receive.recv()
+    except EOFError:
+        child.join()
+        raise RuntimeError(f"the scoring process failed (exit code {child.exitcode})") from None
+    child.join()
+    return figures
+
+
+def _touch(graph: Graph, n_nodes: int) -> list[str]:
+    """A newer sighting of 1 % of the nodes (domains' own facts), as a crawl would write."""
+    names = [r["name"] for r in graph.read("MATCH (d:Domain) RETURN d.name AS name ORDER BY name")]
+    chosen = random.Random(2).sample(names, max(1, n_nodes // 100))
+    later = SEEN + timedelta(days=30)
+    rows = [NodeRow("Domain", name, {}, "bench", later, later, later) for name in chosen]
+    GraphWriter(graph).load(nodes=rows)
+    return chosen
+
+
+def _incremental(graph: Graph, models: Path, n_nodes: int, full: dict[str, Any]) -> dict[str, Any]:
+    """``score --changed-since-last-run`` after 1 % of the nodes changed, against the full run
+    and against reading those nodes' properties alone."""
+    chosen = _touch(graph, n_nodes)
+    t0 = time.perf_counter()
+    graph.read(
+        "MATCH (d:Domain) WHERE d.name IN $names RETURN properties(d) AS p", {"names": chosen}
+    )
+    read_s = time.perf_counter() - t0
+    changed = _in_child(models, changed=True)
+    return {
+        "incremental_1pct_s": round(changed["seconds"], 3),
+        "incremental_selected": changed["result"]["selected"],
+        "incremental_ratio_vs_full": round(changed["seconds"] / full["seconds"], 3),
+        "read_1pct_s": round(read_s, 3),
+        "incremental_ratio_vs_read_1pct": round(changed["seconds"] / read_s, 1),
+        "peak_rss_mb_incremental": round(changed["peak_mb"], 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=200_000)
@@ -136,9 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             model.explain(features.X, top=3)
             predict_s = time.perf_counter() - t0
 
-            t0 = time.perf_counter()
-            scored = score_graph(graph, models_dir=models)
-            full_s = time.perf_counter() - t0
+            full = _in_child(models, changed=False)
+            incremental = _incremental(graph, models, n, full)
         total = extract_s + predict_s
         emit(
             {
@@ -147,12 +235,19 @@ def main(argv: list[str] | None = None) -> int:
                 "read_only_s": round(read_s, 3),
                 "extract_s": round(extract_s, 3),
                 "predict_explain_s": round(predict_s, 3),
-                "score_with_writeback_s": round(full_s, 3),
-                "written": scored["written"],
+                "score_with_writeback_s": round(full["seconds"], 3),
+                "written": full["result"]["written"],
                 "nodes_per_s": round(n / total, 1),
                 "read_only_nodes_per_s": round(n / read_s, 1),
                 "ratio_vs_read_only": round(total / read_s, 2),
                 "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb_scoring": round(full["peak_mb"], 1),
+                "ratio_vs_read": round(full["seconds"] / read_s, 2),
+                "warninglists_s": round(full["warninglists_s"], 3),
+                "ratio_vs_read_without_lists": round(
+                    (full["seconds"] - full["warninglists_s"]) / read_s, 2
+                ),
+                **incremental,
             }
         )
     finally:
