@@ -40,14 +40,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from attribution.migrations import merge_split_registrars
+    from attribution.migrations import backfill_summaries, merge_split_registrars
 
     with connect() as graph:
         merged = merge_split_registrars(graph)
+        refreshed = backfill_summaries(graph)
     if args.json:
-        print_json({"registrars_merged": merged})
+        print_json({"registrars_merged": merged, "summaries_refreshed": refreshed})
     else:
         for row in merged:
             print(f"registrar {row['old']!r} merged into {row['new']!r}")
         print(f"{len(merged)} split registrars merged (idempotent)")
+        counts = ", ".join(f"{n} {label}" for label, n in refreshed.items()) or "no nodes"
+        print(f"write-time summaries computed from the facts: {counts}")
     return EXIT_OK

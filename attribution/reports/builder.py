@@ -73,7 +73,7 @@ from attribution.reports.servers import (
     server_entries,
 )
 from attribution.reports.values import hit_dict, latest, parse_time
-from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, TARGETS
+from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, SUMMARIES, TARGETS
 from attribution.settings import DEFAULT_MAX_FACTS, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 
@@ -106,6 +106,9 @@ _OPERATIONAL = {
     "enriched_at",
     "enrich_failures",
 }
+# Write-time summaries are counters derived from other facts (attribution/summaries.py), not
+# observations: a report cites the facts themselves.
+_SUMMARY_NAMES = {p.name for props in SUMMARIES.values() for p in props}
 
 
 class ReportError(ValueError):
@@ -170,7 +173,7 @@ def _plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in sorted(props.items())
-        if k not in _PROVENANCE_NAMES and k not in _OPERATIONAL
+        if k not in _PROVENANCE_NAMES and k not in _OPERATIONAL and k not in _SUMMARY_NAMES
     }
 
 

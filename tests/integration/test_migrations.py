@@ -47,7 +47,12 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
     _split_registrars(graph)
     done = run_attribution(neo4j_env, "schema", "migrate", "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"registrars_merged": [{"old": "292", "new": "ex reg, inc."}]}
+    refreshed = {"Domain": 2, "IPAddress": 0, "LabelSource": 0, "Registrant": 0, "Registrar": 1}
+    assert json.loads(done.stdout) == {
+        "registrars_merged": [{"old": "292", "new": "ex reg, inc."}],
+        "summaries_refreshed": refreshed,
+    }
+    assert graph.read("MATCH (r:Registrar) RETURN r.domain_count AS n") == [{"n": 2}]
     state = _state(graph)
     assert [(row["domain"], row["key"]) for row in state] == [
         ("one.example", "ex reg, inc."),
@@ -62,5 +67,5 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
     assert graph.read("MATCH (r:Registrar) RETURN r.key AS key") == [{"key": "ex reg, inc."}]
 
     again = run_attribution(neo4j_env, "schema", "migrate", "--json")
-    assert json.loads(again.stdout) == {"registrars_merged": []}
+    assert json.loads(again.stdout) == {"registrars_merged": [], "summaries_refreshed": refreshed}
     assert _state(graph) == state
