@@ -231,6 +231,12 @@ def _classify(truth: Path) -> None:
 def _analyst_queries() -> None:
     """Named queries from the library, as an analyst runs them."""
     step(
+        "The write-time summaries the queries read (address spread, co-hosting, label and "
+        "registrar counters) equal a recomputation from the facts",
+        "summaries",
+        "verify",
+    )
+    step(
         "Analyst queries: reports by sector, fast-flux candidates, high scores not yet reviewed",
         "query",
         "run",
