@@ -12,7 +12,7 @@ writer on the benchmark instance, trains a small model on it, then times:
 
 * the full ``score`` run (what ``attribution score`` does: streamed facts, warninglists from
   the settings, pages of explanations and write-back) in a separate process, whose own peak
-  RSS (``ru_maxrss`` of that process, graph generation and training excluded) is
+  RSS (``VmHWM`` of that process, graph generation and training excluded) is
   ``peak_rss_mb_scoring``;
 * then, with 1 % of the nodes given a newer sighting, ``score --changed-since-last-run`` in
   another process, beside a read of those nodes' properties alone.
@@ -119,6 +119,15 @@ def _build_graph(graph: Graph, n_nodes: int) -> None:
     print(f"graph built in {time.perf_counter() - began:.1f}s", file=sys.stderr)
 
 
+def _own_peak_mb() -> float:
+    """This process's peak RSS since it started its program (``VmHWM``): unlike ``ru_maxrss``,
+    which a spawned child inherits from the parent it was forked from, it is the child's own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _score_child(models: str, changed: bool, out: Any) -> None:
     """One ``score`` run in this (separate) process: its seconds, the seconds spent loading
     the warninglists, its result and this process's own peak RSS."""
@@ -142,7 +151,7 @@ def _score_child(models: str, changed: bool, out: Any) -> None:
     finally:
         graph.close()
     lists = marks.get("warninglists", marks.get("export", began)) - marks.get("export", began)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _own_peak_mb()
     out.send({"seconds": seconds, "warninglists_s": lists, "result": result, "peak_mb": peak})
 
 
@@ -167,7 +176,7 @@ def _touch(graph: Graph, n_nodes: int) -> list[str]:
     """A newer sighting of 1 % of the nodes (domains' own facts), as a crawl would write."""
     names = [r["name"] for r in graph.read("MATCH (d:Domain) RETURN d.name AS name ORDER BY name")]
     chosen = random.Random(2).sample(names, max(1, n_nodes // 100))
-    later = SEEN + timedelta(days=30)
+    later = datetime.now(UTC)  # after the full run, as a new crawl would be
     rows = [NodeRow("Domain", name, {}, "bench", later, later, later) for name in chosen]
     GraphWriter(graph).load(nodes=rows)
     return chosen
