@@ -2,7 +2,8 @@
 
 :mod:`~attribution.classifier.dataset` reads the labelled data set from the graph,
 :mod:`~attribution.classifier.train` fits and saves a version,
-:mod:`~attribution.classifier.score` scores the graph and writes the scores back,
+:mod:`~attribution.classifier.score` holds the score rows and write-back statements (the run
+is :func:`attribution.scoring.paged.score_graph`),
 :mod:`~attribution.classifier.evaluate` measures it over repeated splits against
 :mod:`~attribution.classifier.baselines`, and :mod:`~attribution.classifier.store` knows where
 every model's files are. The estimator itself is :mod:`attribution.scoring`.
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from attribution.classifier.baselines import naive_rule
     from attribution.classifier.dataset import Dataset, build_dataset
     from attribution.classifier.evaluate import evaluate_dataset, evaluate_model
-    from attribution.classifier.score import score_graph
     from attribution.classifier.store import ModelManifest, ModelStore
     from attribution.classifier.train import train_model
 
@@ -32,7 +32,6 @@ _HOME = {
     "evaluate_dataset": "evaluate",
     "evaluate_model": "evaluate",
     "naive_rule": "baselines",
-    "score_graph": "score",
     "train_model": "train",
 }
 
@@ -44,7 +43,6 @@ __all__ = [
     "evaluate_dataset",
     "evaluate_model",
     "naive_rule",
-    "score_graph",
     "train_model",
 ]
 

@@ -1,4 +1,7 @@
-"""Scoring: the graph's domains and addresses scored by a saved model, and the scores written back.
+"""What a score run writes, and how: the rows per node and the write-back statements.
+
+The run itself (features from streamed facts, pages of nodes scored, explained and written
+back) is :func:`attribution.scoring.paged.score_graph`; this module holds the parts it shares.
 
 Every Domain and IPAddress (or those changed since the last run) gets ``score`` (the
 Venn-ABERS probability) with its interval ``score_low``/``score_high``, ``decision``
@@ -16,41 +19,33 @@ properties the target's node spec declares; an undeclared one fails at import.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from attribution.classifier.dataset import DEFAULT_MIN_FAMILIES, Progress
-from attribution.classifier.store import LATEST, ModelManifest, ModelStore
+from attribution.classifier.dataset import DEFAULT_MIN_FAMILIES
+from attribution.classifier.store import ModelManifest
 from attribution.db import Graph
-from attribution.features import FEATURE_SET_VERSION, GROUP_TITLES, FeatureMatrix, build_features
+from attribution.features import GROUP_TITLES, FeatureMatrix
 from attribution.features.families import (
     FAMILIES,
     EvidencePolicy,
-    evidence_families,
-    labelled_nodes,
 )
-from attribution.labels import NodeKey, read_label_observations, resolve_labels
+from attribution.labels import NodeKey
 from attribution.schema import NODE_BY_LABEL, TARGETS
 from attribution.scoring.estimator import (
-    ACT,
     INSUFFICIENT_EVIDENCE,
-    NO_ACT,
     OUTSIDE_CALIBRATION,
     MaliciousnessClassifier,
 )
-from attribution.scoring.persistence import load_model
 from attribution.scoring.reasons import explanations, reason_lines
 
 __all__ = [
     "ROW_PROPERTIES",
     "RUN_PROPERTIES",
     "changed_statement",
-    "score_graph",
     "score_statements",
 ]
 
@@ -216,85 +211,3 @@ def _changed_nodes(graph: Graph, state: dict[str, Any] | None, version: str) -> 
         _CHANGED, {"since": int(state["last_run_ms"])}, metadata={"query": "score.changed"}
     )
     return {(r["label"], r["key"]) for r in rows}
-
-
-def _node_rows(
-    graph: Graph,
-    classifier: MaliciousnessClassifier,
-    policy: EvidencePolicy,
-    selected: set[NodeKey] | None,
-    *,
-    n_folds: int,
-    seed: int,
-    progress: Progress | None,
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """(nodes in the graph, nodes chosen, a row per chosen node): scored where the node has
-    the evidence the policy asks for, ``insufficient-evidence`` elsewhere."""
-    observations = read_label_observations(graph)
-    features = build_features(
-        graph, resolve_labels(observations), n_folds=n_folds, seed=seed, progress=progress
-    )
-    chosen = [i for i, key in enumerate(features.keys) if selected is None or key in selected]
-    families = evidence_families(features, labelled_nodes(observations), chosen)
-    enough, enough_families, out_rows = [], [], []
-    for i, observed in zip(chosen, families, strict=True):
-        why = policy.shortfall(features.keys[i], observed)
-        if why is None:
-            enough.append(i)
-            enough_families.append(observed)
-        else:
-            out_rows.append(_insufficient_row(features.keys[i], observed, why))
-    out_rows += _scored_rows(classifier, features, enough, enough_families)
-    if progress:
-        progress("scored")
-    return len(features.keys), len(chosen), out_rows
-
-
-def score_graph(
-    graph: Graph,
-    *,
-    models_dir: Path,
-    model: str = LATEST,
-    name: str = "maliciousness",
-    changed_since_last_run: bool = False,
-    min_families: int | None = None,
-    n_folds: int = 5,
-    seed: int = 0,
-    now: datetime | None = None,
-    batch: int = WRITE_BATCH,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Score the graph's domains and addresses with ``model`` (``latest``, ``v<N>`` of
-    ``name``, or a version folder) and write the results back.
-
-    Features of labelled nodes stay cross-fitted (``n_folds``, ``seed``), so a node's score
-    never echoes its own label; unlabelled nodes see every label. The evidence policy is the
-    model's own (its manifest), unless ``min_families`` overrides it.
-    """
-    began = time.perf_counter()
-    store = ModelStore(models_dir)
-    model_dir = store.resolve(model, name)
-    classifier = load_model(model_dir, expected_feature_version=FEATURE_SET_VERSION)
-    policy = _model_policy(model_dir, min_families)
-    version = store.model_version(model_dir)
-    started = now or datetime.now(UTC)
-    at_ms = int(started.timestamp() * 1000)
-    state = store.read_state(model_dir.parent.name, graph.database)
-    selected = _changed_nodes(graph, state, version) if changed_since_last_run else None
-    n_nodes, n_chosen, rows = _node_rows(
-        graph, classifier, policy, selected, n_folds=n_folds, seed=seed, progress=progress
-    )
-    decisions = dict.fromkeys((ACT, NO_ACT, OUTSIDE_CALIBRATION, INSUFFICIENT_EVIDENCE), 0)
-    for row in rows:
-        decisions[row["decision"]] += 1
-    written = _write_scores(graph, rows, version, at_ms, batch)
-    store.write_state(
-        model_dir.parent.name, graph.database, {"model_version": version, "last_run_ms": at_ms}
-    )
-    return {
-        "model_version": version, "model_path": str(model_dir),
-        "scored_at": started.isoformat(), "nodes": n_nodes, "selected": n_chosen,
-        "written": written, "decisions": decisions, "evidence_policy": policy.as_dict(),
-        "threshold": float(classifier.threshold_), "changed_since_last_run": selected is not None,
-        "seconds": round(time.perf_counter() - began, 3),
-    }  # fmt: skip
