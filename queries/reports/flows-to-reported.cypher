@@ -6,12 +6,14 @@
 // returns: source, destination, dst_port, protocol, flows, last_seen, reports
 // false_positives: A reported address may be a shared host or CDN edge that the source
 //   contacted for an unrelated service; the port and timing matter more than the contact.
-// revision: 2
+// revision: 3
 
-// Speed: starts from the few reported addresses (and lists each one's reports once) instead of
-// checking every flow in the graph for a reported destination.
-MATCH (dst:IPAddress)-[:IP_REPORTED_IN]->(:IncidentReport)
-WITH DISTINCT dst
+// Speed: walks the reported addresses in address order through the address index, so the
+// destinations come out already sorted and the rows of the first page leave before the last
+// destination is read (the sort is only within one destination's flows).
+MATCH (dst:IPAddress)
+WHERE dst.address IS NOT NULL AND EXISTS { (dst)-[:IP_REPORTED_IN]->(:IncidentReport) }
+WITH dst ORDER BY dst.address
 WITH dst, COLLECT { MATCH (dst)-[:IP_REPORTED_IN]->(r:IncidentReport)
                     RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports
 MATCH (src:IPAddress)-[f:CONTACTED]->(dst)
