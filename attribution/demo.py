@@ -110,6 +110,12 @@ def _start_graph(examples: Path) -> None:
     )
     step("Apply the constraints and indexes declared in attribution/schema.py", "schema", "apply")
     step(
+        "Bring a graph left by an earlier version up to date (merged registrars, write-time "
+        "summaries); idempotent",
+        "schema",
+        "migrate",
+    )
+    step(
         "Ingest a sample indicator list; its bad line is named and the rest lands",
         "ingest",
         str(examples / "indicators.csv"),
