@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pending import ingest_pending
+
 from attribution.db import Graph
 from attribution.engines.queue import (
     Batch,
@@ -18,10 +20,7 @@ from attribution.engines.queue import (
     run_states,
     unqueue,
 )
-from attribution.identities import parse_indicator
-from attribution.rows import Rows, Seen
 from attribution.worker import Outcome, claim, count_claimable, finish
-from attribution.writer import GraphWriter
 
 VALUES = ["a.example.test", "b.example.test", "c.example.test", "192.0.2.1", "192.0.2.2"]
 KEYS = [
@@ -31,19 +30,6 @@ KEYS = [
     "ip:192.0.2.1",
     "ip:192.0.2.2",
 ]
-
-
-def ingest(graph: Graph, values: list[str]) -> None:
-    rows = Rows()
-    seen = Seen.at(datetime.now(UTC))
-    for value in values:
-        rows.node(
-            parse_indicator(value),
-            {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
-            "ingest:test",
-            seen,
-        )
-    GraphWriter(graph).load(rows.nodes, rows.rels)
 
 
 def node(graph: Graph, value: str) -> dict[str, Any]:
@@ -61,7 +47,7 @@ def policy(run: str = "run-1", **kwargs: Any) -> DispatchPolicy:
 
 
 def test_dispatch_queues_claimable_nodes_once_under_one_token(graph: Graph) -> None:
-    ingest(graph, VALUES)
+    ingest_pending(graph, VALUES)
     first = dispatch(graph, policy(), 3)
     second = dispatch(graph, policy(), 3)
     third = dispatch(graph, policy(), 3)
@@ -76,7 +62,7 @@ def test_dispatch_queues_claimable_nodes_once_under_one_token(graph: Graph) -> N
 
 
 def test_a_message_leases_only_its_own_queued_nodes_once(graph: Graph) -> None:
-    ingest(graph, VALUES)
+    ingest_pending(graph, VALUES)
     started = policy(stale_after=timedelta(0))
     batch = dispatch(graph, started, 5)
     assert lease_queued(graph, Batch("run-1/other", batch.ids), "w1") == []
@@ -93,7 +79,7 @@ def test_a_message_leases_only_its_own_queued_nodes_once(graph: Graph) -> None:
 
 
 def test_hand_back_requeues_under_the_same_token(graph: Graph) -> None:
-    ingest(graph, VALUES[:2])
+    ingest_pending(graph, VALUES[:2])
     batch = dispatch(graph, policy(), 5)
     items = lease_queued(graph, batch, "w1")
     assert hand_back(graph, "w2", items) == 0
@@ -105,7 +91,7 @@ def test_hand_back_requeues_under_the_same_token(graph: Graph) -> None:
 def test_reconcile_requeues_overdue_queued_and_lapsed_leases_under_a_new_token(
     graph: Graph,
 ) -> None:
-    ingest(graph, VALUES[:4])
+    ingest_pending(graph, VALUES[:4])
     quick = policy(requeue_after=timedelta(milliseconds=300))
     queued = dispatch(graph, quick, 2)
     leased = dispatch(graph, quick, 2)
@@ -123,7 +109,7 @@ def test_reconcile_requeues_overdue_queued_and_lapsed_leases_under_a_new_token(
 
 
 def test_unqueue_sets_an_unsent_batch_back_to_pending(graph: Graph) -> None:
-    ingest(graph, VALUES[:3])
+    ingest_pending(graph, VALUES[:3])
     batch = dispatch(graph, policy(), 5)
     assert unqueue(graph, Batch("run-1/other", batch.ids)) == 0
     assert unqueue(graph, batch) == 3
@@ -136,7 +122,7 @@ def test_unqueue_sets_an_unsent_batch_back_to_pending(graph: Graph) -> None:
 def test_a_deferred_outcome_waits_for_its_time_without_counting_an_attempt(
     graph: Graph,
 ) -> None:
-    ingest(graph, VALUES[:1])
+    ingest_pending(graph, VALUES[:1])
     items = claim(graph, "w1", 5).items
     until = datetime.now(UTC) + timedelta(hours=3)
     assert finish(graph, "w1", [Outcome(items[0], "deferred", ["rdap: quota"], retry_at=until)])

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pending import ingest_pending
 
 from attribution.db import Graph
 from attribution.identities import parse_indicator
-from attribution.rows import Rows, Seen
 from attribution.worker import (
     Worker,
     WorkerOptions,
@@ -35,7 +35,6 @@ from attribution.worker import (
     claim_params,
     count_claimable,
 )
-from attribution.writer import GraphWriter
 from enrichment.config import EnrichmentConfig, NodeRetry
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.manager import Sandbox
@@ -114,19 +113,6 @@ def slow(tmp_path_factory: pytest.TempPathFactory, generated: Path) -> Iterator[
     yield from _serve(tmp_path_factory.mktemp("slow"), generated, faults)
 
 
-def ingest(graph: Graph, values: list[str]) -> None:
-    rows = Rows()
-    seen = Seen.at(datetime.now(UTC))
-    for value in values:
-        rows.node(
-            parse_indicator(value),
-            {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
-            "ingest:test",
-            seen,
-        )
-    GraphWriter(graph).load(rows.nodes, rows.rels)
-
-
 def run_worker(graph: Graph, world: World, **options: Any) -> dict[str, Any]:
     opts = WorkerOptions(worker_id="w-test", **options)
     return Worker(graph, world.config, opts).run().as_dict()
@@ -188,7 +174,7 @@ EXPECTED_NODES = {
 
 
 def test_a_domain_and_an_address_become_their_exact_graph(graph: Graph, quick: World) -> None:
-    ingest(graph, [DOMAIN, ADDRESS])
+    ingest_pending(graph, [DOMAIN, ADDRESS])
     summary = run_worker(graph, quick, max_depth=0)
     assert summary["claimed_keys"] == [f"domain:{DOMAIN}", f"ip:{ADDRESS}"]
     assert (summary["done"], summary["failed"], summary["discovered"]) == (2, 0, 0)
@@ -273,7 +259,7 @@ def test_a_domain_and_an_address_become_their_exact_graph(graph: Graph, quick: W
 
 
 def test_discovered_names_and_addresses_are_followed_one_hop(graph: Graph, quick: World) -> None:
-    ingest(graph, [DOMAIN])
+    ingest_pending(graph, [DOMAIN])
     summary = run_worker(graph, quick)
     followed = {"31.17.248.248", "ns5.hoshidns.jp", "ns6.hoshidns.jp", "mx2.postbox-mail.com"}
     assert summary["discovered"] == 4
@@ -289,7 +275,7 @@ def test_discovered_names_and_addresses_are_followed_one_hop(graph: Graph, quick
 
 
 def test_discovery_stops_at_max_discovered(graph: Graph, quick: World) -> None:
-    ingest(graph, [DOMAIN])
+    ingest_pending(graph, [DOMAIN])
     summary = run_worker(graph, quick, max_discovered=2)
     assert summary["discovered"] == 2
     assert summary["claimed"] == 3
@@ -298,7 +284,7 @@ def test_discovery_stops_at_max_discovered(graph: Graph, quick: World) -> None:
 def test_transient_failures_are_recorded_with_reasons_not_as_no_data(
     graph: Graph, quick: World
 ) -> None:
-    ingest(graph, [TRANSIENT, BROKEN])
+    ingest_pending(graph, [TRANSIENT, BROKEN])
     summary = run_worker(graph, quick, max_depth=0)
     assert summary["failed_keys"] == [f"domain:{BROKEN}"]
     assert summary["sources"]["domain_registration"] == {"failed": 2}
@@ -342,7 +328,7 @@ def retry_schedule(graph: Graph, name: str) -> tuple[str, int | None, int | None
 def test_a_transient_failure_leaves_a_node_partial_with_a_backed_off_retry_time(
     graph: Graph, quick: World
 ) -> None:
-    ingest(graph, [TRANSIENT, DOMAIN])
+    ingest_pending(graph, [TRANSIENT, DOMAIN])
 
     def run(config: EnrichmentConfig, **options: Any) -> dict[str, Any]:
         opts = WorkerOptions(worker_id="w-test", max_depth=0, **options)
@@ -371,7 +357,7 @@ def test_a_transient_failure_leaves_a_node_partial_with_a_backed_off_retry_time(
 
 
 def test_claims_are_exclusive_and_leases_lapse(graph: Graph) -> None:
-    ingest(graph, ["a.example.com", "b.example.com", "192.0.2.1"])
+    ingest_pending(graph, ["a.example.com", "b.example.com", "192.0.2.1"])
     first = claim(graph, "one", 2, lease=timedelta(seconds=60))
     assert [i.key for i in first.items] == ["ip:192.0.2.1", "domain:a.example.com"]
     second = claim(graph, "two", 10, lease=timedelta(seconds=60))
@@ -412,7 +398,7 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
 def test_two_worker_processes_share_one_queue(
     graph: Graph, quick: World, neo4j_env: dict[str, str]
 ) -> None:
-    ingest(graph, quick.indicators)
+    ingest_pending(graph, quick.indicators)
     keys = {parse_indicator(v).key for v in quick.indicators}
     workers = [
         _enrich(quick, neo4j_env, "--batch", "4", "--worker-id", name) for name in ("w1", "w2")
@@ -439,7 +425,7 @@ def test_two_worker_processes_share_one_queue(
 def test_a_killed_workers_leases_lapse_and_another_worker_completes_them(
     graph: Graph, slow: World, neo4j_env: dict[str, str]
 ) -> None:
-    ingest(graph, SLOW_ADDRESSES)
+    ingest_pending(graph, SLOW_ADDRESSES)
     killed = _enrich(slow, neo4j_env, "--lease-seconds", "2", "--worker-id", "doomed")
 
     def leased_by(owner: str) -> bool:
@@ -472,7 +458,7 @@ def test_a_killed_workers_leases_lapse_and_another_worker_completes_them(
 def test_sigterm_releases_a_watching_workers_claims(
     graph: Graph, slow: World, neo4j_env: dict[str, str]
 ) -> None:
-    ingest(graph, SLOW_ADDRESSES)
+    ingest_pending(graph, SLOW_ADDRESSES)
     watcher = _enrich(slow, neo4j_env, "--watch", "--poll-seconds", "0.2", "--worker-id", "watcher")
     try:
         wait_for(
@@ -512,7 +498,7 @@ def test_sandbox_commands_report_status(tmp_path: Path, generated: Path) -> None
 
 
 def test_a_claim_that_waited_for_anothers_locks_skips_what_it_leased(graph: Graph) -> None:
-    ingest(graph, ["a.example.com", "b.example.com"])
+    ingest_pending(graph, ["a.example.com", "b.example.com"])
     now = datetime.now(UTC)
     params = claim_params("first", 10, timedelta(seconds=60), now - timedelta(days=7), now)
     with graph.session() as session:
@@ -545,7 +531,7 @@ def test_a_claim_that_waited_for_anothers_locks_skips_what_it_leased(graph: Grap
 def test_a_batch_slower_than_its_lease_keeps_its_claims(graph: Graph, slow: World) -> None:
     """Each address waits 1.5 s for its RDAP answer, longer than the 0.9 s lease: renewals
     every 0.3 s keep another worker from taking the batch over while it is enriched."""
-    ingest(graph, SLOW_ADDRESSES[:2])
+    ingest_pending(graph, SLOW_ADDRESSES[:2])
     stolen: list[str] = []
     running = True
 

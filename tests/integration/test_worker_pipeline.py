@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from pending import ingest_pending
 
 from attribution.db import Graph
 from attribution.identities import parse_indicator
-from attribution.rows import Rows, Seen
 from attribution.worker import (
     BatchCommitter,
     ClaimedItem,
@@ -28,25 +28,11 @@ from attribution.worker import (
     claim,
     release,
 )
-from attribution.writer import GraphWriter
 from enrichment.failures import Outcome
 from enrichment.observations import EnrichmentResults, SourceResult
 
 OWNER = "w-pipeline"
 VALUES = ["a.example.test", "b.example.test", "c.example.test", "192.0.2.1", "192.0.2.2"]
-
-
-def ingest(graph: Graph, values: list[str]) -> None:
-    rows = Rows()
-    seen = Seen.at(datetime.now(UTC))
-    for value in values:
-        rows.node(
-            parse_indicator(value),
-            {"indicator": True, "enrich_state": "pending", "enrich_depth": 0},
-            "ingest:test",
-            seen,
-        )
-    GraphWriter(graph).load(rows.nodes, rows.rels)
 
 
 def answered(item: ClaimedItem) -> EnrichmentResults:
@@ -95,7 +81,7 @@ def node_states(graph: Graph) -> dict[str, tuple[str, str | None]]:
 
 
 def test_batches_waiting_during_a_write_are_written_together_in_the_next(graph: Graph) -> None:
-    ingest(graph, VALUES)
+    ingest_pending(graph, VALUES)
     committer = GatedCommitter(graph)
 
     async def scenario() -> list[EnrichedBatch]:
@@ -133,7 +119,7 @@ def test_batches_waiting_during_a_write_are_written_together_in_the_next(graph: 
 
 
 def test_a_failed_write_leaves_the_waiting_batches_to_be_handed_back(graph: Graph) -> None:
-    ingest(graph, VALUES)
+    ingest_pending(graph, VALUES)
     committer = GatedCommitter(graph, fail=True)
 
     async def scenario() -> list[ClaimedItem]:

@@ -18,17 +18,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pending import ingest_pending
 
 from attribution.db import Graph
 from attribution.identities import parse_indicator
 from attribution.redis_server import LocalRedis
-from attribution.rows import Rows, Seen
-from attribution.writer import GraphWriter
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.limiting import LimitSpec
 from enrichment.sandbox.manager import Sandbox, free_port
@@ -108,16 +106,6 @@ def _processes_of(home: Path) -> list[int]:
     return found
 
 
-def ingest(graph: Graph, values: list[str]) -> None:
-    rows = Rows()
-    seen = Seen.at(datetime.now(UTC))
-    for value in values:
-        identity = parse_indicator(value)
-        props = {"indicator": True, "enrich_state": "pending", "enrich_depth": 0}
-        rows.node(identity, props, "ingest:test", seen)
-    GraphWriter(graph).load(rows.nodes, rows.rels)
-
-
 def states(graph: Graph) -> dict[str, int]:
     rows = graph.read(
         "MATCH (n) WHERE (n:Domain OR n:IPAddress) AND n.indicator "
@@ -174,7 +162,7 @@ def stop_workers(workers: list[subprocess.Popen[str]]) -> None:
 def test_three_workers_enrich_every_indicator_within_the_limits(
     graph: Graph, world: World, env: dict[str, str]
 ) -> None:
-    ingest(graph, world.indicators)
+    ingest_pending(graph, world.indicators)
     rc, summary = finish(start([*ENRICH, *RUN_FLAGS, "--workers", "3"], env))
     assert rc == 0
     assert summary["engine"] == "dramatiq"
@@ -184,7 +172,7 @@ def test_three_workers_enrich_every_indicator_within_the_limits(
 def test_a_worker_killed_mid_batch_loses_nothing(
     graph: Graph, world: World, env: dict[str, str]
 ) -> None:
-    ingest(graph, world.indicators)
+    ingest_pending(graph, world.indicators)
     workers = [start([*WORKER, "--sandbox"], env) for _ in range(3)]
     dispatcher = start([*ENRICH, *RUN_FLAGS, "--workers", "0"], env)
     try:
@@ -214,7 +202,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 def test_redis_restarted_mid_run_loses_nothing(
     graph: Graph, world: World, env: dict[str, str], redis_server: LocalRedis
 ) -> None:
-    ingest(graph, world.indicators)
+    ingest_pending(graph, world.indicators)
     flags = [*RUN_FLAGS, "--workers", "3", "--requeue-after", "10"]
     dispatcher = start([*ENRICH, *flags], env)
     wait_for(lambda: states(graph).get("done", 0) > 0, "the first finished indicators")
