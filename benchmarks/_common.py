@@ -28,20 +28,44 @@ BENCH_BOLT_PORT = int(os.environ.get("ATTRIBUTION_BENCH_BOLT_PORT", "7688"))
 BENCH_HTTP_PORT = int(os.environ.get("ATTRIBUTION_BENCH_HTTP_PORT", "7475"))
 
 
+def bench_instance() -> LocalNeo4j | None:
+    """The local benchmark instance (None when ``NEO4J_URI`` names another server)."""
+    settings = load_settings()
+    if settings.neo4j.external:
+        return None
+    neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
+    return LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE)
+
+
 def bench_graph() -> Graph:
     """Connect to the benchmark instance, starting it when needed."""
     # Deadlocks between concurrent writers are retried by the driver; its per-retry warnings
     # would bury the figures.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
     settings = load_settings()
-    if not settings.neo4j.external:
-        neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
-        settings = replace(settings, neo4j=neo)
-        LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).start(progress=True)
+    local = bench_instance()
+    if local is not None:
+        local.start(progress=True)
         # The bench instance keeps its own password file.
-        local = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE)
-        settings = replace(settings, neo4j=replace(neo, password=local.password()))
+        neo = replace(local.settings, password=local.password())
+        settings = replace(settings, neo4j=neo)
     return Graph(open_driver(settings), settings.neo4j.database)
+
+
+def bench_server_env() -> dict[str, str]:
+    """Neo4j's own variables naming the benchmark's server, for a benchmark's child process."""
+    neo = load_settings().neo4j
+    local = bench_instance()
+    if local is None:
+        uri, password = neo.uri or "", neo.password or ""
+    else:
+        uri, password = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}", local.password()
+    return {
+        "NEO4J_URI": uri,
+        "NEO4J_USERNAME": neo.username,
+        "NEO4J_PASSWORD": password,
+        "NEO4J_DATABASE": neo.database,
+    }
 
 
 def wipe(graph: Graph) -> None:

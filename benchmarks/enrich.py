@@ -78,17 +78,15 @@ from attribution.engines.dramatiq_engine import (
     counter_difference,
 )
 from attribution.identities import InvalidIdentity, parse_indicator
-from attribution.neo4j_server import LocalNeo4j
 from attribution.redis_server import LocalRedis
 from attribution.rows import Rows, Seen
-from attribution.settings import RedisSettings, load_settings
+from attribution.settings import RedisSettings
 from attribution.worker import Worker, WorkerOptions
 from attribution.writer import GraphWriter, apply_schema
 from benchmarks._common import (
-    BENCH_BOLT_PORT,
-    BENCH_HTTP_PORT,
     BENCH_INSTANCE,
     bench_graph,
+    bench_server_env,
     emit,
     peak_rss_mb,
     wipe,
@@ -364,19 +362,9 @@ def measure_lease(
 
 def _bench_env(graph: Graph, state_file: Path, url: str) -> dict[str, str]:
     """The environment of a worker process: the bench graph, the sandbox and the broker."""
-    settings = load_settings()
-    if settings.neo4j.external:
-        neo = settings.neo4j
-        uri, password = neo.uri or "", neo.password or ""
-    else:
-        neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
-        uri = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}"
-        password = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).password()
     return {
         **os.environ,
-        "NEO4J_URI": uri,
-        "NEO4J_USERNAME": neo.username,
-        "NEO4J_PASSWORD": password,
+        **bench_server_env(),
         "NEO4J_DATABASE": graph.database,
         "ATTRIBUTION_SANDBOX_ENDPOINTS": str(state_file),
         "REDIS_URL": url,

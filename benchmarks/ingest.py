@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attribution import summaries
 from attribution.db import Graph
-from attribution.neo4j_server import LocalNeo4j
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
 from attribution.settings import load_settings
 from attribution.writer import (
@@ -50,10 +48,8 @@ from attribution.writer import (
     rel_statement,
 )
 from benchmarks._common import (
-    BENCH_BOLT_PORT,
-    BENCH_HTTP_PORT,
-    BENCH_INSTANCE,
     bench_graph,
+    bench_server_env,
     emit,
     peak_rss_mb,
     wipe,
@@ -259,25 +255,6 @@ def _installed_version(python: Path) -> str | None:
     return found.stdout.strip() if found.returncode == 0 else None
 
 
-def peer_server_env() -> dict[str, str]:
-    """Neo4j's own variables naming the benchmark's server, for the peer's process."""
-    settings = load_settings()
-    neo = settings.neo4j
-    if neo.external:
-        assert neo.uri is not None
-        uri, password = neo.uri, neo.password or ""
-    else:
-        neo = replace(neo, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
-        uri = f"bolt://127.0.0.1:{BENCH_BOLT_PORT}"
-        password = LocalNeo4j(settings.home, neo, instance=BENCH_INSTANCE).password()
-    return {
-        "NEO4J_URI": uri,
-        "NEO4J_USERNAME": neo.username,
-        "NEO4J_PASSWORD": password,
-        "NEO4J_DATABASE": neo.database,
-    }
-
-
 def write_peer_rows(obs: list[Observation], path: Path) -> Path:
     """The observations as the peer reads them: one JSON object each, times in epoch ms."""
     rows = [
@@ -304,7 +281,7 @@ def measure_peer(graph: Graph, python: Path, rows_file: Path, n: int, batch: int
     apply_schema(graph)
     done = subprocess.run(
         [str(python), str(PEER_SCRIPT), str(rows_file), "--batch", str(batch)],
-        env={**os.environ, **peer_server_env()},
+        env={**os.environ, **bench_server_env()},
         capture_output=True,
         text=True,
         timeout=3600,

@@ -49,7 +49,6 @@ import requests
 
 from attribution.approvals import list_requests
 from attribution.db import Graph
-from attribution.neo4j_server import LocalNeo4j
 from attribution.reports.builder import generate_report
 from attribution.schema import TARGETS
 from attribution.service.app import build_context
@@ -61,9 +60,8 @@ from attribution.service.taxii_objects import COLLECTIONS
 from attribution.settings import ReportSettings, Settings, load_settings
 from attribution.writer import GraphWriter, NodeRow, RelRow, apply_schema
 from benchmarks._common import (
-    BENCH_BOLT_PORT,
-    BENCH_HTTP_PORT,
     bench_graph,
+    bench_instance,
     emit,
     median,
     percentile,
@@ -338,15 +336,6 @@ def find_collection_id(alias: str) -> str:
 
 
 # --- the run ---------------------------------------------------------------------------
-
-
-def bench_instance() -> LocalNeo4j | None:
-    """The local ``bench`` instance :func:`bench_graph` uses (None when NEO4J_URI is set)."""
-    settings = load_settings()
-    if settings.neo4j.external:
-        return None
-    neo = replace(settings.neo4j, bolt_port=BENCH_BOLT_PORT, http_port=BENCH_HTTP_PORT)
-    return LocalNeo4j(settings.home, neo, instance="bench")
 
 
 def load_world(graph: Graph, domains: int, seed: int) -> None:
