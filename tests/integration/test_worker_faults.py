@@ -12,17 +12,15 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pending import ingest_pending
 
 from attribution.db import Graph
 from attribution.identities import parse_indicator
-from attribution.rows import Rows, Seen
 from attribution.worker import Worker, WorkerOptions
-from attribution.writer import GraphWriter
 from enrichment.config import Breaker, EnrichmentConfig
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.manager import Sandbox
@@ -71,15 +69,6 @@ def serve(tmp_path: Path, world: Path) -> Iterator[Any]:
         sandbox.down()
 
 
-def ingest(graph: Graph) -> None:
-    rows = Rows()
-    seen = Seen.at(datetime.now(UTC))
-    for value in INDICATORS:
-        props = {"indicator": True, "enrich_state": "pending", "enrich_depth": 0}
-        rows.node(parse_indicator(value), props, "ingest:test", seen)
-    GraphWriter(graph).load(rows.nodes, rows.rels)
-
-
 def run(
     graph: Graph,
     config: EnrichmentConfig,
@@ -119,7 +108,7 @@ def test_dns_down_mid_run_leaves_nodes_partial_until_a_retry_completes_them(
 ) -> None:
     served = serve([])
     config = replace(EnrichmentConfig.from_sandbox(served.endpoints), dns_lifetime=0.3)
-    ingest(graph)
+    ingest_pending(graph, INDICATORS)
     finished = 0
 
     def progress(count: int) -> None:
@@ -150,7 +139,7 @@ def test_rdap_429_everywhere_obeys_retry_after_and_opens_the_breaker(
     config = replace(
         EnrichmentConfig.from_sandbox(served.endpoints), breaker=Breaker(failures=3, cooldown=60)
     )
-    ingest(graph)
+    ingest_pending(graph, INDICATORS)
     first = run(graph, config)
     assert first["requests_by_server"][served.rdap_server] == 3
     assert first["breaker_openings"] == {served.rdap_server: 1}
@@ -172,7 +161,7 @@ def test_rdap_500_for_a_while_opens_the_breaker_then_all_complete(graph: Graph, 
     config = replace(
         EnrichmentConfig.from_sandbox(served.endpoints), breaker=Breaker(failures=2, cooldown=60)
     )
-    ingest(graph)
+    ingest_pending(graph, INDICATORS)
     first = run(graph, config)
     assert first["requests_by_server"][served.rdap_server] == 2
     assert first["breaker_openings"] == {served.rdap_server: 1}
