@@ -471,13 +471,9 @@ def run_query(
 
 
 @dataclass(frozen=True)
-class QueryPage:
-    """One page of a query's rows, in the column order its header declares."""
+class QueryPage(QueryResult):
+    """One page of a query's rows, and whether more rows follow it."""
 
-    query: Query
-    params: dict[str, Any]
-    columns: tuple[str, ...]
-    rows: list[dict[str, Any]]
     more: bool
 
 
