@@ -152,7 +152,8 @@ TARGET_PROPS: tuple[Prop, ...] = (
     Prop(
         "reasons",
         "LIST<STRING>",
-        "Largest Shapley contributions of observed feature groups, each with the node's values.",
+        "Largest Shapley contributions of observed feature groups, each with the node's values; "
+        "or why the explanation was deferred to the report.",
     ),
     Prop(
         "explanation",
@@ -164,6 +165,12 @@ TARGET_PROPS: tuple[Prop, ...] = (
         "evidence_families",
         "LIST<STRING>",
         "Independent evidence families observed for the node when it was scored.",
+    ),
+    Prop(
+        "score_features",
+        "STRING",
+        "The feature values the score was computed from, as a JSON list in the model's column "
+        "order (null: not observed); a deferred explanation is computed from them.",
     ),
 )
 """What a target (a domain or an address, :data:`TARGETS`) carries besides: the URLs a feed

@@ -6,8 +6,11 @@ back) is :func:`attribution.scoring.paged.score_graph`; this module holds the pa
 Every Domain and IPAddress (or those changed since the last run) gets ``score`` (the
 Venn-ABERS probability) with its interval ``score_low``/``score_high``, ``decision``
 (``act`` / ``no-act`` / ``outside-calibration``), ``model_version``, ``scored_at``,
-``evidence_families``, ``explanation`` (exact Shapley values over the feature groups, as
-JSON) and ``reasons`` (its largest contributions with the node's values). A node with fewer
+``evidence_families``, ``score_features`` (the feature values the score came from) and, for
+the nodes :func:`explain_now` picks, ``explanation`` (exact Shapley values over the feature
+groups, as JSON) and ``reasons`` (its largest contributions with the node's values). The other
+nodes' explanations are deferred: their ``reasons`` say so, and a report computes the
+explanation from ``score_features`` (:mod:`attribution.scoring.explain`). A node with fewer
 independent evidence families than the model's policy (:mod:`attribution.features.families`)
 gets ``insufficient-evidence``, no score, and a reason naming what was and was not observed.
 
@@ -19,6 +22,7 @@ properties the target's node spec declares; an undeclared one fails at import.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ import numpy as np
 from attribution.classifier.dataset import DEFAULT_MIN_FAMILIES
 from attribution.classifier.store import ModelManifest
 from attribution.db import Graph
-from attribution.features import GROUP_TITLES, FeatureMatrix
+from attribution.features import FeatureMatrix
 from attribution.features.families import (
     FAMILIES,
     EvidencePolicy,
@@ -37,15 +41,22 @@ from attribution.labels import NodeKey
 from attribution.schema import NODE_BY_LABEL, TARGETS
 from attribution.scoring.estimator import (
     INSUFFICIENT_EVIDENCE,
+    NO_ACT,
     OUTSIDE_CALIBRATION,
     MaliciousnessClassifier,
 )
-from attribution.scoring.reasons import explanations, reason_lines
+from attribution.scoring.reasons import explain_rows
 
 __all__ = [
+    "DEFERRED_REASON",
+    "EXPLAIN_ALL",
+    "EXPLAIN_FROM_SCORE",
+    "EXPLAIN_GATE",
     "ROW_PROPERTIES",
     "RUN_PROPERTIES",
     "changed_statement",
+    "explain_now",
+    "feature_row_json",
     "score_statements",
 ]
 
@@ -60,8 +71,19 @@ ROW_PROPERTIES = (
     "reasons",
     "explanation",
     "evidence_families",
+    "score_features",
 )
 """Score properties each node's row carries under the property's own name."""
+
+EXPLAIN_GATE = "gate"
+EXPLAIN_ALL = "all"
+EXPLAIN_FROM_SCORE = 0.5
+"""With :data:`EXPLAIN_GATE`, a ``no-act`` node is explained when scored from this probability
+up; below it, its explanation is deferred to the report that asks for it."""
+DEFERRED_REASON = (
+    "explanation deferred: no-act with a probability below {threshold:g}; a report on this "
+    "target computes it from the feature values recorded with the score"
+)
 RUN_PROPERTIES = {"model_version": "$version", "scored_at": "datetime({epochMillis: $at})"}
 """Score properties one run sets alike on every node it scores, and the value it sets."""
 _CHANGE_PROPERTIES = ("scored_at", "last_seen")
@@ -154,7 +176,7 @@ def _insufficient_row(key: NodeKey, observed: frozenset[str], why: str) -> dict[
     return {
         "label": key[0], "key": key[1], "score": None, "score_low": None, "score_high": None,
         "decision": INSUFFICIENT_EVIDENCE, "reasons": [reason], "explanation": None,
-        "evidence_families": seen,
+        "evidence_families": seen, "score_features": None,
     }  # fmt: skip
 
 
@@ -167,38 +189,59 @@ def _outside_reason(classifier: MaliciousnessClassifier, row: np.ndarray) -> str
     )
 
 
+def explain_now(decided: np.ndarray, proba: np.ndarray, mode: str) -> np.ndarray:
+    """Which scored rows get their explanation now: every row with :data:`EXPLAIN_ALL`; with
+    :data:`EXPLAIN_GATE`, those the gate acts on or cannot calibrate, and ``no-act`` rows from
+    :data:`EXPLAIN_FROM_SCORE` up. Exact explanations cost ``2**groups`` model evaluations per
+    row, most of a full run's time, and most nodes are far below the gate."""
+    if mode == EXPLAIN_ALL:
+        return np.ones(len(decided), dtype=bool)
+    if mode != EXPLAIN_GATE:
+        raise ValueError(f"explain mode must be {EXPLAIN_GATE!r} or {EXPLAIN_ALL!r}, not {mode!r}")
+    return np.asarray((decided != NO_ACT) | (proba >= EXPLAIN_FROM_SCORE))
+
+
+def feature_row_json(row: np.ndarray) -> str:
+    """A feature row as JSON, ``null`` where not observed; floats round-trip exactly."""
+    return json.dumps([None if math.isnan(v) else v for v in row.tolist()])
+
+
 def _scored_rows(
     classifier: MaliciousnessClassifier,
     features: FeatureMatrix,
     rows: list[int],
     families: list[frozenset[str]],
+    explain: str = EXPLAIN_GATE,
 ) -> list[dict[str, Any]]:
     """Score, interval, decision and explanation for each of ``rows`` (enough evidence)."""
     if not rows:
         return []
     X = features.X[rows]
-    shapley = classifier.shapley(X)
-    proba = shapley.scores  # the full coalition's score is the probability itself
+    proba = classifier.predict_proba(X)[:, 1]
     interval = classifier.predict_interval(X)
     decided = classifier.decide(X)
     address = TARGETS["ip"].label
     kinds = ["an address" if features.keys[i][0] == address else "a domain" for i in rows]
-    explained = explanations(
-        shapley, X, classifier.feature_names_, classifier.groups_, GROUP_TITLES, kinds
-    )
+    now = np.flatnonzero(explain_now(decided, proba, explain))
+    rows_now = explain_rows(classifier, X[now], [kinds[j] for j in now], REASONS)
+    explained = dict(zip(now.tolist(), rows_now, strict=True))
+    deferred = [DEFERRED_REASON.format(threshold=EXPLAIN_FROM_SCORE)]
     out = []
     for j, i in enumerate(rows):
         label, key = features.keys[i]
-        reasons = reason_lines(explained[j], REASONS)
+        explanation, reasons = explained.get(j, (None, deferred))
         if decided[j] == OUTSIDE_CALIBRATION:
-            reasons.insert(0, _outside_reason(classifier, X[j : j + 1]))
+            reasons = [_outside_reason(classifier, X[j : j + 1]), *reasons]
         out.append(
             {
                 "label": label, "key": key, "score": float(proba[j]),
                 "score_low": float(interval[j, 0]), "score_high": float(interval[j, 1]),
                 "decision": str(decided[j]), "reasons": reasons,
-                "explanation": json.dumps(explained[j], sort_keys=True),
+                "explanation": None if explanation is None else json.dumps(
+                    explanation, sort_keys=True
+                ),
                 "evidence_families": [f for f in FAMILIES if f in families[j]],
+                "score_features": feature_row_json(X[j]),
             }
         )  # fmt: skip
     return out

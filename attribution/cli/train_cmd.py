@@ -4,11 +4,12 @@
     Features and labels from the graph (targets from ``--truth`` for evaluation worlds),
     cross-validated metrics, then the final classifier saved as the next version under
     ``models/<name>/``. Exit code 4 when there are too few benign samples for the gate.
-``score [--model PATH|vN|latest] [--changed-since-last-run] [--min-families N] [--json]``
+``score [--model PATH|vN|latest] [--changed-since-last-run] [--min-families N] [--explain gate|all] [--json]``
     Writes score with its Venn-ABERS interval, decision, model_version, scored_at, evidence
-    families, explanation and reasons on every Domain and IPAddress (or those changed since
-    the last run with the same model). The evidence policy is the model's own unless
-    ``--min-families`` overrides it.
+    families, feature values, explanation and reasons on every Domain and IPAddress (or those
+    changed since the last run with the same model). With ``--explain gate`` (the default)
+    a no-act node below probability 0.5 gets its explanation when a report asks for it. The
+    evidence policy is the model's own unless ``--min-families`` overrides it.
 ``evaluate [--truth FILE] [--splits 20] [--guarantee batch|population] [--json] [--out DIR]``
     Held-out metrics over repeated random splits, with baselines; ``evaluation.json``, a
     reliability diagram and a ROC curve (PNG) into ``--out``, by default a new directory under
@@ -74,6 +75,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--changed-since-last-run",
         action="store_true",
         help="only nodes with facts or labels newer than the last run of this model",
+    )
+    score.add_argument(
+        "--explain",
+        choices=("gate", "all"),
+        default="gate",
+        help="explain every scored node now (all), or only those the gate acts on or cannot "
+        "calibrate and no-act nodes from probability 0.5 up (gate, the default); a report "
+        "computes a deferred explanation from the recorded feature values",
     )
     score.set_defaults(func=run_score)
 
@@ -176,6 +185,7 @@ def run_score(args: argparse.Namespace) -> int:
                 min_families=_min_families(args),
                 n_folds=args.folds,
                 seed=args.seed,
+                explain=args.explain,
                 progress=_progress(args),
             )
         except FileNotFoundError as exc:
@@ -190,7 +200,8 @@ def run_score(args: argparse.Namespace) -> int:
             f"{result['written']} nodes scored with {result['model_version']}: "
             f"{d['act']} act, {d['no-act']} no-act, {d['outside-calibration']} outside "
             f"calibration, {d['insufficient-evidence']} insufficient evidence (fewer than "
-            f"{result['evidence_policy']['min_families']} evidence families)"
+            f"{result['evidence_policy']['min_families']} evidence families); "
+            f"{result['explained']} explained now"
         )
     return EXIT_OK
 

@@ -74,6 +74,7 @@ from attribution.reports.servers import (
 )
 from attribution.reports.values import hit_dict, latest, parse_time
 from attribution.schema import NODE_BY_LABEL, PROVENANCE, RELATIONSHIPS, SUMMARIES, TARGETS
+from attribution.scoring.explain import DEFERRED_NOTE, deferred_explanation
 from attribution.settings import DEFAULT_MAX_FACTS, Settings
 from attribution.warninglists import WarninglistIndex, load_warninglists
 
@@ -109,6 +110,8 @@ _OPERATIONAL = {
 # Write-time summaries are counters derived from other facts (attribution/summaries.py), not
 # observations: a report cites the facts themselves.
 _SUMMARY_NAMES = {p.name for props in SUMMARIES.values() for p in props}
+# The feature row a score came from: the score section shows its values, group by group.
+_DERIVED = {"score_features"}
 
 
 class ReportError(ValueError):
@@ -173,7 +176,10 @@ def _plain_props(props: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in sorted(props.items())
-        if k not in _PROVENANCE_NAMES and k not in _OPERATIONAL and k not in _SUMMARY_NAMES
+        if k not in _PROVENANCE_NAMES
+        and k not in _OPERATIONAL
+        and k not in _SUMMARY_NAMES
+        and k not in _DERIVED
     }
 
 
@@ -353,7 +359,26 @@ def _model_block(manifest: ModelManifest) -> dict[str, Any] | None:
     }
 
 
-def _score_section(props: Mapping[str, Any], manifest: ModelManifest) -> dict[str, Any]:
+def _deferred(t: _Target, settings: Settings) -> tuple[Mapping[str, Any], str | None]:
+    """The target's properties with the explanation scoring deferred, computed for this report,
+    and the note that says so (None when scoring wrote the explanation, or there is no score)."""
+    props = t.props
+    if props.get("explanation") is not None or props.get("score_features") is None:
+        return props, None
+    deferred = deferred_explanation(props, t.label, settings)
+    if deferred.explanation is None:
+        problem = deferred.problem
+        return props, f"scoring deferred the explanation and it could not be computed: {problem}"
+    return {**props, "explanation": deferred.explanation, "reasons": deferred.reasons}, (
+        DEFERRED_NOTE
+    )
+
+
+def _score_section(t: _Target, manifest: ModelManifest, settings: Settings) -> dict[str, Any]:
+    props, note = _deferred(t, settings)
+    explanation = explanation_block(props)
+    if note is not None:
+        explanation["note"] = note
     low, high = props.get("score_low"), props.get("score_high")
     return {
         "probability": props.get("score"),
@@ -364,7 +389,7 @@ def _score_section(props: Mapping[str, Any], manifest: ModelManifest) -> dict[st
         "model": _model_block(manifest),
         "model_note": manifest.problem,
         "top_reasons": list(props.get("reasons") or [])[:5],
-        "explanation": explanation_block(props),
+        "explanation": explanation,
     }
 
 
@@ -643,7 +668,7 @@ def build_content(
     parameters = _Parameters.resolve(settings, max_facts, collateral_threshold, freshness_hours)
     evidence = _evidence_section(graph, t, parameters.max_facts)
     manifest = ModelStore(settings.models_dir).manifest(t.props.get("model_version"))
-    score = _score_section(t.props, manifest)
+    score = _score_section(t, manifest, settings)
     chains = _server_chains(graph, t)
     as_of = _reference_time(score, evidence, chains)
     index, lists_note = _load_index(settings, warninglists)

@@ -29,6 +29,7 @@ from typing import Any
 
 from attribution.classifier.dataset import Progress
 from attribution.classifier.score import (
+    EXPLAIN_GATE,
     WRITE_BATCH,
     _changed_nodes,
     _insufficient_row,
@@ -64,9 +65,11 @@ def page_rows(
     features: FeatureMatrix,
     labelled: set[NodeKey],
     rows: Sequence[int],
+    explain: str = EXPLAIN_GATE,
 ) -> list[dict[str, Any]]:
     """The write-back row of each of ``rows``: scored where the node has the evidence the
-    policy asks for, ``insufficient-evidence`` elsewhere."""
+    policy asks for, ``insufficient-evidence`` elsewhere; ``explain`` as
+    :func:`~attribution.classifier.score.explain_now`."""
     families = evidence_families(features, labelled, rows)
     enough, enough_families, out = [], [], []
     for i, observed in zip(rows, families, strict=True):
@@ -76,7 +79,7 @@ def page_rows(
             enough_families.append(observed)
         else:
             out.append(_insufficient_row(features.keys[i], observed, why))
-    return out + _scored_rows(classifier, features, enough, enough_families)
+    return out + _scored_rows(classifier, features, enough, enough_families, explain)
 
 
 def _features(
@@ -122,12 +125,14 @@ def score_graph(
     batch: int = WRITE_BATCH,
     page: int = PAGE,
     warninglists: Any = "settings",
+    explain: str = EXPLAIN_GATE,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Score the graph's domains and addresses with ``model`` and write the results back,
     ``page`` nodes at a time; arguments and result as
     :func:`attribution.classifier.score.score_graph` (``warninglists``: a loaded index,
-    None, or ``"settings"``)."""
+    None, or ``"settings"``; ``explain``: which nodes are explained now, as
+    :func:`~attribution.classifier.score.explain_now`)."""
     began = time.perf_counter()
     store = ModelStore(models_dir)
     model_dir = store.resolve(model, name)
@@ -146,10 +151,11 @@ def score_graph(
     )  # fmt: skip
     del observations
     decisions = dict.fromkeys((ACT, NO_ACT, OUTSIDE_CALIBRATION, INSUFFICIENT_EVIDENCE), 0)
-    written = 0
+    written = explained = 0
     for start in range(0, len(features.keys), page):
         chunk = range(start, min(start + page, len(features.keys)))
-        rows = page_rows(classifier, policy, features, labelled, chunk)
+        rows = page_rows(classifier, policy, features, labelled, chunk, explain)
+        explained += sum(row["explanation"] is not None for row in rows)
         for row in rows:
             decisions[row["decision"]] += 1
         written += _write_scores(graph, rows, version, at_ms, batch)
@@ -161,7 +167,7 @@ def score_graph(
     return {
         "model_version": version, "model_path": str(model_dir),
         "scored_at": started.isoformat(), "nodes": n_nodes, "selected": len(features.keys),
-        "written": written, "decisions": decisions, "evidence_policy": policy.as_dict(),
+        "written": written, "explained": explained, "explain": explain, "decisions": decisions, "evidence_policy": policy.as_dict(),
         "threshold": float(classifier.threshold_), "changed_since_last_run": selected is not None,
         "seconds": round(time.perf_counter() - began, 3),
     }  # fmt: skip

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from attribution.features import GROUP_TITLES
 from attribution.scoring.shapley import GroupShapley
 
-__all__ = ["METHOD", "explanations", "reason_lines"]
+if TYPE_CHECKING:
+    from attribution.scoring.estimator import MaliciousnessClassifier
+
+__all__ = ["METHOD", "explain_rows", "explanations", "reason_lines"]
 
 METHOD = "shapley-over-feature-groups"
 
@@ -79,3 +83,18 @@ def reason_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]:
         values = ", ".join(f"{k} {v:g}" for k, v in item["values"].items())
         lines.append(f"{item['title']}: {values} ({item['contribution']:+.2f})")
     return lines
+
+
+def explain_rows(
+    classifier: MaliciousnessClassifier, X: np.ndarray, kinds: Sequence[str], top: int = 3
+) -> list[tuple[dict[str, Any], list[str]]]:
+    """(explanation, ``top`` reason lines) of each row of ``X``; ``kinds[i]``: "a domain" or
+    "an address". Depends on the row alone, so a deferred explanation equals an immediate one.
+    """
+    if not len(X):
+        return []
+    shapley = classifier.shapley(X)
+    explained = explanations(
+        shapley, X, classifier.feature_names_, classifier.groups_, GROUP_TITLES, kinds
+    )
+    return [(item, reason_lines(item, top)) for item in explained]

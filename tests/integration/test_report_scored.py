@@ -9,9 +9,11 @@ from pathlib import Path
 
 from test_scoring_commands import N_BENIGN, _cli, labelled_world
 
+from attribution.classifier.score import DEFERRED_REASON
 from attribution.db import Graph
 from attribution.reports.builder import generate_report
 from attribution.reports.explanation import EVIDENCE_FAMILIES
+from attribution.scoring.explain import DEFERRED_NOTE
 from attribution.settings import Settings
 
 
@@ -25,7 +27,12 @@ def test_reports_show_what_scoring_wrote(
     assert json.loads(trained.stdout)["n_benign"] == N_BENIGN
     scored = _cli(env, "score", "--model", str(models / "maliciousness" / "v1"), "--json")
     assert scored.returncode == 0, scored.stderr
-    settings = replace(test_settings, models_dir=models, warninglists_dir=tmp_path / "none")
+    models_settings = replace(
+        test_settings.models, signing_key=Path(env["ATTRIBUTION_MODEL_SIGNING_KEY"])
+    )
+    settings = replace(
+        test_settings, models_dir=models, warninglists_dir=tmp_path / "none", models=models_settings
+    )
 
     [node] = graph.read(
         "MATCH (d:Domain {decision: 'act'}) WHERE d.name ENDS WITH '.xyz' "
@@ -84,3 +91,31 @@ def test_reports_show_what_scoring_wrote(
             "only 0 of the model's minimum of 2 evidence families observed (none)",
         ],
     }
+
+    # A benign name far below the gate: scoring deferred its explanation, the report computes
+    # it from the recorded feature values, exactly as `score --explain all` writes it.
+    benign = "forestmaple5.com"  # benign number 5 of build_world
+    [deferred] = graph.read(
+        "MATCH (d:Domain {name: $name}) RETURN d.explanation AS explanation, "
+        "d.reasons AS reasons, d.score AS score",
+        {"name": benign},
+    )
+    assert deferred["explanation"] is None and deferred["score"] < 0.5
+    assert deferred["reasons"] == [DEFERRED_REASON.format(threshold=0.5)]
+    late = generate_report(graph, benign, settings)["content"]["score"]
+    assert late["explanation"]["note"] == DEFERRED_NOTE
+    assert late["explanation"]["present"] is True and late["explanation"]["additive"] is True
+    assert late["explanation"]["explained_value"] == deferred["score"]
+    scored = _cli(
+        env, "score", "--model", str(models / "maliciousness" / "v1"), "--explain", "all", "--json"
+    )
+    result = json.loads(scored.stdout)
+    assert result["explained"] == result["written"] - result["decisions"]["insufficient-evidence"]
+    [eager] = graph.read(
+        "MATCH (d:Domain {name: $name}) RETURN d.explanation AS explanation, d.reasons AS reasons",
+        {"name": benign},
+    )
+    now = generate_report(graph, benign, settings)["content"]["score"]
+    assert now["explanation"]["note"] is None
+    assert {**late["explanation"], "note": None} == now["explanation"]
+    assert late["top_reasons"] == now["top_reasons"] == eager["reasons"]

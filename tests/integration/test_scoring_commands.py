@@ -13,6 +13,7 @@ import pytest
 import skops.io
 from clirun import run_attribution
 
+from attribution.classifier.score import DEFERRED_REASON
 from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION
 from attribution.reports.canonical import load_private_key, public_key_fingerprint
@@ -208,6 +209,15 @@ def test_train_then_score_round_trip(
     assert len({r["at"] for r in rows}) == 1
     benign_rows = [by_name[n] for n in by_name if n.endswith(".com") and not n.startswith("ns")]
     assert all(r["decision"] == "no-act" and r["score"] < 0.5 for r in benign_rows)
+    # Far below the gate, their explanations are deferred to the report that asks for one.
+    deferred = [DEFERRED_REASON.format(threshold=0.5)]
+    assert all(r["explanation"] is None and r["reasons"] == deferred for r in benign_rows)
+    explained = graph.read(
+        "MATCH (n) WHERE (n:Domain OR n:IPAddress) AND n.explanation IS NOT NULL "
+        "RETURN n.decision AS decision, n.score AS score"
+    )
+    assert (scored["explain"], scored["explained"]) == ("gate", len(explained))
+    assert all(r["decision"] != "no-act" or r["score"] >= 0.5 for r in explained)
     bad_rows = [by_name[n] for n in by_name if n.endswith(".xyz")]
     assert all(r["decision"] == "act" for r in bad_rows)
     # A reason names its feature group, the node's own values and the contribution.

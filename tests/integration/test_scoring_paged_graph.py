@@ -5,6 +5,7 @@ every node at once, and a changed-only run that writes exactly what a full run w
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION, build_features, export_graph
 from attribution.features.families import labelled_nodes
 from attribution.labels import import_label_file, read_label_observations, resolve_labels
+from attribution.scoring.explain import deferred_explanation
 from attribution.scoring.paged import page_rows, score_graph
 from attribution.scoring.persistence import load_model
+from attribution.settings import load_settings
 from attribution.writer import GraphWriter, RelRow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -109,3 +112,30 @@ def test_changed_only_run_writes_what_a_full_run_would(graph: Graph, world: Path
     for key in (("Domain", "nothing-known.org"), ("IPAddress", "203.0.113.5")):
         assert {p: written[key][p] for p in expected[key]} == expected[key]
     assert written[("Domain", "nothing-known.org")]["decision"] != "insufficient-evidence"
+
+
+def test_a_deferred_explanation_is_the_one_scoring_all_would_write(
+    graph: Graph, world: Path
+) -> None:
+    full = score_graph(graph, models_dir=world, now=NOW, explain="all")
+    eager = _written(graph)
+    gate = score_graph(graph, models_dir=world, now=NOW)
+    insufficient = full["decisions"]["insufficient-evidence"]
+    assert (full["explained"], insufficient) == (full["written"] - insufficient, 5)
+    assert 0 < gate["explained"] < full["explained"]
+    rows = graph.read(
+        "MATCH (n:Domain) RETURN 'Domain' AS label, n.name AS key, properties(n) AS props "
+        "UNION ALL MATCH (n:IPAddress) RETURN 'IPAddress' AS label, n.address AS key, "
+        "properties(n) AS props"
+    )
+    settings = replace(load_settings(), models_dir=world)
+    deferred = [r for r in rows if r["props"].get("score_features") and not r["props"].get(
+        "explanation"
+    )]  # fmt: skip
+    assert len(deferred) == full["explained"] - gate["explained"]
+    for row in deferred:
+        late = deferred_explanation(row["props"], row["label"], settings)
+        expected = eager[(row["label"], row["key"])]
+        assert (late.explanation, late.reasons, late.problem) == (
+            expected["explanation"], expected["reasons"], None,
+        )  # fmt: skip

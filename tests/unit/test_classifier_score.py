@@ -9,7 +9,8 @@ from attribution.classifier.score import changed_statement, score_statements
 SET = (
     "SET n.score = row.score, n.score_low = row.score_low, n.score_high = row.score_high, "
     "n.decision = row.decision, n.reasons = row.reasons, n.explanation = row.explanation, "
-    "n.evidence_families = row.evidence_families, n.model_version = $version, "
+    "n.evidence_families = row.evidence_families, n.score_features = row.score_features, "
+    "n.model_version = $version, "
     "n.scored_at = datetime({epochMillis: $at})"
 )
 
