@@ -46,6 +46,10 @@ BATCH = 1000
 Progress = Callable[[str, int], None]
 """Called with a label and how many of its nodes are done so far."""
 
+Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
+"""Runs one statement with its parameters and returns its rows: in a transaction of its own
+(:meth:`Graph.read`), or in the transaction of the load that changed the facts."""
+
 _BENIGN = "EXISTS { (:LabelSource)-[:LABELS_DOMAIN {verdict: 'benign'}]->(%s) }"
 _MALICIOUS = "EXISTS { (:LabelSource)-[:LABELS_DOMAIN {verdict: 'malicious'}]->(%s) }"
 
@@ -199,12 +203,12 @@ def _ends(rows: list[dict[str, Any]], end: str) -> set[Any]:
     return {row[end] for row in rows}
 
 
-def _expand(graph: Graph, cypher: str, keys: set[Any]) -> set[Any]:
+def _expand(run: Run, cypher: str, keys: set[Any]) -> set[Any]:
     """Keys that ``cypher`` (``UNWIND $keys``, returning ``key``) reaches from ``keys``."""
     found: set[Any] = set()
     ordered = sorted(keys, key=repr)
     for start in range(0, len(ordered), BATCH * 10):
-        rows = graph.read(cypher, {"keys": ordered[start : start + BATCH * 10]})
+        rows = run(cypher, {"keys": ordered[start : start + BATCH * 10]})
         found.update(row["key"] for row in rows)
     return found
 
@@ -227,7 +231,7 @@ _REGISTRARS_OF_DOMAINS = (
 )
 
 
-def affected(graph: Graph, rel_batches: Batches) -> Affected:
+def affected(run: Run, rel_batches: Batches) -> Affected:
     """Every node whose summaries the relationships just written can change.
 
     Node rows change no summary (summaries count relationships and label verdicts). A
@@ -248,18 +252,18 @@ def affected(graph: Graph, rel_batches: Batches) -> Affected:
     labelled = _ends(rows_of("LABELS_DOMAIN"), "end")
     address_changes = _ends(rows_of("RESOLVES_TO"), "end")
     if labelled:
-        address_changes |= _expand(graph, _IPS_OF_DOMAINS, labelled)
+        address_changes |= _expand(run, _IPS_OF_DOMAINS, labelled)
     spread_changes = _ends(rows_of("IN_PREFIX"), "start")
     prefixes = _ends(rows_of("ANNOUNCED_BY"), "start")
     if prefixes:
-        spread_changes |= _expand(graph, _IPS_OF_PREFIXES, prefixes)
+        spread_changes |= _expand(run, _IPS_OF_PREFIXES, prefixes)
     out.add("IPAddress", address_changes | _ends(rows_of("LABELS_IP"), "end"))
     out.add("Domain", _ends(rows_of("RESOLVES_TO"), "start") | labelled)
     if address_changes | spread_changes:
-        out.add("Domain", _expand(graph, _DOMAINS_ON_IPS, address_changes | spread_changes))
+        out.add("Domain", _expand(run, _DOMAINS_ON_IPS, address_changes | spread_changes))
     out.add("Registrar", _ends(rows_of("REGISTERED_WITH"), "end"))
     if labelled:
-        out.add("Registrar", _expand(graph, _REGISTRARS_OF_DOMAINS, labelled))
+        out.add("Registrar", _expand(run, _REGISTRARS_OF_DOMAINS, labelled))
     out.add("Registrant", _ends(rows_of("REGISTERED_BY"), "end"))
     out.add(
         "LabelSource",
@@ -280,7 +284,7 @@ def _write(graph: Graph, statement: str, params: dict[str, Any]) -> list[dict[st
 def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
     """Recompute the summaries of the ``label`` nodes keyed ``keys``, in batches; how many.
 
-    The one entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
+    The entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
     and changes a fact a summary counts (see the module docstring).
     """
     ordered = sorted(set(keys), key=repr)
@@ -291,12 +295,30 @@ def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
 
 
 def after_load(graph: Graph, node_batches: Batches, rel_batches: Batches) -> None:
-    """Bring the summaries of every node the load touched up to date with its facts."""
+    """Bring the summaries of every node the load touched up to date with its facts, in
+    transactions of their own after the load's."""
     del node_batches  # no summary depends on node properties
     if not rel_batches:
         return
-    for label, keys in affected(graph, rel_batches).keys.items():
+    for label, keys in affected(graph.read, rel_batches).keys.items():
         refresh(graph, label, keys)
+
+
+def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Batches) -> None:
+    """:func:`after_load` inside the load's own transaction: the facts and their summaries
+    commit together, so no crash between them can leave a summary behind its facts."""
+    del node_batches
+
+    def run(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [record.data() for record in tx.run(statement, params)]
+
+    if not rel_batches:
+        return
+    for label, keys in affected(run, rel_batches).keys.items():
+        statement = refresh_statement(label)
+        ordered = sorted(keys, key=repr)
+        for start in range(0, len(ordered), BATCH):
+            tx.run(statement, {"keys": ordered[start : start + BATCH]}).consume()
 
 
 def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[dict[str, Any]]]:

@@ -573,9 +573,14 @@ class BatchCommitter:
         stats = self.writer.load(rows.nodes, rows.rels)
         self.summary.rows_written.update(stats.by_kind)
         self.summary.observations.update(rows.kinds)
+        finishing = time.perf_counter()
         self._finish(outcomes, found)
         self.summary.batches += batches
-        self.summary.stage_seconds["write"] += time.perf_counter() - began
+        stages = self.summary.stage_seconds
+        stages["write"] += time.perf_counter() - began
+        # Parts of "write": the load's summaries refresh, and the states-and-discovery step.
+        stages["write_summaries"] += stats.summaries_seconds
+        stages["write_finish"] += time.perf_counter() - finishing
 
     def _rows(
         self, items: list[ClaimedItem], results: list[EnrichmentResults]

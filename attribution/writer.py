@@ -91,6 +91,8 @@ class WriteStats:
     rel_rows: int = 0
     batches: int = 0
     seconds: float = 0.0
+    summaries_seconds: float = 0.0
+    """Of ``seconds``, those spent refreshing the write-time summaries the load changed."""
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: str, rows: int) -> None:
@@ -427,9 +429,12 @@ class GraphWriter:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> WriteStats:
-        """Write all node rows (grouped by label), then all relationship rows (by type).
+        """Write all node rows (grouped by label), then all relationship rows (by type), then
+        the write-time summaries they change (:mod:`attribution.summaries`).
 
-        Every row is checked against the schema before anything is sent, so a row the schema
+        A load of at most ``batch_size`` rows (a worker's batch, one intake chunk) runs in one
+        transaction, summaries included; a larger one in batches over ``streams`` concurrent
+        transactions, its summaries refreshed after. Every row is checked against the schema before anything is sent, so a row the schema
         does not allow (an unknown label or type, an :class:`UndeclaredProperty`) stops the
         load with nothing written.
         """
@@ -450,16 +455,59 @@ class GraphWriter:
             for rel_type, rel_rows in sorted(by_type.items())
         ]
         for label, rows in node_batches:
-            self._send(node_statement(label), rows, "key", stats, progress)
             stats.node_rows += len(rows)
             stats.add(label, len(rows))
         for rel_type, rows in rel_batches:
-            self._send(rel_statement(rel_type), rows, "end", stats, progress)
             stats.rel_rows += len(rows)
             stats.add(rel_type, len(rows))
-        summaries.after_load(self.graph, node_batches, rel_batches)
+        if stats.node_rows + stats.rel_rows <= self.batch_size:
+            self._load_at_once(node_batches, rel_batches, stats, progress)
+        else:
+            self._load_in_batches(node_batches, rel_batches, stats, progress)
         stats.seconds = time.perf_counter() - began
         return stats
+
+    def _load_at_once(
+        self,
+        node_batches: summaries.Batches,
+        rel_batches: summaries.Batches,
+        stats: WriteStats,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """A load of at most one batch: every statement and the summaries it changes in one
+        transaction, so a worker's small loads cost one commit each, and their facts and
+        summaries are never seen apart."""
+        statements = [(node_statement(label), rows) for label, rows in node_batches]
+        statements += [(rel_statement(rel_type), rows) for rel_type, rows in rel_batches]
+
+        def work(tx: ManagedTransaction) -> float:
+            for statement, rows in statements:
+                tx.run(statement, rows=rows).consume()
+            refreshing = time.perf_counter()
+            summaries.after_load_in(tx, node_batches, rel_batches)
+            return time.perf_counter() - refreshing
+
+        stats.summaries_seconds = self.graph.write(work)
+        stats.batches += 1
+        if progress:
+            progress(stats.node_rows + stats.rel_rows)
+
+    def _load_in_batches(
+        self,
+        node_batches: summaries.Batches,
+        rel_batches: summaries.Batches,
+        stats: WriteStats,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """A bulk load: each statement in batches over concurrent transactions, then the
+        summaries refreshed in transactions of their own."""
+        for label, rows in node_batches:
+            self._send(node_statement(label), rows, "key", stats, progress)
+        for rel_type, rows in rel_batches:
+            self._send(rel_statement(rel_type), rows, "end", stats, progress)
+        refreshing = time.perf_counter()
+        summaries.after_load(self.graph, node_batches, rel_batches)
+        stats.summaries_seconds = time.perf_counter() - refreshing
 
 
 def apply_schema(graph: Graph) -> list[str]:

@@ -30,11 +30,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attribution import summaries
 from attribution.db import Graph
 from attribution.schema import NODE_BY_LABEL, REL_BY_TYPE
 from attribution.settings import load_settings
@@ -133,8 +131,6 @@ def measure_writer(
     nodes, rels = writer_rows(obs)
     writer = GraphWriter(graph, batch_size=batch, streams=streams)
     done = 0
-    in_summaries = 0.0
-    after_load = summaries.after_load
 
     def tick(n: int) -> None:
         nonlocal done
@@ -142,20 +138,10 @@ def measure_writer(
         if done % (batch * 20) < n:
             print(f"  writer: {done} rows sent", flush=True)
 
-    def timed_after_load(*args: Any) -> None:
-        nonlocal in_summaries
-        began = time.perf_counter()
-        after_load(*args)
-        in_summaries += time.perf_counter() - began
-
-    summaries.after_load = timed_after_load
-    try:
-        began = time.perf_counter()
-        writer.load(nodes, rels, progress=tick)
-        seconds = time.perf_counter() - began
-    finally:
-        summaries.after_load = after_load
-    return len(obs) / seconds, seconds, in_summaries
+    began = time.perf_counter()
+    stats = writer.load(nodes, rels, progress=tick)
+    seconds = time.perf_counter() - began
+    return len(obs) / seconds, seconds, stats.summaries_seconds
 
 
 def measure_per_row(graph: Graph, n: int) -> float:

@@ -190,6 +190,19 @@ def test_summaries_follow_every_load(graph: Graph) -> None:
     )
 
 
+def test_a_small_load_commits_its_facts_and_summaries_together(graph: Graph) -> None:
+    nodes, rels = fixture_rows()
+    before = graph.committed_transactions
+    stats = GraphWriter(graph).load(nodes, rels)
+    assert (graph.committed_transactions - before, stats.batches) == (1, 1)
+    _assert_exact(graph)
+    # The same rows again in batches of 7: a bulk load, its summaries refreshed after it.
+    before = graph.committed_transactions
+    stats = GraphWriter(graph, batch_size=7).load(nodes, rels)
+    assert graph.committed_transactions - before > stats.batches > 1
+    _assert_exact(graph)
+
+
 def test_registrar_merge_keeps_summaries_exact(graph: Graph) -> None:
     writer = GraphWriter(graph)
     writer.load(
