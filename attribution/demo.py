@@ -400,6 +400,8 @@ def _print_report(content: dict[str, Any]) -> None:
             f"     server {server['address']} ({state}, last seen {server['last_seen']}): {findings}"
         )
     explanation = score.get("explanation") or {}
+    if explanation.get("note"):
+        print(f"     explanation: {explanation['note']}")
     for item in (explanation.get("contributions") or [])[:4]:
         where = ", ".join(item.get("check_in") or [])
         print(f"     reason: {item['text']}  [check: {where}]")

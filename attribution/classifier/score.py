@@ -50,7 +50,6 @@ from attribution.scoring.reasons import explain_rows
 __all__ = [
     "DEFERRED_REASON",
     "EXPLAIN_ALL",
-    "EXPLAIN_FROM_SCORE",
     "EXPLAIN_GATE",
     "ROW_PROPERTIES",
     "RUN_PROPERTIES",
@@ -77,13 +76,11 @@ ROW_PROPERTIES = (
 
 EXPLAIN_GATE = "gate"
 EXPLAIN_ALL = "all"
-EXPLAIN_FROM_SCORE = 0.5
-"""With :data:`EXPLAIN_GATE`, a ``no-act`` node is explained when scored from this probability
-up; below it, its explanation is deferred to the report that asks for it."""
 DEFERRED_REASON = (
-    "explanation deferred: no-act with a probability below {threshold:g}; a report on this "
-    "target computes it from the feature values recorded with the score"
+    "explanation deferred: the gate does not act on this node; a report on it computes the "
+    "explanation from the feature values recorded with the score"
 )
+"""The reason line of a scored node whose explanation :data:`EXPLAIN_GATE` defers."""
 RUN_PROPERTIES = {"model_version": "$version", "scored_at": "datetime({epochMillis: $at})"}
 """Score properties one run sets alike on every node it scores, and the value it sets."""
 _CHANGE_PROPERTIES = ("scored_at", "last_seen")
@@ -189,16 +186,17 @@ def _outside_reason(classifier: MaliciousnessClassifier, row: np.ndarray) -> str
     )
 
 
-def explain_now(decided: np.ndarray, proba: np.ndarray, mode: str) -> np.ndarray:
-    """Which scored rows get their explanation now: every row with :data:`EXPLAIN_ALL`; with
-    :data:`EXPLAIN_GATE`, those the gate acts on or cannot calibrate, and ``no-act`` rows from
-    :data:`EXPLAIN_FROM_SCORE` up. Exact explanations cost ``2**groups`` model evaluations per
-    row, most of a full run's time, and most nodes are far below the gate."""
+def explain_now(decided: np.ndarray, mode: str) -> np.ndarray:
+    """Which scored rows (``decided``: their gate decisions) get their explanation now: every
+    row with :data:`EXPLAIN_ALL`; with :data:`EXPLAIN_GATE`, those the gate acts on or cannot
+    calibrate, the ones a reviewer may be asked to approve. An exact explanation costs
+    ``2**groups`` model evaluations per row, most of a full run's time when every row gets one.
+    """
     if mode == EXPLAIN_ALL:
         return np.ones(len(decided), dtype=bool)
     if mode != EXPLAIN_GATE:
         raise ValueError(f"explain mode must be {EXPLAIN_GATE!r} or {EXPLAIN_ALL!r}, not {mode!r}")
-    return np.asarray((decided != NO_ACT) | (proba >= EXPLAIN_FROM_SCORE))
+    return np.asarray(decided != NO_ACT)
 
 
 def feature_row_json(row: np.ndarray) -> str:
@@ -222,10 +220,10 @@ def _scored_rows(
     decided = classifier.decide(X)
     address = TARGETS["ip"].label
     kinds = ["an address" if features.keys[i][0] == address else "a domain" for i in rows]
-    now = np.flatnonzero(explain_now(decided, proba, explain))
+    now = np.flatnonzero(explain_now(decided, explain))
     rows_now = explain_rows(classifier, X[now], [kinds[j] for j in now], REASONS)
     explained = dict(zip(now.tolist(), rows_now, strict=True))
-    deferred = [DEFERRED_REASON.format(threshold=EXPLAIN_FROM_SCORE)]
+    deferred = [DEFERRED_REASON]
     out = []
     for j, i in enumerate(rows):
         label, key = features.keys[i]

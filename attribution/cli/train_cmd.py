@@ -8,7 +8,7 @@
     Writes score with its Venn-ABERS interval, decision, model_version, scored_at, evidence
     families, feature values, explanation and reasons on every Domain and IPAddress (or those
     changed since the last run with the same model). With ``--explain gate`` (the default)
-    a no-act node below probability 0.5 gets its explanation when a report asks for it. The
+    a node the gate does not act on gets its explanation when a report asks for it. The
     evidence policy is the model's own unless ``--min-families`` overrides it.
 ``evaluate [--truth FILE] [--splits 20] [--guarantee batch|population] [--json] [--out DIR]``
     Held-out metrics over repeated random splits, with baselines; ``evaluation.json``, a
@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("gate", "all"),
         default="gate",
         help="explain every scored node now (all), or only those the gate acts on or cannot "
-        "calibrate and no-act nodes from probability 0.5 up (gate, the default); a report "
+        "calibrate (gate, the default); a report "
         "computes a deferred explanation from the recorded feature values",
     )
     score.set_defaults(func=run_score)

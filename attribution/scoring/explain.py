@@ -32,7 +32,7 @@ __all__ = ["DEFERRED_NOTE", "Deferred", "deferred_explanation"]
 
 DEFERRED_NOTE = (
     "computed for this report from the feature values recorded with the score, with the model "
-    "that scored it; scoring deferred it (no-act, below probability 0.5)"
+    "that scored it; scoring deferred it because the gate does not act on the target"
 )
 
 

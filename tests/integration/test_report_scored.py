@@ -101,7 +101,7 @@ def test_reports_show_what_scoring_wrote(
         {"name": benign},
     )
     assert deferred["explanation"] is None and deferred["score"] < 0.5
-    assert deferred["reasons"] == [DEFERRED_REASON.format(threshold=0.5)]
+    assert deferred["reasons"] == [DEFERRED_REASON]
     late = generate_report(graph, benign, settings)["content"]["score"]
     assert late["explanation"]["note"] == DEFERRED_NOTE
     assert late["explanation"]["present"] is True and late["explanation"]["additive"] is True
