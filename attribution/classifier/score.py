@@ -40,12 +40,12 @@ from attribution.features.families import (
 from attribution.labels import NodeKey
 from attribution.schema import NODE_BY_LABEL, TARGETS
 from attribution.scoring.estimator import (
+    ACT,
     INSUFFICIENT_EVIDENCE,
-    NO_ACT,
     OUTSIDE_CALIBRATION,
     MaliciousnessClassifier,
 )
-from attribution.scoring.reasons import explain_rows
+from attribution.scoring.reasons import DEFERRED_REASON, explain_rows
 
 __all__ = [
     "DEFERRED_REASON",
@@ -76,11 +76,7 @@ ROW_PROPERTIES = (
 
 EXPLAIN_GATE = "gate"
 EXPLAIN_ALL = "all"
-DEFERRED_REASON = (
-    "explanation deferred: the gate does not act on this node; a report on it computes the "
-    "explanation from the feature values recorded with the score"
-)
-"""The reason line of a scored node whose explanation :data:`EXPLAIN_GATE` defers."""
+
 RUN_PROPERTIES = {"model_version": "$version", "scored_at": "datetime({epochMillis: $at})"}
 """Score properties one run sets alike on every node it scores, and the value it sets."""
 _CHANGE_PROPERTIES = ("scored_at", "last_seen")
@@ -188,15 +184,15 @@ def _outside_reason(classifier: MaliciousnessClassifier, row: np.ndarray) -> str
 
 def explain_now(decided: np.ndarray, mode: str) -> np.ndarray:
     """Which scored rows (``decided``: their gate decisions) get their explanation now: every
-    row with :data:`EXPLAIN_ALL`; with :data:`EXPLAIN_GATE`, those the gate acts on or cannot
-    calibrate, the ones a reviewer may be asked to approve. An exact explanation costs
+    row with :data:`EXPLAIN_ALL`; with :data:`EXPLAIN_GATE`, those the gate acts on: the only
+    ones a reviewer may be asked to approve. An exact explanation costs
     ``2**groups`` model evaluations per row, most of a full run's time when every row gets one.
     """
     if mode == EXPLAIN_ALL:
         return np.ones(len(decided), dtype=bool)
     if mode != EXPLAIN_GATE:
         raise ValueError(f"explain mode must be {EXPLAIN_GATE!r} or {EXPLAIN_ALL!r}, not {mode!r}")
-    return np.asarray(decided != NO_ACT)
+    return np.asarray(decided == ACT)
 
 
 def feature_row_json(row: np.ndarray) -> str:

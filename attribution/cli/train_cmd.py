@@ -80,9 +80,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--explain",
         choices=("gate", "all"),
         default="gate",
-        help="explain every scored node now (all), or only those the gate acts on or cannot "
-        "calibrate (gate, the default); a report "
-        "computes a deferred explanation from the recorded feature values",
+        help="explain every scored node now (all), or only those the gate acts on (gate, the "
+        "default); a report computes a deferred explanation from the recorded feature values",
     )
     score.set_defaults(func=run_score)
 

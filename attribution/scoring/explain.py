@@ -25,7 +25,7 @@ from attribution.classifier.store import ModelStore
 from attribution.features import FEATURE_SET_VERSION
 from attribution.schema import TARGETS
 from attribution.scoring.estimator import MaliciousnessClassifier
-from attribution.scoring.reasons import explain_rows
+from attribution.scoring.reasons import DEFERRED_REASON, explain_rows
 from attribution.settings import Settings
 
 __all__ = ["DEFERRED_NOTE", "Deferred", "deferred_explanation"]
@@ -90,4 +90,7 @@ def deferred_explanation(props: Mapping[str, Any], label: str, settings: Setting
         return Deferred(None, [], str(exc).replace(str(model_dir), where))
     kind = "an address" if label == TARGETS["ip"].label else "a domain"
     explanation, reasons = explain_rows(classifier, row, [kind])[0]
-    return Deferred(json.dumps(explanation, sort_keys=True), reasons, None)
+    # Reasons scoring wrote besides the deferral (an outside-calibration line) come first, as
+    # they would beside an explanation written at once.
+    kept = [r for r in props.get("reasons") or [] if r != DEFERRED_REASON]
+    return Deferred(json.dumps(explanation, sort_keys=True), [*kept, *reasons], None)

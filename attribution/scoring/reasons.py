@@ -21,9 +21,14 @@ from attribution.scoring.shapley import GroupShapley
 if TYPE_CHECKING:
     from attribution.scoring.estimator import MaliciousnessClassifier
 
-__all__ = ["METHOD", "explain_rows", "explanations", "reason_lines"]
+__all__ = ["DEFERRED_REASON", "METHOD", "explain_rows", "explanations", "reason_lines"]
 
 METHOD = "shapley-over-feature-groups"
+DEFERRED_REASON = (
+    "explanation deferred: the gate does not act on this node; a report on it computes the "
+    "explanation from the feature values recorded with the score"
+)
+"""The reason line of a scored node whose explanation scoring deferred."""
 
 
 def _value(value: float) -> float | int:
