@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             model.predict_proba(features.X)
             decided = model.decide(features.X)
             # Explanations for the nodes a score run explains at once (its default).
-            model.explain(features.X[explain_now(decided, EXPLAIN_GATE)], top=3)
+            explained = features.X[explain_now(decided, EXPLAIN_GATE)]
+            if len(explained):
+                model.explain(explained, top=3)
             predict_s = time.perf_counter() - t0
 
             full = _in_child(models, changed=False)
