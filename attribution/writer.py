@@ -371,6 +371,16 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A load's rows, checked and prepared, with the stats it fills and its progress callback."""
+
+    node_batches: summaries.Batches
+    rel_batches: summaries.Batches
+    stats: WriteStats
+    progress: Callable[[int], None] | None
+
+
 class GraphWriter:
     """Writes node and relationship rows in batches of ``batch_size``."""
 
@@ -460,54 +470,44 @@ class GraphWriter:
         for rel_type, rows in rel_batches:
             stats.rel_rows += len(rows)
             stats.add(rel_type, len(rows))
+        prepared = _Prepared(node_batches, rel_batches, stats, progress)
         if stats.node_rows + stats.rel_rows <= self.batch_size:
-            self._load_at_once(node_batches, rel_batches, stats, progress)
+            self._load_at_once(prepared)
         else:
-            self._load_in_batches(node_batches, rel_batches, stats, progress)
+            self._load_in_batches(prepared)
         stats.seconds = time.perf_counter() - began
         return stats
 
-    def _load_at_once(
-        self,
-        node_batches: summaries.Batches,
-        rel_batches: summaries.Batches,
-        stats: WriteStats,
-        progress: Callable[[int], None] | None,
-    ) -> None:
+    def _load_at_once(self, load: _Prepared) -> None:
         """A load of at most one batch: every statement and the summaries it changes in one
         transaction, so a worker's small loads cost one commit each, and their facts and
         summaries are never seen apart."""
-        statements = [(node_statement(label), rows) for label, rows in node_batches]
-        statements += [(rel_statement(rel_type), rows) for rel_type, rows in rel_batches]
+        statements = [(node_statement(label), rows) for label, rows in load.node_batches]
+        statements += [(rel_statement(rel_type), rows) for rel_type, rows in load.rel_batches]
 
         def work(tx: ManagedTransaction) -> float:
             for statement, rows in statements:
                 tx.run(statement, rows=rows).consume()
             refreshing = time.perf_counter()
-            summaries.after_load_in(tx, node_batches, rel_batches)
+            summaries.after_load_in(tx, load.node_batches, load.rel_batches)
             return time.perf_counter() - refreshing
 
+        stats = load.stats
         stats.summaries_seconds = self.graph.write(work)
         stats.batches += 1
-        if progress:
-            progress(stats.node_rows + stats.rel_rows)
+        if load.progress:
+            load.progress(stats.node_rows + stats.rel_rows)
 
-    def _load_in_batches(
-        self,
-        node_batches: summaries.Batches,
-        rel_batches: summaries.Batches,
-        stats: WriteStats,
-        progress: Callable[[int], None] | None,
-    ) -> None:
+    def _load_in_batches(self, load: _Prepared) -> None:
         """A bulk load: each statement in batches over concurrent transactions, then the
         summaries refreshed in transactions of their own."""
-        for label, rows in node_batches:
-            self._send(node_statement(label), rows, "key", stats, progress)
-        for rel_type, rows in rel_batches:
-            self._send(rel_statement(rel_type), rows, "end", stats, progress)
+        for label, rows in load.node_batches:
+            self._send(node_statement(label), rows, "key", load.stats, load.progress)
+        for rel_type, rows in load.rel_batches:
+            self._send(rel_statement(rel_type), rows, "end", load.stats, load.progress)
         refreshing = time.perf_counter()
-        summaries.after_load(self.graph, node_batches, rel_batches)
-        stats.summaries_seconds = time.perf_counter() - refreshing
+        summaries.after_load(self.graph, load.node_batches, load.rel_batches)
+        load.stats.summaries_seconds = time.perf_counter() - refreshing
 
 
 def apply_schema(graph: Graph) -> list[str]:
