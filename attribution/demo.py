@@ -338,27 +338,41 @@ def _server_reports(reports: Path) -> tuple[str, str] | None:
             shared,
             reports,
         )
+    quiet = _domain_with("no-act", 0)
+    if quiet is not None:
+        _report(
+            "A domain the gate does not act on: scoring deferred its explanation, and the "
+            "report computes it from the feature values recorded with the score",
+            quiet,
+            reports,
+        )
     return eligible
 
 
 def _shared_address_domain() -> str | None:
     for decision in ("act", "no-act"):
-        found = step(
-            "",
-            "query",
-            "run",
-            "review-collateral-risk",
-            "-p",
-            f"decision={decision}",
-            "-p",
-            "min_cohosted=4",
-            "--json",
-            show=False,
-        )
-        domains = [r["target"] for r in _rows(found.stdout) if r["kind"] == "domain"]
-        if domains:
-            return str(domains[0])
+        domain = _domain_with(decision, 4)
+        if domain is not None:
+            return domain
     return None
+
+
+def _domain_with(decision: str, min_cohosted: int) -> str | None:
+    """The first domain with ``decision`` sharing its addresses with ``min_cohosted`` names."""
+    found = step(
+        "",
+        "query",
+        "run",
+        "review-collateral-risk",
+        "-p",
+        f"decision={decision}",
+        "-p",
+        f"min_cohosted={min_cohosted}",
+        "--json",
+        show=False,
+    )
+    domains = [r["target"] for r in _rows(found.stdout) if r["kind"] == "domain"]
+    return str(domains[0]) if domains else None
 
 
 def _report(title: str, target: str, reports: Path) -> tuple[str, str]:
