@@ -281,27 +281,41 @@ def _write(graph: Graph, statement: str, params: dict[str, Any]) -> list[dict[st
     return graph.write(work)
 
 
+def _refresh(write: Run, label: str, keys: Iterable[Any]) -> int:
+    """Recompute the summaries of the ``label`` nodes keyed ``keys`` through ``write``, in
+    batches; how many."""
+    ordered = sorted(set(keys), key=repr)
+    statement = refresh_statement(label)
+    for start in range(0, len(ordered), BATCH):
+        write(statement, {"keys": ordered[start : start + BATCH]})
+    return len(ordered)
+
+
 def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
     """Recompute the summaries of the ``label`` nodes keyed ``keys``, in batches; how many.
 
     The entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
     and changes a fact a summary counts (see the module docstring).
     """
-    ordered = sorted(set(keys), key=repr)
-    statement = refresh_statement(label)
-    for start in range(0, len(ordered), BATCH):
-        _write(graph, statement, {"keys": ordered[start : start + BATCH]})
-    return len(ordered)
+    return _refresh(lambda statement, params: _write(graph, statement, params), label, keys)
+
+
+def _bring_up_to_date(read: Run, write: Run, rel_batches: Batches) -> None:
+    """Refresh every node whose summaries ``rel_batches`` can change (no summary depends on
+    node properties, so node rows change none)."""
+    if not rel_batches:
+        return
+    for label, keys in affected(read, rel_batches).keys.items():
+        _refresh(write, label, keys)
 
 
 def after_load(graph: Graph, node_batches: Batches, rel_batches: Batches) -> None:
     """Bring the summaries of every node the load touched up to date with its facts, in
     transactions of their own after the load's."""
-    del node_batches  # no summary depends on node properties
-    if not rel_batches:
-        return
-    for label, keys in affected(graph.read, rel_batches).keys.items():
-        refresh(graph, label, keys)
+    del node_batches
+    _bring_up_to_date(
+        graph.read, lambda statement, params: _write(graph, statement, params), rel_batches
+    )
 
 
 def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Batches) -> None:
@@ -312,13 +326,7 @@ def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Ba
     def run(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [record.data() for record in tx.run(statement, params)]
 
-    if not rel_batches:
-        return
-    for label, keys in affected(run, rel_batches).keys.items():
-        statement = refresh_statement(label)
-        ordered = sorted(keys, key=repr)
-        for start in range(0, len(ordered), BATCH):
-            tx.run(statement, {"keys": ordered[start : start + BATCH]}).consume()
+    _bring_up_to_date(run, run, rel_batches)
 
 
 def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[dict[str, Any]]]:
