@@ -45,7 +45,7 @@ from attribution.scoring.estimator import (
     OUTSIDE_CALIBRATION,
     MaliciousnessClassifier,
 )
-from attribution.scoring.reasons import DEFERRED_REASON, explain_rows
+from attribution.scoring.reasons import DEFERRED_REASON, explain_rows, kind_of
 
 __all__ = [
     "DEFERRED_REASON",
@@ -214,8 +214,7 @@ def _scored_rows(
     proba = classifier.predict_proba(X)[:, 1]
     interval = classifier.predict_interval(X)
     decided = classifier.decide(X)
-    address = TARGETS["ip"].label
-    kinds = ["an address" if features.keys[i][0] == address else "a domain" for i in rows]
+    kinds = [kind_of(features.keys[i][0]) for i in rows]
     now = np.flatnonzero(explain_now(decided, explain))
     rows_now = explain_rows(classifier, X[now], [kinds[j] for j in now], REASONS)
     explained = dict(zip(now.tolist(), rows_now, strict=True))

@@ -1,6 +1,6 @@
 """A deferred explanation: computed for a report from the feature values recorded with the score.
 
-Scoring explains at once only the nodes near the gate
+Scoring explains at once only the nodes the gate acts on
 (:func:`attribution.classifier.score.explain_now`): an exact explanation costs ``2**groups``
 model evaluations per node. Every scored node carries ``score_features``, the feature row its
 score came from, so the explanation of any other node is computed when a report asks for it,
@@ -23,9 +23,8 @@ import numpy as np
 
 from attribution.classifier.store import ModelStore
 from attribution.features import FEATURE_SET_VERSION
-from attribution.schema import TARGETS
 from attribution.scoring.estimator import MaliciousnessClassifier
-from attribution.scoring.reasons import DEFERRED_REASON, explain_rows
+from attribution.scoring.reasons import DEFERRED_REASON, explain_rows, kind_of
 from attribution.settings import Settings
 
 __all__ = ["DEFERRED_NOTE", "Deferred", "deferred_explanation"]
@@ -88,8 +87,7 @@ def deferred_explanation(props: Mapping[str, Any], label: str, settings: Setting
         # As the manifest's problems do, name the model by its place under the models folder.
         where = f"models/{manifest.name}/{manifest.version}"
         return Deferred(None, [], str(exc).replace(str(model_dir), where))
-    kind = "an address" if label == TARGETS["ip"].label else "a domain"
-    explanation, reasons = explain_rows(classifier, row, [kind])[0]
+    explanation, reasons = explain_rows(classifier, row, [kind_of(label)])[0]
     # Reasons scoring wrote besides the deferral (an outside-calibration line) come first, as
     # they would beside an explanation written at once.
     kept = [r for r in props.get("reasons") or [] if r != DEFERRED_REASON]

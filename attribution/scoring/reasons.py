@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attribution.features import GROUP_TITLES
+from attribution.schema import TARGETS
 from attribution.scoring.shapley import GroupShapley
 
 if TYPE_CHECKING:
     from attribution.scoring.estimator import MaliciousnessClassifier
 
-__all__ = ["DEFERRED_REASON", "METHOD", "explain_rows", "explanations", "reason_lines"]
+__all__ = ["DEFERRED_REASON", "METHOD", "explain_rows", "explanations", "kind_of", "reason_lines"]
 
 METHOD = "shapley-over-feature-groups"
 DEFERRED_REASON = (
@@ -29,6 +30,11 @@ DEFERRED_REASON = (
     "explanation from the feature values recorded with the score"
 )
 """The reason line of a scored node whose explanation scoring deferred."""
+
+
+def kind_of(label: str) -> str:
+    """How an explanation's base value names a node of ``label``: "an address" or "a domain"."""
+    return "an address" if label == TARGETS["ip"].label else "a domain"
 
 
 def _value(value: float) -> float | int:
@@ -93,8 +99,8 @@ def reason_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]:
 def explain_rows(
     classifier: MaliciousnessClassifier, X: np.ndarray, kinds: Sequence[str], top: int = 3
 ) -> list[tuple[dict[str, Any], list[str]]]:
-    """(explanation, ``top`` reason lines) of each row of ``X``; ``kinds[i]``: "a domain" or
-    "an address". Depends on the row alone, so a deferred explanation equals an immediate one.
+    """(explanation, ``top`` reason lines) of each row of ``X``; ``kinds[i]``: the row's node
+    kind (:func:`kind_of`). Depends on the row alone, so a deferred explanation equals an immediate one.
     """
     if not len(X):
         return []
