@@ -29,6 +29,7 @@ summarised: queries read them through their indexes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,18 @@ def refresh_statement(label: str) -> str:
     )
 
 
+NAMES_ON_STATEMENT = (
+    "UNWIND $keys AS key\n"
+    "MATCH (:IPAddress {address: key})<-[:RESOLVES_TO]-(n:Domain)\n"
+    "WITH DISTINCT n ORDER BY n.name\n"
+    "SET n._summary_lock = true REMOVE n._summary_lock\n"
+    "WITH n\n" + COMPUTE["Domain"] + "SET n += fresh"
+)
+"""Recompute and store the summaries of every name that resolves to an address keyed
+``$keys``. Each transaction locks its names in name order, so two of them never wait on each
+other in a cycle; a name on addresses of two batches is refreshed by both, to the same value."""
+
+
 def page_statement(label: str, write: bool, first: bool) -> str:
     """The next ``$batch`` nodes of ``label`` in key order (the ``first`` page, or those after
     key ``$after``): recomputed and, with ``write``, stored; returns each node's key, fresh and
@@ -191,9 +204,12 @@ def page_statement(label: str, write: bool, first: bool) -> str:
 
 @dataclass
 class Affected:
-    """Keys of the nodes whose summaries a load can change, per label."""
+    """The nodes whose summaries a load can change: keys per label, and the addresses every
+    name on which is affected (the server finds those names as it refreshes them, so they
+    never travel to the client and back)."""
 
     keys: dict[str, set[Any]] = field(default_factory=lambda: {label: set() for label in SUMMARIES})
+    names_on: set[Any] = field(default_factory=set)
 
     def add(self, label: str, keys: Iterable[Any]) -> None:
         self.keys[label].update(k for k in keys if k is not None)
@@ -220,10 +236,6 @@ _IPS_OF_PREFIXES = (
 _IPS_OF_DOMAINS = (
     "UNWIND $keys AS key MATCH (:Domain {name: key})-[:RESOLVES_TO]->(ip:IPAddress) "
     "RETURN DISTINCT ip.address AS key"
-)
-_DOMAINS_ON_IPS = (
-    "UNWIND $keys AS key MATCH (:IPAddress {address: key})<-[:RESOLVES_TO]-(d:Domain) "
-    "RETURN DISTINCT d.name AS key"
 )
 _REGISTRARS_OF_DOMAINS = (
     "UNWIND $keys AS key MATCH (:Domain {name: key})-[:REGISTERED_WITH]->(r:Registrar) "
@@ -258,9 +270,10 @@ def affected(run: Run, rel_batches: Batches) -> Affected:
     if prefixes:
         spread_changes |= _expand(run, _IPS_OF_PREFIXES, prefixes)
     out.add("IPAddress", address_changes | _ends(rows_of("LABELS_IP"), "end"))
-    out.add("Domain", _ends(rows_of("RESOLVES_TO"), "start") | labelled)
-    if address_changes | spread_changes:
-        out.add("Domain", _expand(run, _DOMAINS_ON_IPS, address_changes | spread_changes))
+    # A resolution's own name resolves to its address, so it is among the names on it; a
+    # labelled name may resolve to nothing, so it is refreshed by its key as well.
+    out.add("Domain", labelled)
+    out.names_on = {k for k in address_changes | spread_changes if k is not None}
     out.add("Registrar", _ends(rows_of("REGISTERED_WITH"), "end"))
     if labelled:
         out.add("Registrar", _expand(run, _REGISTRARS_OF_DOMAINS, labelled))
@@ -281,14 +294,23 @@ def _write(graph: Graph, statement: str, params: dict[str, Any]) -> list[dict[st
     return graph.write(work)
 
 
-def _refresh(write: Run, label: str, keys: Iterable[Any]) -> int:
-    """Recompute the summaries of the ``label`` nodes keyed ``keys`` through ``write``, in
-    batches; how many."""
+Job = tuple[str, list[Any]]
+"""One refresh statement and the keys of its batch."""
+
+
+def _batches(statement: str, keys: Iterable[Any]) -> list[Job]:
     ordered = sorted(set(keys), key=repr)
-    statement = refresh_statement(label)
-    for start in range(0, len(ordered), BATCH):
-        write(statement, {"keys": ordered[start : start + BATCH]})
-    return len(ordered)
+    return [(statement, ordered[i : i + BATCH]) for i in range(0, len(ordered), BATCH)]
+
+
+def _jobs(found: Affected) -> list[Job]:
+    """The refresh batches that bring every node of ``found`` up to date."""
+    jobs = [
+        job
+        for label, keys in found.keys.items()
+        for job in _batches(refresh_statement(label), keys)
+    ]
+    return jobs + _batches(NAMES_ON_STATEMENT, found.names_on)
 
 
 def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
@@ -297,36 +319,47 @@ def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
     The entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
     and changes a fact a summary counts (see the module docstring).
     """
-    return _refresh(lambda statement, params: _write(graph, statement, params), label, keys)
+    jobs = _batches(refresh_statement(label), keys)
+    for statement, batch in jobs:
+        _write(graph, statement, {"keys": batch})
+    return sum(len(batch) for _, batch in jobs)
 
 
-def _bring_up_to_date(read: Run, write: Run, rel_batches: Batches) -> None:
-    """Refresh every node whose summaries ``rel_batches`` can change (no summary depends on
-    node properties, so node rows change none)."""
+def after_load(
+    graph: Graph, node_batches: Batches, rel_batches: Batches, *, streams: int = 1
+) -> None:
+    """Bring the summaries of every node the load touched up to date with its facts, in
+    transactions of their own after the load's, ``streams`` of them at a time (no summary
+    depends on node properties, so node rows change none)."""
+    del node_batches
     if not rel_batches:
         return
-    for label, keys in affected(read, rel_batches).keys.items():
-        _refresh(write, label, keys)
+    jobs = _jobs(affected(graph.read, rel_batches))
 
+    def run(job: Job) -> None:
+        _write(graph, job[0], {"keys": job[1]})
 
-def after_load(graph: Graph, node_batches: Batches, rel_batches: Batches) -> None:
-    """Bring the summaries of every node the load touched up to date with its facts, in
-    transactions of their own after the load's."""
-    del node_batches
-    _bring_up_to_date(
-        graph.read, lambda statement, params: _write(graph, statement, params), rel_batches
-    )
+    if streams <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            run(job)
+        return
+    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="summaries") as pool:
+        for _ in pool.map(run, jobs):
+            pass
 
 
 def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Batches) -> None:
     """:func:`after_load` inside the load's own transaction: the facts and their summaries
     commit together, so no crash between them can leave a summary behind its facts."""
     del node_batches
+    if not rel_batches:
+        return
 
     def run(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [record.data() for record in tx.run(statement, params)]
 
-    _bring_up_to_date(run, run, rel_batches)
+    for statement, batch in _jobs(affected(run, rel_batches)):
+        tx.run(statement, keys=batch).consume()
 
 
 def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[dict[str, Any]]]:

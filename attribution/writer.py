@@ -500,13 +500,15 @@ class GraphWriter:
 
     def _load_in_batches(self, load: _Prepared) -> None:
         """A bulk load: each statement in batches over concurrent transactions, then the
-        summaries refreshed in transactions of their own."""
+        summaries refreshed in transactions of their own, over as many streams."""
         for label, rows in load.node_batches:
             self._send(node_statement(label), rows, "key", load.stats, load.progress)
         for rel_type, rows in load.rel_batches:
             self._send(rel_statement(rel_type), rows, "end", load.stats, load.progress)
         refreshing = time.perf_counter()
-        summaries.after_load(self.graph, load.node_batches, load.rel_batches)
+        summaries.after_load(
+            self.graph, load.node_batches, load.rel_batches, streams=self.streams
+        )
         load.stats.summaries_seconds = time.perf_counter() - refreshing
 
 

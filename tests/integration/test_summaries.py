@@ -203,6 +203,35 @@ def test_a_small_load_commits_its_facts_and_summaries_together(graph: Graph) -> 
     _assert_exact(graph)
 
 
+def test_a_bulk_refresh_over_concurrent_batches_stays_exact(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of two keys over two streams: names on the shared address and on addresses
+    # of other batches are refreshed by several concurrent transactions, to one value.
+    monkeypatch.setattr(summaries, "BATCH", 2)
+    nodes, rels = fixture_rows()
+    stats = GraphWriter(graph, batch_size=7, streams=2).load(nodes, rels)
+    assert stats.batches > 1
+    _assert_exact(graph)
+    writer = GraphWriter(graph, batch_size=2, streams=2)
+    writer.load(
+        [],
+        [
+            _rel("RESOLVES_TO", "late.test", "192.0.2.10", {"min_ttl": 120}, T2),
+            _rel("RESOLVES_TO", "late.test", "198.51.100.20", {"min_ttl": 90}, T2),
+            _rel("LABELS_DOMAIN", "allowlist:top", "late.test", {"verdict": "benign"}, T2),
+        ],
+    )
+    _assert_exact(graph)
+    late = graph.read("MATCH (d:Domain {name: 'late.test'}) RETURN d {.*} AS d")[0]["d"]
+    assert (
+        late["resolution_count"],
+        late["resolution_min_ttl"],
+        late["cohosted_names"],
+        late["benign_labels"],
+    ) == (2, 90, 4, 1)
+
+
 def test_registrar_merge_keeps_summaries_exact(graph: Graph) -> None:
     writer = GraphWriter(graph)
     writer.load(
