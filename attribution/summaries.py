@@ -161,21 +161,27 @@ _check_declared()
 def refresh_statement(label: str) -> str:
     """Recompute and store the summaries of the nodes of ``label`` keyed ``$keys``.
 
-    The node is locked before its facts are read, so two refreshes of one node (from two
-    concurrent loads) run one after the other and the later one reads the later facts.
+    The nodes are locked in key order before their facts are read, so two refreshes of one
+    node (from two concurrent loads) run one after the other and the later one reads the
+    later facts.
+
+    Every statement here finds nodes by key as ``key IN $keys`` with ``USING INDEX SEEK``:
+    planned right after a first load, while the key index's sample still says it is empty,
+    a lookup without that hint may scan the whole index once per key (and the plan stays
+    cached while the graph fills).
     """
     key = NODE_BY_LABEL[label].key
     return (
-        "UNWIND $keys AS key\n"
-        f"MATCH (n:{label} {{{key}: key}})\n"
+        f"MATCH (n:{label}) USING INDEX SEEK n:{label}({key}) WHERE n.{key} IN $keys\n"
+        f"WITH n ORDER BY n.{key}\n"
         "SET n._summary_lock = true REMOVE n._summary_lock\n"
         "WITH n\n" + COMPUTE[label] + "SET n += fresh"
     )
 
 
 NAMES_ON_STATEMENT = (
-    "UNWIND $keys AS key\n"
-    "MATCH (:IPAddress {address: key})<-[:RESOLVES_TO]-(n:Domain)\n"
+    "MATCH (ip:IPAddress) USING INDEX SEEK ip:IPAddress(address) WHERE ip.address IN $keys\n"
+    "MATCH (ip)<-[:RESOLVES_TO]-(n:Domain)\n"
     "WITH DISTINCT n ORDER BY n.name\n"
     "SET n._summary_lock = true REMOVE n._summary_lock\n"
     "WITH n\n" + COMPUTE["Domain"] + "SET n += fresh"
@@ -220,7 +226,7 @@ def _ends(rows: list[dict[str, Any]], end: str) -> set[Any]:
 
 
 def _expand(run: Run, cypher: str, keys: set[Any]) -> set[Any]:
-    """Keys that ``cypher`` (``UNWIND $keys``, returning ``key``) reaches from ``keys``."""
+    """Keys that ``cypher`` (given ``$keys``, returning ``key``) reaches from ``keys``."""
     found: set[Any] = set()
     ordered = sorted(keys, key=repr)
     for start in range(0, len(ordered), BATCH * 10):
@@ -230,15 +236,18 @@ def _expand(run: Run, cypher: str, keys: set[Any]) -> set[Any]:
 
 
 _IPS_OF_PREFIXES = (
-    "UNWIND $keys AS key MATCH (:Prefix {cidr: key})<-[:IN_PREFIX]-(ip:IPAddress) "
+    "MATCH (p:Prefix) USING INDEX SEEK p:Prefix(cidr) WHERE p.cidr IN $keys "
+    "MATCH (p)<-[:IN_PREFIX]-(ip:IPAddress) "
     "RETURN DISTINCT ip.address AS key"
 )
 _IPS_OF_DOMAINS = (
-    "UNWIND $keys AS key MATCH (:Domain {name: key})-[:RESOLVES_TO]->(ip:IPAddress) "
+    "MATCH (d:Domain) USING INDEX SEEK d:Domain(name) WHERE d.name IN $keys "
+    "MATCH (d)-[:RESOLVES_TO]->(ip:IPAddress) "
     "RETURN DISTINCT ip.address AS key"
 )
 _REGISTRARS_OF_DOMAINS = (
-    "UNWIND $keys AS key MATCH (:Domain {name: key})-[:REGISTERED_WITH]->(r:Registrar) "
+    "MATCH (d:Domain) USING INDEX SEEK d:Domain(name) WHERE d.name IN $keys "
+    "MATCH (d)-[:REGISTERED_WITH]->(r:Registrar) "
     "RETURN DISTINCT r.key AS key"
 )
 

@@ -10,6 +10,7 @@ Every summary is compared with a from-scratch recomputation written independentl
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -326,8 +327,66 @@ def test_no_observation_can_write_a_summary() -> None:
 def test_refresh_takes_keys_only_as_parameters() -> None:
     for label in SUMMARIES:
         statement = summaries.refresh_statement(label)
-        assert statement.startswith(f"UNWIND $keys AS key\nMATCH (n:{label} {{")
+        key = NODE_BY_LABEL[label].key
+        assert statement.startswith(
+            f"MATCH (n:{label}) USING INDEX SEEK n:{label}({key}) WHERE n.{key} IN $keys\n"
+        )
         assert statement.endswith("SET n += fresh")
+
+
+def _operators(graph: Graph, statement: str) -> set[str]:
+    """The operators of the plan the server makes for ``statement`` now (caches cleared)."""
+    with graph.session() as session:
+        session.run("CALL db.clearQueryCaches()").consume()
+        plan = session.run("EXPLAIN " + statement, keys=[]).consume().plan
+    found: set[str] = set()
+    stack = [plan]
+    while stack:
+        step = stack.pop()
+        found.add(step["operatorType"].split("@")[0])
+        stack.extend(step.get("children", []))
+    return found
+
+
+def _fill_after_sampling_empty(graph: Graph) -> None:
+    """Key indexes sampled while empty, then 2,000 nodes of each summarised label: the state
+    right after a first load, when the index samples still say the graph is empty."""
+    graph.wipe()
+    with graph.session() as session:
+        session.run("CALL db.resampleOutdatedIndexes()").consume()
+    time.sleep(1)
+    for label in SUMMARIES:
+        key = NODE_BY_LABEL[label].key
+        graph.write(
+            lambda tx, label=label, key=key: tx.run(
+                f"UNWIND range(1, 2000) AS i CREATE (:{label} {{{key}: 'k' + i}})"
+            ).consume()
+        )
+
+
+def test_refresh_plans_seek_keys_even_with_stale_index_samples(
+    graph: Graph,
+) -> None:
+    # Planned while the key indexes' samples still say "empty", a lookup written as
+    # UNWIND-then-match scans the whole index once per key; this builds that state (the
+    # statement in that form shows it) and checks every refresh statement seeks.
+    unhinted = summaries.NAMES_ON_STATEMENT.replace(
+        "MATCH (ip:IPAddress) USING INDEX SEEK ip:IPAddress(address) WHERE ip.address IN $keys\n",
+        "UNWIND $keys AS key MATCH (ip:IPAddress {address: key})\n",
+    )
+    assert unhinted != summaries.NAMES_ON_STATEMENT
+    for _ in range(5):
+        _fill_after_sampling_empty(graph)
+        if "NodeIndexScan" in _operators(graph, unhinted):
+            break
+    else:
+        pytest.skip("the server sampled the key indexes again before the plan was made")
+    statements = [summaries.refresh_statement(label) for label in SUMMARIES]
+    statements.append(summaries.NAMES_ON_STATEMENT)
+    for statement in statements:
+        operators = _operators(graph, statement)
+        assert "NodeUniqueIndexSeek(Locking)" in operators, " ".join(sorted(operators))
+        assert not operators & {"NodeIndexScan", "NodeByLabelScan", "AllNodesScan"}, statement
 
 
 def test_labels_by_source_counts_any_verdict(graph: Graph) -> None:
