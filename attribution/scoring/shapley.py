@@ -80,9 +80,24 @@ def _pattern_values(
         block = rows[start : start + chunk]
         stacked = np.repeat(block[:, None, :], n_coalitions, axis=1)
         stacked[:, masked] = np.nan
-        scores = predict(stacked.reshape(-1, d))
+        scores = _predict_distinct(predict, stacked.reshape(-1, d))
         out[start : start + len(block)] = scores.reshape(len(block), n_coalitions)
     return out
+
+
+def _predict_distinct(predict: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """``predict(rows)``, each distinct row scored once.
+
+    Coalitions of few groups repeat across rows (every row of one kind shares the coalition
+    with nothing observed; rows that agree on one group share its coalition), and a row's
+    score depends on that row alone, so each distinct row is scored once and its score
+    copied. Rows are compared by their bytes: two NaNs of different payloads count as
+    different rows, which costs a repeat evaluation and never a wrong value.
+    """
+    rows = np.ascontiguousarray(rows, dtype=float)
+    as_bytes = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(as_bytes, return_index=True, return_inverse=True)
+    return np.asarray(predict(rows[first]))[inverse.ravel()]
 
 
 def _row_sums(terms: np.ndarray) -> np.ndarray:
