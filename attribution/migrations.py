@@ -16,6 +16,13 @@
     the query library reads (``Domain.asn_count``, ``IPAddress.name_count``, ...); this
     computes every one of them from the facts, in batches. Running it again recomputes the same
     values.
+
+``requeue_finished_without_time``
+    A claim finds stale finished nodes by a range seek on ``enriched_at``, which the worker
+    sets whenever it finishes a node; a node marked done, partial or failed without it (by a
+    write outside the worker) would never be found stale. This puts such nodes back to
+    ``pending``: when their last enrichment ended is not known, so they are enriched again.
+    Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from typing import Any
 from attribution import summaries
 from attribution.db import Graph
 from attribution.observations_to_rows import normalised_name
+from attribution.schema import TARGETS
 
-__all__ = ["backfill_summaries", "merge_split_registrars"]
+__all__ = ["backfill_summaries", "merge_split_registrars", "requeue_finished_without_time"]
 
 
 def _union(a: str, b: str) -> str:
@@ -84,3 +92,20 @@ def merge_split_registrars(graph: Graph) -> list[dict[str, Any]]:
 def backfill_summaries(graph: Graph, progress: summaries.Progress | None = None) -> dict[str, int]:
     """Compute every write-time summary from the facts; nodes done per label."""
     return summaries.rebuild(graph, progress=progress)
+
+
+_REQUEUE = (
+    "CALL () {\n"
+    + "\n  UNION\n".join(
+        f"  MATCH (n:{target.label}) WHERE n.enrich_state IN ['done', 'partial', 'failed']"
+        " AND n.enriched_at IS NULL RETURN n"
+        for target in TARGETS.values()
+    )
+    + "\n}\nSET n.enrich_state = 'pending'\nRETURN count(n) AS requeued"
+)
+
+
+def requeue_finished_without_time(graph: Graph) -> int:
+    """Put finished nodes that lack ``enriched_at`` back in the queue; how many."""
+    rows = graph.run_write(_REQUEUE, {})
+    return int(rows[0]["requeued"]) if rows else 0

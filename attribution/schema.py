@@ -121,7 +121,7 @@ TARGET_PROPS: tuple[Prop, ...] = (
     Prop(
         "lease_expires", "DATETIME", "When the lease lapses and another worker may claim the node."
     ),
-    Prop("enriched_at", "DATETIME", "When enrichment last completed."),
+    Prop("enriched_at", "DATETIME", "When enrichment last completed.", indexed=True),
     Prop(
         "enrich_attempts",
         "INTEGER",

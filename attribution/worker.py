@@ -130,15 +130,23 @@ def each_target(match: str) -> str:
 
 
 _PENDING = "MATCH (n:LABEL) WHERE n.enrich_state = 'pending' RETURN n"
+# Finished nodes are most of a mature graph: the stale ones are found by a range seek on
+# enriched_at, so a claim reads those and not every finished node. (A finished node always
+# has enriched_at; `attribution schema migrate` re-queues any a foreign write left without.)
+_STALE = (
+    "MATCH (n:LABEL) USING INDEX SEEK n:LABEL(enriched_at) WHERE n.enriched_at < $stale"
+    " AND n.enrich_state IN ['done', 'partial', 'failed'] RETURN n"
+)
 _RECLAIMABLE = (
-    "MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'queued', 'done', 'partial', 'failed',"
-    " 'deferred']"
+    "MATCH (n:LABEL) WHERE n.enrich_state IN ['leased', 'queued', 'partial', 'failed', 'deferred']"
     f" AND {CLAIMABLE} RETURN n"
 )
 
 CANDIDATES = f"""
 CALL () {{
 {each_target(_PENDING)}
+  UNION
+{each_target(_STALE)}
   UNION
 {each_target(_RECLAIMABLE)}
 }}

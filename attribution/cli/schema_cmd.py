@@ -40,17 +40,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from attribution.migrations import backfill_summaries, merge_split_registrars
+    from attribution.migrations import (
+        backfill_summaries,
+        merge_split_registrars,
+        requeue_finished_without_time,
+    )
 
     with connect() as graph:
         merged = merge_split_registrars(graph)
         refreshed = backfill_summaries(graph)
+        requeued = requeue_finished_without_time(graph)
     if args.json:
-        print_json({"registrars_merged": merged, "summaries_refreshed": refreshed})
+        print_json(
+            {
+                "registrars_merged": merged,
+                "summaries_refreshed": refreshed,
+                "requeued_without_finish_time": requeued,
+            }
+        )
     else:
         for row in merged:
             print(f"registrar {row['old']!r} merged into {row['new']!r}")
         print(f"{len(merged)} split registrars merged (idempotent)")
         counts = ", ".join(f"{n} {label}" for label, n in refreshed.items()) or "no nodes"
         print(f"write-time summaries computed from the facts: {counts}")
+        print(f"{requeued} finished nodes without a finish time queued to enrich again")
     return EXIT_OK

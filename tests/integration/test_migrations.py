@@ -51,6 +51,7 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
     assert json.loads(done.stdout) == {
         "registrars_merged": [{"old": "292", "new": "ex reg, inc."}],
         "summaries_refreshed": refreshed,
+        "requeued_without_finish_time": 0,
     }
     assert graph.read("MATCH (r:Registrar) RETURN r.domain_count AS n") == [{"n": 2}]
     state = _state(graph)
@@ -67,5 +68,37 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
     assert graph.read("MATCH (r:Registrar) RETURN r.key AS key") == [{"key": "ex reg, inc."}]
 
     again = run_attribution(neo4j_env, "schema", "migrate", "--json")
-    assert json.loads(again.stdout) == {"registrars_merged": [], "summaries_refreshed": refreshed}
+    assert json.loads(again.stdout) == {
+        "registrars_merged": [],
+        "summaries_refreshed": refreshed,
+        "requeued_without_finish_time": 0,
+    }
     assert _state(graph) == state
+
+
+def test_migrate_requeues_finished_nodes_without_a_finish_time(
+    graph: Graph, neo4j_env: dict[str, str]
+) -> None:
+    # A claim finds stale finished nodes by enriched_at; a node finished without one (written
+    # outside the worker) would never be found stale, so migrate queues it again.
+    graph.run_write(
+        "CREATE (:Domain {name: 'no-time.example', enrich_state: 'done'}),"
+        " (:Domain {name: 'timed.example', enrich_state: 'done', enriched_at: datetime()}),"
+        " (:IPAddress {address: '192.0.2.9', enrich_state: 'failed'}),"
+        " (:IPAddress {address: '192.0.2.10', enrich_state: 'leased'})"
+    )
+    done = run_attribution(neo4j_env, "schema", "migrate", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requeued_without_finish_time"] == 2
+    states = graph.read(
+        "MATCH (n) WHERE n.enrich_state IS NOT NULL "
+        "RETURN coalesce(n.name, n.address) AS node, n.enrich_state AS state ORDER BY node"
+    )
+    assert states == [
+        {"node": "192.0.2.10", "state": "leased"},
+        {"node": "192.0.2.9", "state": "pending"},
+        {"node": "no-time.example", "state": "pending"},
+        {"node": "timed.example", "state": "done"},
+    ]
+    again = run_attribution(neo4j_env, "schema", "migrate")
+    assert "0 finished nodes without a finish time queued to enrich again" in again.stdout

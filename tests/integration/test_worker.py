@@ -28,6 +28,7 @@ from pending import ingest_pending
 from attribution.db import Graph
 from attribution.identities import parse_indicator
 from attribution.worker import (
+    CANDIDATES,
     Worker,
     WorkerOptions,
     claim,
@@ -377,6 +378,31 @@ def test_claims_are_exclusive_and_leases_lapse(graph: Graph) -> None:
         "a.example.com": "three",
         "b.example.com": "two",
     }
+
+
+def _most_rows(plan: Any) -> int:
+    """The most rows any step of a profiled plan produced."""
+    return max([plan["rows"], *(_most_rows(child) for child in plan.get("children", []))])
+
+
+def test_a_claim_reads_the_stale_finished_nodes_not_every_finished_node(graph: Graph) -> None:
+    # 300 names finished an hour ago and 2 ten days ago: with a week's staleness a claim takes
+    # the two, and no step of its plan passes the 300 fresh ones.
+    graph.run_write(
+        "UNWIND range(1, 300) AS i CREATE (:Domain {name: 'fresh' + i + '.example', "
+        "enrich_state: 'done', enriched_at: datetime() - duration('PT1H')})"
+    )
+    graph.run_write(
+        "UNWIND range(1, 2) AS i CREATE (:Domain {name: 'old' + i + '.example', "
+        "enrich_state: 'done', enriched_at: datetime() - duration('P10D')})"
+    )
+    now = datetime.now(UTC)
+    params = claim_params("probe", 10, timedelta(minutes=5), now - timedelta(days=7), now)
+    with graph.session() as session:
+        profile = session.run("PROFILE " + CANDIDATES, params).consume().profile
+    assert _most_rows(profile) == 2
+    taken = claim(graph, "me", 10, stale_after=timedelta(days=7))
+    assert [i.key for i in taken.items] == ["domain:old1.example", "domain:old2.example"]
 
 
 def _enrich(world: World, neo4j_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
