@@ -386,10 +386,11 @@ def _most_rows(plan: Any) -> int:
 
 
 def test_a_claim_reads_the_stale_finished_nodes_not_every_finished_node(graph: Graph) -> None:
-    # 300 names finished an hour ago and 2 ten days ago: with a week's staleness a claim takes
-    # the two, and no step of its plan passes the 300 fresh ones.
+    # 5,000 names finished an hour ago and 2 ten days ago: with a week's staleness a claim
+    # takes the two, and no step of its plan passes the fresh ones (with this many, a plan left
+    # to the planner reads them all through the enriched_at index for the retry condition).
     graph.run_write(
-        "UNWIND range(1, 300) AS i CREATE (:Domain {name: 'fresh' + i + '.example', "
+        "UNWIND range(1, 5000) AS i CREATE (:Domain {name: 'fresh' + i + '.example', "
         "enrich_state: 'done', enriched_at: datetime() - duration('PT1H')})"
     )
     graph.run_write(
