@@ -133,12 +133,10 @@ _PENDING = "MATCH (n:LABEL) WHERE n.enrich_state = 'pending' RETURN n"
 # Finished nodes are most of a mature graph: the stale ones are found by a range seek on
 # enriched_at, so a claim reads those and not every finished node. (A finished node always
 # has enriched_at; `attribution schema migrate` re-queues any a foreign write left without.)
-# That branch names no index, so a graph whose schema predates the enriched_at index still
-# claims (reading every finished node until `schema apply`). The other states go through
-# the enrich_state index: left to the planner, the retry condition's `enriched_at < $pass`
-# becomes a range seek that reads every finished node.
+# The other states go through the enrich_state index: left to the planner, the retry
+# condition's `enriched_at < $pass` becomes a range seek that reads every finished node.
 _STALE = (
-    "MATCH (n:LABEL) WHERE n.enriched_at < $stale"
+    "MATCH (n:LABEL) USING INDEX SEEK n:LABEL(enriched_at) WHERE n.enriched_at < $stale"
     " AND n.enrich_state IN ['done', 'partial', 'failed'] RETURN n"
 )
 _RECLAIMABLE = (
