@@ -36,6 +36,7 @@ from attribution.worker import (
     claim_params,
     count_claimable,
 )
+from attribution.writer import apply_schema
 from enrichment.config import EnrichmentConfig, NodeRetry
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.manager import Sandbox
@@ -404,6 +405,25 @@ def test_a_claim_reads_the_stale_finished_nodes_not_every_finished_node(graph: G
     assert _most_rows(profile) == 2
     taken = claim(graph, "me", 10, stale_after=timedelta(days=7))
     assert [i.key for i in taken.items] == ["domain:old1.example", "domain:old2.example"]
+
+
+def test_a_graph_without_the_enriched_at_index_still_claims_its_stale_nodes(
+    graph: Graph,
+) -> None:
+    # A graph whose schema predates the enriched_at index (no `schema apply` since): Neo4j
+    # ignores the claim's hint for the missing index, and the claim still finds the stale node.
+    with graph.session() as session:
+        session.run("DROP INDEX domain_enriched_at IF EXISTS").consume()
+    try:
+        graph.run_write(
+            "CREATE (:Domain {name: 'old.example', enrich_state: 'done', "
+            "enriched_at: datetime() - duration('P10D')}), "
+            "(:Domain {name: 'fresh.example', enrich_state: 'done', enriched_at: datetime()})"
+        )
+        taken = claim(graph, "me", 10, stale_after=timedelta(days=7))
+        assert [i.key for i in taken.items] == ["domain:old.example"]
+    finally:
+        apply_schema(graph)
 
 
 def _enrich(world: World, neo4j_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
