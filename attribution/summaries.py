@@ -322,28 +322,8 @@ def _jobs(found: Affected) -> list[Job]:
     return jobs + _batches(NAMES_ON_STATEMENT, found.names_on)
 
 
-def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
-    """Recompute the summaries of the ``label`` nodes keyed ``keys``, in batches; how many.
-
-    The entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
-    and changes a fact a summary counts (see the module docstring).
-    """
-    jobs = _batches(refresh_statement(label), keys)
-    for statement, batch in jobs:
-        _write(graph, statement, {"keys": batch})
-    return sum(len(batch) for _, batch in jobs)
-
-
-def after_load(
-    graph: Graph, node_batches: Batches, rel_batches: Batches, *, streams: int = 1
-) -> None:
-    """Bring the summaries of every node the load touched up to date with its facts, in
-    transactions of their own after the load's, ``streams`` of them at a time (no summary
-    depends on node properties, so node rows change none)."""
-    del node_batches
-    if not rel_batches:
-        return
-    jobs = _jobs(affected(graph.read, rel_batches))
+def _run_jobs(graph: Graph, jobs: list[Job], streams: int = 1) -> None:
+    """Each refresh batch in a write transaction of its own, ``streams`` at a time."""
 
     def run(job: Job) -> None:
         _write(graph, job[0], {"keys": job[1]})
@@ -357,18 +337,38 @@ def after_load(
             pass
 
 
+def refresh(graph: Graph, label: str, keys: Iterable[Any]) -> int:
+    """Recompute the summaries of the ``label`` nodes keyed ``keys``, in batches; how many.
+
+    The entry point for a writer that bypasses :class:`~attribution.writer.GraphWriter`
+    and changes a fact a summary counts (see the module docstring).
+    """
+    jobs = _batches(refresh_statement(label), keys)
+    _run_jobs(graph, jobs)
+    return sum(len(batch) for _, batch in jobs)
+
+
+def after_load(
+    graph: Graph, node_batches: Batches, rel_batches: Batches, *, streams: int = 1
+) -> None:
+    """Bring the summaries of every node the load touched up to date with its facts, in
+    transactions of their own after the load's, ``streams`` of them at a time (no summary
+    depends on node properties, so node rows change none; a load without relationship rows
+    reads and refreshes nothing)."""
+    del node_batches
+    _run_jobs(graph, _jobs(affected(graph.read, rel_batches)), streams)
+
+
 def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Batches) -> None:
     """:func:`after_load` inside the load's own transaction: the facts and their summaries
     commit together, so no crash between them can leave a summary behind its facts."""
     del node_batches
-    if not rel_batches:
-        return
 
     def run(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [record.data() for record in tx.run(statement, params)]
 
     for statement, batch in _jobs(affected(run, rel_batches)):
-        tx.run(statement, keys=batch).consume()
+        run(statement, {"keys": batch})
 
 
 def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[dict[str, Any]]]:
