@@ -32,7 +32,7 @@ from typing import Any
 from attribution import summaries
 from attribution.db import Graph
 from attribution.observations_to_rows import normalised_name
-from attribution.schema import TARGETS
+from attribution.worker import each_target
 
 __all__ = ["backfill_summaries", "merge_split_registrars", "requeue_finished_without_time"]
 
@@ -94,15 +94,17 @@ def backfill_summaries(graph: Graph, progress: summaries.Progress | None = None)
     return summaries.rebuild(graph, progress=progress)
 
 
-_REQUEUE = (
-    "CALL () {\n"
-    + "\n  UNION\n".join(
-        f"  MATCH (n:{target.label}) WHERE n.enrich_state IN ['done', 'partial', 'failed']"
-        " AND n.enriched_at IS NULL RETURN n"
-        for target in TARGETS.values()
-    )
-    + "\n}\nSET n.enrich_state = 'pending'\nRETURN count(n) AS requeued"
+_UNTIMED = (
+    "MATCH (n:LABEL) WHERE n.enrich_state IN ['done', 'partial', 'failed']"
+    " AND n.enriched_at IS NULL RETURN n"
 )
+_REQUEUE = f"""
+CALL () {{
+{each_target(_UNTIMED)}
+}}
+SET n.enrich_state = 'pending'
+RETURN count(n) AS requeued
+"""
 
 
 def requeue_finished_without_time(graph: Graph) -> int:
