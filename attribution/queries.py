@@ -14,7 +14,10 @@ may go on over lines that start with ``//`` and two or more spaces::
     // revision: 1
 
 ``params`` is repeated once per parameter (``name: type [= default] — meaning``) or is the
-single word ``none``. The header is parsed strictly: unknown keys, missing keys, duplicate
+single word ``none``. An optional ``// page_limit: limit`` names the ``int`` parameter that only
+caps the result's length, so that the first ``k`` rows with it set to ``k`` are the first ``k``
+rows with any larger value; a page of such a query asks the server for just the rows up to the
+page's end (:func:`page_params`), which lets a plan that walks an index in result order stop. The header is parsed strictly: unknown keys, missing keys, duplicate
 ids, parameters used but not declared (or declared but not used) and labels or relationship
 types that the schema does not declare are all errors, so a broken query fails its test
 instead of misleading an analyst.
@@ -52,6 +55,7 @@ REQUIRED_KEYS = (
     "false_positives",
     "revision",
 )
+OPTIONAL_KEYS = ("page_limit",)
 PARAM_TYPES = ("string", "int", "float", "bool", "datetime", "list<string>")
 
 _ID = re.compile(r"^[a-z0-9-]+$")
@@ -127,6 +131,7 @@ class Query:
     cypher: str
     path: Path
     category: str
+    page_limit: str | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -141,6 +146,7 @@ class Query:
             "returns": list(self.returns),
             "false_positives": self.false_positives,
             "revision": self.revision,
+            "page_limit": self.page_limit,
             "path": str(self.path),
         }
 
@@ -169,7 +175,7 @@ def _header_lines(text: str, path: Path) -> tuple[dict[str, list[tuple[int, str]
         key_match = _KEY_LINE.match(line)
         if key_match:
             key, value = key_match.group(1), (key_match.group(2) or "").strip()
-            if key not in REQUIRED_KEYS:
+            if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
                 raise QueryHeaderError(path, f"unknown header key {key!r}", number)
             if key in values and key != "params":
                 raise QueryHeaderError(path, f"header key {key!r} given twice", number)
@@ -278,6 +284,15 @@ def parse_query(text: str, path: Path | str, category: str = "") -> Query:
         raise QueryHeaderError(
             path, f"parameters declared but not used: {', '.join(sorted(declared - used))}"
         )
+    page_limit = single.get("page_limit")
+    if page_limit is not None:
+        limit_param = next((p for p in params if p.name == page_limit), None)
+        if limit_param is None or limit_param.type != "int":
+            raise QueryHeaderError(
+                path,
+                f"page_limit must name a declared int parameter, got {page_limit!r}",
+                values["page_limit"][0][0],
+            )
     unknown = names - set(NODE_BY_LABEL) - set(REL_BY_TYPE)
     if unknown:
         raise QueryHeaderError(
@@ -295,6 +310,7 @@ def parse_query(text: str, path: Path | str, category: str = "") -> Query:
         cypher=body,
         path=path,
         category=category,
+        page_limit=page_limit,
     )
 
 
@@ -477,6 +493,20 @@ class QueryPage(QueryResult):
     more: bool
 
 
+def page_params(
+    query: Query, bound: Mapping[str, Any], offset: int, size: int
+) -> dict[str, Any]:
+    """The parameters to read rows ``offset`` to ``offset + size`` (and whether one follows)
+    with: ``bound`` with the query's ``page_limit`` parameter lowered to ``offset + size + 1``
+    when it asks for more. The rows of the page are the same; the server sorts and reads
+    only what the page needs."""
+    params = dict(bound)
+    name = query.page_limit
+    if name is not None and isinstance(params.get(name), int):
+        params[name] = min(params[name], offset + size + 1)
+    return params
+
+
 def run_query_page(
     graph: Graph,
     query_id: str,
@@ -493,7 +523,7 @@ def run_query_page(
     bound = bind_params(query, params)
     _, rows, more = graph.read_page(
         query.cypher,
-        bound,
+        page_params(query, bound, offset, size),
         skip=offset,
         take=size,
         timeout=timeout,

@@ -138,7 +138,12 @@ TARGET_PROPS: tuple[Prop, ...] = (
         "Per-source failures of the last run, as 'source: reason'.",
         indexed=True,
     ),
-    Prop("score", "FLOAT", "Calibrated (Venn-ABERS) probability that the node is malicious."),
+    Prop(
+        "score",
+        "FLOAT",
+        "Calibrated (Venn-ABERS) probability that the node is malicious.",
+        indexed=True,
+    ),
     Prop("score_low", "FLOAT", "Lower end of the score's Venn-ABERS interval."),
     Prop("score_high", "FLOAT", "Upper end of the score's Venn-ABERS interval."),
     Prop(

@@ -7,6 +7,7 @@
 // returns: label, key, change, first_seen, last_seen
 // false_positives: Re-running enrichment moves last_seen forward without any change in the
 //   world; seen-again means observed again, not modified.
+// page_limit: limit
 // revision: 2
 
 // Speed: each label's nodes are read in key order from its key index and the first $limit

@@ -7,6 +7,7 @@
 // returns: domain, address, change, first_seen, last_seen, min_ttl
 // false_positives: CDN-fronted names change addresses constantly; new resolutions on a CDN
 //   are routine, not a sign of infrastructure moving.
+// page_limit: limit
 // revision: 2
 
 // Speed: names are read in order from the name index, so the first $limit resolutions seen

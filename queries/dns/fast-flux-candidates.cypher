@@ -10,6 +10,7 @@
 // returns: domain, addresses, asns, min_ttl, score, decision
 // false_positives: CDNs, global load balancers and large mail or cloud platforms rotate many
 //   addresses across ASes with low TTLs for legitimate reasons; check warninglists first.
+// page_limit: limit
 // revision: 4
 
 // Speed: each name keeps its spread as summaries (resolution_count, asn_count,

@@ -7,6 +7,7 @@
 // returns: prefix, address, address_decision, domain, domain_decision
 // false_positives: Hosting and cloud ASes announce space for many customers; only rows with
 //   their own evidence say anything about a target.
+// page_limit: limit
 // revision: 1
 MATCH (:AutonomousSystem {asn: $asn})<-[:ANNOUNCED_BY]-(p:Prefix)
 OPTIONAL MATCH (p)<-[:IN_PREFIX]-(ip:IPAddress)

@@ -7,6 +7,7 @@
 // returns: prefix, asn, address, names, score, decision
 // false_positives: A prefix announced by a cloud or hosting provider is shared by unrelated
 //   tenants; an address count says nothing about who operates them.
+// page_limit: limit
 // revision: 1
 MATCH (p:Prefix {cidr: $cidr})<-[:IN_PREFIX]-(ip:IPAddress)
 OPTIONAL MATCH (p)-[:ANNOUNCED_BY]->(as:AutonomousSystem)

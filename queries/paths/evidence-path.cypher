@@ -9,6 +9,7 @@
 // returns: path_nodes, path_relationships, hops
 // false_positives: Hubs (big registrars, hosting ASes, privacy registrants, CDN addresses)
 //   make short paths between unrelated indicators; inspect every hub on a path.
+// page_limit: limit
 // revision: 1
 CALL () {
   MATCH (n:Domain {name: $source_indicator}) RETURN n

@@ -7,6 +7,7 @@
 // returns: asn, as_name, domain, addresses
 // false_positives: Large hosting and cloud ASes carry millions of benign names; a shared AS
 //   is context for a bulletproof-hosting hypothesis, never a link by itself.
+// page_limit: limit
 // revision: 1
 MATCH (:Domain {name: $domain})-[:RESOLVES_TO]->(:IPAddress)-[:IN_PREFIX]->(:Prefix)
       -[:ANNOUNCED_BY]->(as:AutonomousSystem)

@@ -7,6 +7,7 @@
 // returns: prefix, domain, address
 // false_positives: Cloud and hosting prefixes are shared by many tenants; neighbours in a
 //   prefix are co-located, not related.
+// page_limit: limit
 // revision: 1
 MATCH (:Domain {name: $domain})-[:RESOLVES_TO]->(:IPAddress)-[:IN_PREFIX]->(p:Prefix)
 WITH DISTINCT p

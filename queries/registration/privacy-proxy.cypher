@@ -7,6 +7,7 @@
 // returns: domain, registrant, registrar, created, score, decision
 // false_positives: Privacy registration is the default at many registrars and common for
 //   individuals; it is context, not evidence of malice.
+// page_limit: limit
 // revision: 3
 
 // Speed: names are read in order from the name index and the first $limit that qualify kept,

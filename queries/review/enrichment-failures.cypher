@@ -6,6 +6,7 @@
 // returns: kind, target, state, failures, enriched_at
 // false_positives: A transient failure (timeout, rate limit) says nothing about the target;
 //   missing data must lower confidence, never raise suspicion.
+// page_limit: limit
 // revision: 2
 
 // Speed: each condition is an index seek (enrich_failures > [] holds for every non-empty list

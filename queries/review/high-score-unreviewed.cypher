@@ -8,9 +8,11 @@
 // returns: kind, target, score, decision, reasons, model_version, scored_at
 // false_positives: Scores come from one model version; a target scored by an old model may
 //   have changed since. Check collateral-risk before requesting approval.
+// page_limit: limit
 // revision: 3
 
-// Speed: each branch keeps its $limit best before the union is sorted.
+// Speed: each branch keeps its $limit best before the union is sorted, walking the score index
+// from the top (min_score bounds it), so a page of 100 reads about 100 targets per branch.
 CALL () {
   MATCH (d:Domain)
   WHERE d.decision IN $decisions AND d.score >= $min_score

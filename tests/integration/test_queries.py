@@ -467,19 +467,31 @@ def test_query_results_on_fixture_graph(fixture_graph: Graph, query_id: str) -> 
         assert tuple(row) == result.columns
 
 
-def test_pages_put_together_give_the_whole_result(fixture_graph: Graph) -> None:
-    """Every query read page by page (two rows a page) gives its expected rows in order, and
-    only the last page says no more rows follow."""
+@pytest.mark.parametrize("size", [1, 2])
+def test_pages_put_together_give_the_whole_result(fixture_graph: Graph, size: int) -> None:
+    """Every query read page by page gives its expected rows in order, and only the last page
+    says no more rows follow. A query with a page_limit runs each page with its limit lowered
+    to the page's end plus one, so this also holds that lowering it keeps the rows."""
     for query_id, (params, expected) in sorted(EXPECTED.items()):
         pages = []
         while True:
             offset = sum(len(p.rows) for p in pages)
-            pages.append(run_query_page(fixture_graph, query_id, params, offset=offset, size=2))
+            pages.append(run_query_page(fixture_graph, query_id, params, offset=offset, size=size))
             if not pages[-1].more:
                 break
         assert [row for page in pages for row in page.rows] == expected, query_id
-        assert [len(page.rows) for page in pages[:-1]] == [2] * (len(pages) - 1), query_id
-        assert len(pages) == max(1, (len(expected) + 1) // 2), query_id
+        assert [len(page.rows) for page in pages[:-1]] == [size] * (len(pages) - 1), query_id
+        assert len(pages) == max(1, -(-len(expected) // size)), query_id
+
+
+def test_paged_queries_have_fixture_rows_to_page_through() -> None:
+    """Each query with a page_limit returns at least two rows on the fixture, so single-row
+    pages run it with a limit below its result's length."""
+    paged = {q.id: len(EXPECTED[q.id][1]) for q in LIBRARY if q.page_limit}
+    assert len(paged) == 12
+    assert {query_id for query_id, rows in paged.items() if rows < 2} == {
+        "dns-fast-flux-candidates"
+    }
 
 
 def test_parameters_narrow_results(fixture_graph: Graph) -> None:

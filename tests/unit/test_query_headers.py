@@ -17,6 +17,7 @@ from attribution.queries import (
     convert_value,
     list_queries,
     load_queries,
+    page_params,
     parse_assignments,
     parse_query,
 )
@@ -112,7 +113,19 @@ BROKEN = {
         "not in the schema: POINTS_AT",
     ),
     "no body": (GOOD.split("MATCH")[0], "no Cypher after the header"),
+    "page_limit undeclared": (
+        GOOD.replace("// revision: 2", "// page_limit: limit\n// revision: 2"),
+        "page_limit must name a declared int parameter, got 'limit'",
+    ),
+    "page_limit not int": (
+        GOOD.replace("// revision: 2", "// page_limit: since\n// revision: 2"),
+        "page_limit must name a declared int parameter, got 'since'",
+    ),
 }
+
+LIMITED = GOOD.replace(
+    "// returns:", "// params: limit: int = 1000 — at most this many rows\n// returns:"
+).replace("// revision: 2", "// page_limit: limit\n// revision: 2") + "LIMIT $limit\n"
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -271,3 +284,23 @@ def test_style_command_prints_the_shipped_style_sheet(capsys: pytest.CaptureFixt
     assert main(["query", "style"]) == 0
     shipped = (Path(__file__).resolve().parents[2] / "queries" / "style.grass").read_text()
     assert capsys.readouterr().out == shipped
+
+
+def test_a_page_asks_for_the_rows_up_to_its_end_and_one_more(tmp_path: Path) -> None:
+    _write(tmp_path, LIMITED)
+    (query,) = load_queries(tmp_path).values()
+    assert query.page_limit == "limit"
+    assert query.as_dict()["page_limit"] == "limit"
+    bound = {"domain": "a.test", "limit": 1000}
+    assert page_params(query, bound, 0, 100) == {"domain": "a.test", "limit": 101}
+    assert page_params(query, bound, 200, 100) == {"domain": "a.test", "limit": 301}
+    # The caller's own smaller limit stands, and the bound parameters are not changed.
+    assert page_params(query, {"domain": "a.test", "limit": 50}, 0, 100)["limit"] == 50
+    assert bound["limit"] == 1000
+
+
+def test_a_query_without_page_limit_pages_with_its_parameters_as_bound(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD)
+    (query,) = load_queries(tmp_path).values()
+    assert query.page_limit is None
+    assert page_params(query, {"domain": "a.test"}, 0, 2) == {"domain": "a.test"}

@@ -44,6 +44,7 @@ from attribution.queries import (
     convert_value,
     get_query,
     list_queries,
+    page_params,
 )
 from attribution.service.auth import context, require
 from attribution.service.errors import ApiError
@@ -239,7 +240,7 @@ def run_library_query(
         _, rows, more = stream_rows(
             ctx.graph,
             query.cypher,
-            bound,
+            page_params(query, bound, offset, size),
             skip=offset,
             take=size,
             timeout=ctx.config.cypher_timeout_s,
