@@ -11,7 +11,11 @@ same results node for node, but holds at most one page of scored rows at a time:
 3. the feature matrix (float64, ``nodes x columns``) is the one structure the size of the
    graph; each page of :data:`PAGE` nodes then gets its evidence families, scores,
    explanations and reasons, and is written back with the schema's ``UNWIND $rows``
-   statements before the next page is built.
+   statements on a writer thread while the next page is built: the server writes one page as
+   this process computes the next, and at most two pages of rows are held at once.
+
+The result's ``stages_s`` says where the time went: reading the facts, the features, scoring
+and explaining the pages, and the time spent waiting for the writer after them.
 
 With ``changed_since_last_run``, only the changed nodes get the per-node work (lexical and
 warninglist columns, explanations, the write-back); counts, graph structure and label features
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,9 +96,13 @@ def _features(
     seed: int,
     warninglists: Any,
     progress: Progress | None,
+    stages: dict[str, float],
 ) -> tuple[int, FeatureMatrix]:
-    """(nodes in the graph, features of the selected nodes, or of all)."""
+    """(nodes in the graph, features of the selected nodes, or of all); adds the seconds
+    spent reading facts and computing features to ``stages``."""
+    began = time.perf_counter()
     facts = read_facts(graph)
+    stages["read_facts"] = time.perf_counter() - began
     if progress:
         progress("export")
     n_nodes = facts.n_rows
@@ -108,6 +117,7 @@ def _features(
         facts, labels, n_folds=n_folds, seed=seed, warninglists=warninglists, rows=rows,
         progress=progress,
     )  # fmt: skip
+    stages["features"] = time.perf_counter() - began - stages["read_facts"]
     return n_nodes, features
 
 
@@ -145,22 +155,32 @@ def score_graph(
     selected = _changed_nodes(graph, state, version) if changed_since_last_run else None
     observations = read_label_observations(graph)
     labelled = labelled_nodes(observations)
+    stages: dict[str, float] = {}
     n_nodes, features = _features(
         graph, resolve_labels(observations), selected, n_folds=n_folds, seed=seed,
-        warninglists=warninglists, progress=progress,
+        warninglists=warninglists, progress=progress, stages=stages,
     )  # fmt: skip
     del observations
     decisions = dict.fromkeys((ACT, NO_ACT, OUTSIDE_CALIBRATION, INSUFFICIENT_EVIDENCE), 0)
-    written = explained = 0
-    for start in range(0, len(features.keys), page):
-        chunk = range(start, min(start + page, len(features.keys)))
-        rows = page_rows(classifier, policy, features, labelled, chunk, explain)
-        explained += sum(row["explanation"] is not None for row in rows)
-        for row in rows:
-            decisions[row["decision"]] += 1
-        written += _write_scores(graph, rows, version, at_ms, batch)
-        if progress:
-            progress(f"scored {written} of {len(features.keys)}")
+    explained = written = 0
+    stages["score_explain"] = stages["write_wait"] = 0.0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-write") as writer:
+        pending: Future[int] | None = None
+        for start in range(0, len(features.keys), page):
+            began_page = time.perf_counter()
+            chunk = range(start, min(start + page, len(features.keys)))
+            rows = page_rows(classifier, policy, features, labelled, chunk, explain)
+            explained += sum(row["explanation"] is not None for row in rows)
+            for row in rows:
+                decisions[row["decision"]] += 1
+            stages["score_explain"] += time.perf_counter() - began_page
+            written += _wait(pending, stages)
+            if progress and pending is not None:
+                progress(f"scored {written} of {len(features.keys)}")
+            pending = writer.submit(_write_scores, graph, rows, version, at_ms, batch)
+        written += _wait(pending, stages)
+    if progress:
+        progress(f"scored {written} of {len(features.keys)}")
     store.write_state(
         model_dir.parent.name, graph.database, {"model_version": version, "last_run_ms": at_ms}
     )
@@ -170,4 +190,16 @@ def score_graph(
         "written": written, "explained": explained, "explain": explain, "decisions": decisions, "evidence_policy": policy.as_dict(),
         "threshold": float(classifier.threshold_), "changed_since_last_run": selected is not None,
         "seconds": round(time.perf_counter() - began, 3),
+        "stages_s": {stage: round(seconds, 3) for stage, seconds in stages.items()},
     }  # fmt: skip
+
+
+def _wait(pending: Future[int] | None, stages: dict[str, float]) -> int:
+    """Rows the writer wrote for the previous page (0 when none): waits for it, and adds the
+    wait to ``stages``. A failed write raises here, before the next page is handed over."""
+    if pending is None:
+        return 0
+    began = time.perf_counter()
+    written = pending.result()
+    stages["write_wait"] += time.perf_counter() - began
+    return written

@@ -86,6 +86,7 @@ def test_streamed_features_equal_the_reference_on_the_export(graph: Graph, world
 def test_paged_scores_equal_the_reference_scored_at_once(graph: Graph, world: Path) -> None:
     result = score_graph(graph, models_dir=world, now=NOW, page=7)
     assert (result["nodes"], result["selected"], result["written"]) == (275, 275, 275)
+    assert sorted(result["stages_s"]) == ["features", "read_facts", "score_explain", "write_wait"]
     written = _written(graph)
     expected = _reference_rows(graph, world)
     assert written.keys() == expected.keys()
