@@ -446,6 +446,9 @@ SUMMARIES: dict[str, tuple[Prop, ...]] = {
     "IPAddress": (
         _summary("name_count", "INTEGER", "distinct names resolving to the address."),
         _summary("benign_names", "INTEGER", "how many of those names some source labels benign."),
+        _summary(
+            "report_count", "INTEGER", "incident reports that name the address.", indexed=True
+        ),
         *_LABEL_COUNTS,
     ),
     "Registrar": (

@@ -6,8 +6,8 @@ Which properties are summaries, and what each means, is declared in
 * ``Domain``: how many addresses, prefixes and origin ASes its resolutions reach, the smallest
   TTL and the earliest ``last_seen`` of those resolutions, how many other names share an address
   with it and how many of those some source labels benign, and its label verdict counts;
-* ``IPAddress``: how many names resolve to it, how many of them are labelled benign, and its
-  label verdict counts;
+* ``IPAddress``: how many names resolve to it, how many of them are labelled benign, how many
+  incident reports name it, and its label verdict counts;
 * ``Registrar``: domains it sponsors and how many of them some source labels malicious;
 * ``Registrant``: domains it holds;
 * ``LabelSource``: its labels on domains and on addresses, and how many of each are benign
@@ -98,8 +98,12 @@ COMPUTE: dict[str, str] = {
         "  WITH DISTINCT d\n"
         "  RETURN count(d) AS names,\n"
         f"         count(CASE WHEN {_BENIGN % 'd'} THEN 1 END) AS benign_names\n"
+        "}\n"
+        "CALL (n) {\n"
+        "  OPTIONAL MATCH (n)-[:IP_REPORTED_IN]->(r:IncidentReport)\n"
+        "  RETURN count(DISTINCT r) AS reports\n"
         "}\n" + _verdicts("LABELS_IP") + "WITH n, {name_count: names, benign_names: benign_names, "
-        f"{_LABEL_FIELDS}}} AS fresh\n"
+        f"report_count: reports, {_LABEL_FIELDS}}} AS fresh\n"
     ),
     "Registrar": (
         "CALL (n) {\n"
@@ -260,7 +264,8 @@ def affected(run: Run, rel_batches: Batches) -> Affected:
     co-hosting of every other name on that address; an address entering a prefix, or a prefix
     an AS, changes the spread of every name on those addresses; a domain label changes the
     domain's verdict counts, the benign counts of its addresses and of the names sharing them,
-    and its registrars' malicious counts; every label changes its source's counts.
+    and its registrars' malicious counts; an incident report naming an address changes that
+    address's report count; every label changes its source's counts.
     """
     out = Affected()
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -278,7 +283,12 @@ def affected(run: Run, rel_batches: Batches) -> Affected:
     prefixes = _ends(rows_of("ANNOUNCED_BY"), "start")
     if prefixes:
         spread_changes |= _expand(run, _IPS_OF_PREFIXES, prefixes)
-    out.add("IPAddress", address_changes | _ends(rows_of("LABELS_IP"), "end"))
+    out.add(
+        "IPAddress",
+        address_changes
+        | _ends(rows_of("LABELS_IP"), "end")
+        | _ends(rows_of("IP_REPORTED_IN"), "start"),
+    )
     # A resolution's own name resolves to its address, so it is among the names on it; a
     # labelled name may resolve to nothing, so it is refreshed by its key as well.
     out.add("Domain", labelled)

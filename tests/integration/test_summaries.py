@@ -67,6 +67,8 @@ WITH n, COLLECT { MATCH (d:Domain)-[:RESOLVES_TO]->(n) RETURN DISTINCT d } AS na
      [(:LabelSource)-[l:LABELS_IP]->(n) | l.verdict] AS verdicts
 RETURN n.address AS key, {
   name_count: size(names),
+  report_count: size(COLLECT { MATCH (n)-[:IP_REPORTED_IN]->(r:IncidentReport)
+                               RETURN DISTINCT r }),
   benign_names: size([d IN names WHERE
       any(v IN [(:LabelSource)-[l:LABELS_DOMAIN]->(d) | l.verdict] WHERE v = 'benign')]),
   benign_labels: size([v IN verdicts WHERE v = 'benign']),
@@ -161,6 +163,7 @@ def test_summaries_follow_every_load(graph: Graph) -> None:
     )
     shared = graph.read("MATCH (i:IPAddress {address: '192.0.2.10'}) RETURN i {.*} AS i")[0]["i"]
     assert (shared["name_count"], shared["benign_names"], shared["malicious_labels"]) == (4, 2, 1)
+    assert shared["report_count"] == 2
 
     # Re-observations: the same facts again, later, change nothing but resolution times.
     writer.load([], [_rel("RESOLVES_TO", "evil.test", "192.0.2.10", {"min_ttl": 30}, T2)])
@@ -178,6 +181,8 @@ def test_summaries_follow_every_load(graph: Graph) -> None:
             _rel("ANNOUNCED_BY", "192.0.2.0/24", 64999, {}, T2),
             _rel("RESOLVES_TO", "late.test", "192.0.2.10", {"min_ttl": 120}, T2),
             _rel("REGISTERED_WITH", "late.test", "reg-good", {}, T2),
+            _rel("IP_REPORTED_IN", "198.51.100.20", "INC-2", {"role": "c2"}, T2),
+            _rel("IP_REPORTED_IN", "192.0.2.10", "INC-2", {"role": "c2"}, T2),
         ],
     )
     _assert_exact(graph)
@@ -189,6 +194,11 @@ def test_summaries_follow_every_load(graph: Graph) -> None:
         1,
         True,
     )
+    reports = graph.read(
+        "MATCH (i:IPAddress) WHERE i.report_count > 0 "
+        "RETURN i.address AS address, i.report_count AS n ORDER BY address"
+    )
+    assert reports == [{"address": "192.0.2.10", "n": 2}, {"address": "198.51.100.20", "n": 1}]
 
 
 def test_a_small_load_commits_its_facts_and_summaries_together(graph: Graph) -> None:
