@@ -22,7 +22,8 @@ The last line is one JSON object with ``nodes_per_s``, ``ratio_vs_read_only`` (e
 scoring, in this process, without warninglists or write-back, over the read-only baseline),
 ``peak_rss_mb`` (this process, graph generation included), and the separate-process figures:
 ``score_with_writeback_s``, ``explained`` (nodes it explained at once), ``peak_rss_mb_scoring``, ``ratio_vs_read`` (the whole score run over
-the read-only baseline), ``warninglists_s`` (its loading of the lists),
+the read-only baseline), ``warninglists_s`` (its loading of the lists), ``score_stages_s`` (its
+seconds per stage: reading facts, features, scoring and explaining, waiting for the writer),
 ``ratio_vs_read_without_lists``, ``incremental_1pct_s``, ``incremental_selected``,
 ``incremental_ratio_vs_full``, ``read_1pct_s`` and ``incremental_ratio_vs_read_1pct``.
 """
@@ -259,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mb_scoring": round(full["peak_mb"], 1),
                 "ratio_vs_read": round(full["seconds"] / read_s, 2),
                 "warninglists_s": round(full["warninglists_s"], 3),
+                "score_stages_s": full["result"]["stages_s"],
                 "ratio_vs_read_without_lists": round(
                     (full["seconds"] - full["warninglists_s"]) / read_s, 2
                 ),
