@@ -4,6 +4,7 @@ every node at once, and a changed-only run that writes exactly what a full run w
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,6 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_scoring_stream_reference import reference_features
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
+OUTSIDE = (
+    r"outside calibration: evidence pattern [a-z_+]+ has [0-9]+ benign calibration samples "
+    r"\(fewer than [0-9]+\)"
+)
 SCORE_PROPS = ("score", "score_low", "score_high", "decision", "reasons", "explanation",
                "evidence_families", "model_version")  # fmt: skip
 
@@ -95,6 +100,10 @@ def test_paged_scores_equal_the_reference_scored_at_once(graph: Graph, world: Pa
     assert {r["model_version"] for r in written.values()} == {"maliciousness/v1"}
     decided = [r["decision"] for r in written.values()]
     assert result["decisions"] == {d: decided.count(d) for d in result["decisions"]}
+    # Each node outside calibration leads its reasons with its evidence pattern's support.
+    outside = [r["reasons"][0] for r in written.values() if r["decision"] == "outside-calibration"]
+    assert len(outside) == result["decisions"]["outside-calibration"] > 0
+    assert all(re.fullmatch(OUTSIDE, reason) for reason in outside), outside
 
 
 def test_changed_only_run_writes_what_a_full_run_would(graph: Graph, world: Path) -> None:

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
+from attribution.classifier.score import _outside_reasons
 from attribution.scoring import (
     InsufficientCalibrationData,
     InsufficientCalibrationWarning,
@@ -430,3 +431,20 @@ def test_gate_bounds_the_true_false_positive_rate_end_to_end() -> None:
     # true FPR 0.028.
     assert violations == 3
     assert np.mean(fprs) == pytest.approx(0.028053, abs=5e-5)
+
+
+def test_outside_calibration_reasons_name_each_rows_pattern_in_one_call(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, X, _ = fitted
+    rows = np.nan_to_num(X[:3])
+    rows[1, [0, 1, 2]] = np.nan
+    rows[2, :] = np.nan
+    support = model.pattern_counts_.get("x3+x4+x5+x6+x7", 0)
+    assert _outside_reasons(model, rows[1:]) == [
+        f"outside calibration: evidence pattern x3+x4+x5+x6+x7 has {support} benign "
+        "calibration samples (fewer than 20)",
+        "outside calibration: evidence pattern none has 0 benign calibration samples "
+        "(fewer than 20)",
+    ]
+    assert _outside_reasons(model, rows[:0]) == []
