@@ -173,17 +173,13 @@ def _insufficient_row(key: NodeKey, observed: frozenset[str], why: str) -> dict[
     }  # fmt: skip
 
 
-def _outside_reasons(classifier: MaliciousnessClassifier, X: np.ndarray) -> list[str]:
-    """Why each row of ``X`` is outside calibration: its evidence pattern's benign support.
-    One call for all the rows: the estimator validates its input once per call."""
-    reasons = []
-    for pattern in classifier.evidence_patterns(X) if len(X) else []:
-        support = classifier.pattern_counts_.get(pattern, 0)
-        reasons.append(
-            f"outside calibration: evidence pattern {pattern or 'none'} has {support} benign "
-            f"calibration samples (fewer than {classifier.min_pattern_count})"
-        )
-    return reasons
+def _outside_reason(classifier: MaliciousnessClassifier, pattern: str) -> str:
+    """Why a row with evidence ``pattern`` is outside calibration: the pattern's support."""
+    support = classifier.pattern_counts_.get(pattern, 0)
+    return (
+        f"outside calibration: evidence pattern {pattern or 'none'} has {support} benign "
+        f"calibration samples (fewer than {classifier.min_pattern_count})"
+    )
 
 
 def explain_now(decided: np.ndarray, mode: str) -> np.ndarray:
@@ -215,22 +211,21 @@ def _scored_rows(
     if not rows:
         return []
     X = features.X[rows]
-    proba = classifier.predict_proba(X)[:, 1]
-    interval = classifier.predict_interval(X)
-    decided = classifier.decide(X)
+    # One validation and one pass of the fold scorers for the page's scores, intervals,
+    # decisions and evidence patterns (a call each would repeat both, per row for patterns).
+    assessed = classifier.assess(X)
+    proba, interval, decided = assessed.proba, assessed.interval, assessed.decisions
     kinds = [kind_of(features.keys[i][0]) for i in rows]
     now = np.flatnonzero(explain_now(decided, explain))
     rows_now = explain_rows(classifier, X[now], [kinds[j] for j in now], REASONS)
     explained = dict(zip(now.tolist(), rows_now, strict=True))
-    outside = np.flatnonzero(decided == OUTSIDE_CALIBRATION)
-    why_outside = dict(zip(outside.tolist(), _outside_reasons(classifier, X[outside]), strict=True))
     deferred = [DEFERRED_REASON]
     out = []
     for j, i in enumerate(rows):
         label, key = features.keys[i]
         explanation, reasons = explained.get(j, (None, deferred))
-        if j in why_outside:
-            reasons = [why_outside[j], *reasons]
+        if decided[j] == OUTSIDE_CALIBRATION:
+            reasons = [_outside_reason(classifier, assessed.patterns[j]), *reasons]
         out.append(
             {
                 "label": label, "key": key, "score": float(proba[j]),

@@ -12,6 +12,7 @@ import numbers
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -96,6 +97,20 @@ def benign_holdout(
     if n_holdout < 0:
         return np.empty(0, dtype=int), int(benign.size)
     return rng.permutation(benign)[:n_holdout], int(benign.size)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What scoring writes for each row (:meth:`MaliciousnessClassifier.assess`)."""
+
+    proba: np.ndarray
+    """P(malicious), as column 1 of ``predict_proba``."""
+    interval: np.ndarray
+    """The Venn-ABERS interval, shape (n, 2), as ``predict_interval``."""
+    decisions: np.ndarray
+    """Gate decisions, as ``decide``."""
+    patterns: list[str]
+    """Evidence patterns, as ``evidence_patterns``."""
 
 
 class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
@@ -451,17 +466,20 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self._fold_scores(X_arr).mean(axis=1), dtype=float)
 
     def _venn_abers(self, X_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(merged probability, low, high) for each row, prior-corrected.
+        """(merged probability, low, high) for each row, prior-corrected."""
+        if X_arr.shape[0] == 0:
+            empty = np.empty(0)
+            return empty, empty, empty
+        return self._venn_abers_of(self._fold_scores(X_arr))
+
+    def _venn_abers_of(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(merged probability, low, high) from the fold scorers' scores (shape (n, folds)).
 
         Cross Venn-ABERS: each fold's calibrator turns its own scorer's score into a pair
         ``(p0_k, p1_k)``; the pairs merge as ``GM(p1) / (GM(1 - p0) + GM(p1))`` (the log-loss
         merge of Vovk, Petej and Fedorova), and the interval runs from the smallest ``p0_k``
         to the largest ``p1_k``, which always holds the merged value.
         """
-        if X_arr.shape[0] == 0:
-            empty = np.empty(0)
-            return empty, empty, empty
-        scores = self._fold_scores(X_arr)
         p0s, p1s = [], []
         for k, (p0, p1, c) in enumerate(self.venn_abers_):
             column = scores[:, k]
@@ -522,13 +540,34 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         ):
             raise ValueError(f"min_observed must be a non-negative integer, got {min_observed!r}")
         X_arr = self._validated(X)
-        decisions = np.where(self._raw_score(X_arr) > self.threshold_, ACT, NO_ACT)
-        support = np.array([self.pattern_counts_.get(p, 0) for p in self._patterns(X_arr)])
+        return self._decisions(X_arr, self._raw_score(X_arr), self._patterns(X_arr), min_observed)
+
+    def _decisions(
+        self, X_arr: np.ndarray, raw: np.ndarray, patterns: list[str], min_observed: int
+    ) -> np.ndarray:
+        decisions = np.where(raw > self.threshold_, ACT, NO_ACT)
+        support = np.array([self.pattern_counts_.get(p, 0) for p in patterns])
         decisions = np.where(support < self.min_pattern_count, OUTSIDE_CALIBRATION, decisions)
         if min_observed:
             observed = np.count_nonzero(~np.isnan(X_arr), axis=1)
             decisions = np.where(observed < min_observed, INSUFFICIENT_EVIDENCE, decisions)
         return decisions
+
+    def assess(self, X: ArrayLike) -> Assessment:
+        """:meth:`predict_proba`'s probability, :meth:`predict_interval`, :meth:`decide` and
+        :meth:`evidence_patterns` of each row, the same values, from one validation of ``X``
+        and one pass of the fold scorers (each of those methods makes its own)."""
+        X_arr = self._validated(X)
+        scores = self._fold_scores(X_arr)
+        proba, low, high = self._venn_abers_of(scores)
+        raw = np.asarray(scores.mean(axis=1), dtype=float)
+        patterns = self._patterns(X_arr)
+        return Assessment(
+            proba,
+            np.column_stack([np.minimum(low, high), np.maximum(low, high)]),
+            self._decisions(X_arr, raw, patterns, 0),
+            patterns,
+        )
 
     # ------------------------------------------------------------------ explanations
 

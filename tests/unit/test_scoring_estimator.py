@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from attribution.classifier.score import _outside_reasons
+from attribution.classifier.score import _outside_reason
 from attribution.scoring import (
     InsufficientCalibrationData,
     InsufficientCalibrationWarning,
@@ -433,18 +433,31 @@ def test_gate_bounds_the_true_false_positive_rate_end_to_end() -> None:
     assert np.mean(fprs) == pytest.approx(0.028053, abs=5e-5)
 
 
-def test_outside_calibration_reasons_name_each_rows_pattern_in_one_call(
+def test_assess_gives_what_the_separate_methods_give(
     fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
 ) -> None:
     model, X, _ = fitted
-    rows = np.nan_to_num(X[:3])
+    rows = np.nan_to_num(X[:300])
     rows[1, [0, 1, 2]] = np.nan
     rows[2, :] = np.nan
+    assessed = model.assess(rows)
+    np.testing.assert_array_equal(assessed.proba, model.predict_proba(rows)[:, 1])
+    np.testing.assert_array_equal(assessed.interval, model.predict_interval(rows))
+    np.testing.assert_array_equal(assessed.decisions, model.decide(rows))
+    assert assessed.patterns == model.evidence_patterns(rows)
+    assert list(assessed.decisions[1:3]) == ["outside-calibration"] * 2
+
+
+def test_an_outside_calibration_reason_names_the_pattern_and_its_support(
+    fitted: tuple[MaliciousnessClassifier, np.ndarray, np.ndarray],
+) -> None:
+    model, _, _ = fitted
     support = model.pattern_counts_.get("x3+x4+x5+x6+x7", 0)
-    assert _outside_reasons(model, rows[1:]) == [
+    assert _outside_reason(model, "x3+x4+x5+x6+x7") == (
         f"outside calibration: evidence pattern x3+x4+x5+x6+x7 has {support} benign "
-        "calibration samples (fewer than 20)",
+        "calibration samples (fewer than 20)"
+    )
+    assert _outside_reason(model, "") == (
         "outside calibration: evidence pattern none has 0 benign calibration samples "
-        "(fewer than 20)",
-    ]
-    assert _outside_reasons(model, rows[:0]) == []
+        "(fewer than 20)"
+    )
