@@ -216,6 +216,10 @@ def _artifact_name(jar: Path) -> str:
     return "-".join(parts)
 
 
+TX_LOG_RETENTION = "1G size"
+"""How much transaction log a managed instance keeps (the graph itself is not bounded)."""
+
+
 def _config_text(instance: Path, settings: Neo4jSettings, plugins: Path) -> str:
     lines = {
         "server.default_listen_address": "127.0.0.1",
@@ -237,6 +241,9 @@ def _config_text(instance: Path, settings: Neo4jSettings, plugins: Path) -> str:
         "dbms.security.procedures.unrestricted": "apoc.*",
         "dbms.usage_report.enabled": "false",
         "db.transaction.timeout": "10m",
+        # Transaction logs past this size are pruned after a checkpoint. Neo4j's default keeps
+        # two days of them: a day of bulk loads and score write-backs then holds tens of GB.
+        "db.tx_log.rotation.retention_policy": TX_LOG_RETENTION,
     }
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from attribution.neo4j_server import LocalNeo4j, private_dir
+from attribution.neo4j_server import LocalNeo4j, _config_text, private_dir
 from attribution.settings import Neo4jSettings
 
 
@@ -48,3 +48,9 @@ def test_generated_password_lives_in_an_owner_only_instance(tmp_path: Path) -> N
     assert _mode(tmp_path / "one") == 0o700
     assert _mode(tmp_path / "one" / "password") == 0o600
     assert server.password() == password
+
+
+def test_the_config_bounds_the_transaction_logs(tmp_path: Path) -> None:
+    lines = _config_text(tmp_path, _settings(), tmp_path / "plugins").splitlines()
+    assert "db.tx_log.rotation.retention_policy=1G size" in lines
+    assert "server.bolt.listen_address=127.0.0.1:1" in lines
