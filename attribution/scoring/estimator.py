@@ -99,6 +99,16 @@ def benign_holdout(
     return rng.permutation(benign)[:n_holdout], int(benign.size)
 
 
+def _mean_score(fold_scores: np.ndarray) -> np.ndarray:
+    """The scorer's score of each row: the mean of its fold scorers' scores (n, folds)."""
+    return np.asarray(fold_scores.mean(axis=1), dtype=float)
+
+
+def _interval(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Venn-ABERS ends as an (n, 2) interval, smaller end first."""
+    return np.column_stack([np.minimum(low, high), np.maximum(low, high)])
+
+
 @dataclass(frozen=True)
 class Assessment:
     """What scoring writes for each row (:meth:`MaliciousnessClassifier.assess`)."""
@@ -463,7 +473,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
     def _raw_score(self, X_arr: np.ndarray) -> np.ndarray:
         if X_arr.shape[0] == 0:
             return np.empty(0)
-        return np.asarray(self._fold_scores(X_arr).mean(axis=1), dtype=float)
+        return _mean_score(self._fold_scores(X_arr))
 
     def _venn_abers(self, X_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(merged probability, low, high) for each row, prior-corrected."""
@@ -508,7 +518,7 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
     def predict_interval(self, X: ArrayLike) -> np.ndarray:
         """The Venn-ABERS interval ``(p0, p1)`` of P(malicious) for each row: shape (n, 2)."""
         _, low, high = self._venn_abers(self._validated(X))
-        return np.column_stack([np.minimum(low, high), np.maximum(low, high)])
+        return _interval(low, high)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Gate decision as labels: ``classes_[1]`` where the gate score is above ``threshold_``."""
@@ -560,14 +570,9 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         X_arr = self._validated(X)
         scores = self._fold_scores(X_arr)
         proba, low, high = self._venn_abers_of(scores)
-        raw = np.asarray(scores.mean(axis=1), dtype=float)
         patterns = self._patterns(X_arr)
-        return Assessment(
-            proba,
-            np.column_stack([np.minimum(low, high), np.maximum(low, high)]),
-            self._decisions(X_arr, raw, patterns, 0),
-            patterns,
-        )
+        decisions = self._decisions(X_arr, _mean_score(scores), patterns, 0)
+        return Assessment(proba, _interval(low, high), decisions, patterns)
 
     # ------------------------------------------------------------------ explanations
 
