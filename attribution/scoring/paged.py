@@ -164,6 +164,18 @@ def score_graph(
     decisions = dict.fromkeys((ACT, NO_ACT, OUTSIDE_CALIBRATION, INSUFFICIENT_EVIDENCE), 0)
     explained = written = 0
     stages["score_explain"] = stages["write_wait"] = 0.0
+
+    def collect(pending: Future[int] | None) -> None:
+        """Wait for the previous page's write (a failed write raises here) and count it."""
+        nonlocal written
+        if pending is None:
+            return
+        began_wait = time.perf_counter()
+        written += pending.result()
+        stages["write_wait"] += time.perf_counter() - began_wait
+        if progress:
+            progress(f"scored {written} of {len(features.keys)}")
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-write") as writer:
         pending: Future[int] | None = None
         for start in range(0, len(features.keys), page):
@@ -174,13 +186,9 @@ def score_graph(
             for row in rows:
                 decisions[row["decision"]] += 1
             stages["score_explain"] += time.perf_counter() - began_page
-            written += _wait(pending, stages)
-            if progress and pending is not None:
-                progress(f"scored {written} of {len(features.keys)}")
+            collect(pending)
             pending = writer.submit(_write_scores, graph, rows, version, at_ms, batch)
-        written += _wait(pending, stages)
-    if progress:
-        progress(f"scored {written} of {len(features.keys)}")
+        collect(pending)
     store.write_state(
         model_dir.parent.name, graph.database, {"model_version": version, "last_run_ms": at_ms}
     )
@@ -192,14 +200,3 @@ def score_graph(
         "seconds": round(time.perf_counter() - began, 3),
         "stages_s": {stage: round(seconds, 3) for stage, seconds in stages.items()},
     }  # fmt: skip
-
-
-def _wait(pending: Future[int] | None, stages: dict[str, float]) -> int:
-    """Rows the writer wrote for the previous page (0 when none): waits for it, and adds the
-    wait to ``stages``. A failed write raises here, before the next page is handed over."""
-    if pending is None:
-        return 0
-    began = time.perf_counter()
-    written = pending.result()
-    stages["write_wait"] += time.perf_counter() - began
-    return written
