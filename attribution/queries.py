@@ -17,10 +17,11 @@ may go on over lines that start with ``//`` and two or more spaces::
 single word ``none``. An optional ``// page_limit: limit`` names the ``int`` parameter that only
 caps the result's length, so that the first ``k`` rows with it set to ``k`` are the first ``k``
 rows with any larger value; a page of such a query asks the server for just the rows up to the
-page's end (:func:`page_params`), which lets a plan that walks an index in result order stop. The header is parsed strictly: unknown keys, missing keys, duplicate
-ids, parameters used but not declared (or declared but not used) and labels or relationship
-types that the schema does not declare are all errors, so a broken query fails its test
-instead of misleading an analyst.
+page's end (:func:`page_params`), which lets a plan that walks an index in result order stop.
+
+The header is parsed strictly: unknown keys, missing keys, duplicate ids, parameters used but
+not declared (or declared but not used) and labels or relationship types that the schema does
+not declare are all errors, so a broken query fails its test instead of misleading an analyst.
 
 Queries run in a read transaction with a timeout and ``{"query_id": id}`` as transaction
 metadata; the server refuses any write attempted on this path.
@@ -493,9 +494,7 @@ class QueryPage(QueryResult):
     more: bool
 
 
-def page_params(
-    query: Query, bound: Mapping[str, Any], offset: int, size: int
-) -> dict[str, Any]:
+def page_params(query: Query, bound: Mapping[str, Any], offset: int, size: int) -> dict[str, Any]:
     """The parameters to read rows ``offset`` to ``offset + size`` (and whether one follows)
     with: ``bound`` with the query's ``page_limit`` parameter lowered to ``offset + size + 1``
     when it asks for more. The rows of the page are the same; the server sorts and reads
