@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from venn_abers import calc_p0p1, calc_probs
 
+from attribution.scoring import tree_coalitions
 from attribution.scoring.preprocess import BlankColumnFiller
 from attribution.scoring.shapley import GroupShapley, group_shapley, observed_groups
 from attribution.scoring.umbrella import (
@@ -582,7 +583,23 @@ class MaliciousnessClassifier(ClassifierMixin, BaseEstimator):
         ``predict_proba - base``, with ``base`` the probability of the same row with every
         group unobserved; an unobserved group contributes exactly 0."""
         X_arr = self._validated(X)
-        return group_shapley(lambda rows: self._venn_abers(rows)[0], X_arr, self.groups_)
+        coalitions = self._coalition_scores if self._trees_supported() else None
+        return group_shapley(
+            lambda rows: self._venn_abers(rows)[0], X_arr, self.groups_, coalitions
+        )
+
+    def _trees_supported(self) -> bool:
+        """Every fold scorer can be scored tree by tree (:mod:`.tree_coalitions`)."""
+        return all(tree_coalitions.supports(scorer) for scorer in self.scorers_)
+
+    def _coalition_scores(self, rows: np.ndarray, player_columns: list[list[int]]) -> np.ndarray:
+        """The probability of every coalition of every row (shape ``(n, 2**m)``), the fold
+        scorers' scores found tree by tree: the values :meth:`_venn_abers` gives the masked
+        rows, at a fraction of the tree walks."""
+        folds = [tree_coalitions.coalition_scores(s, rows, player_columns) for s in self.scorers_]
+        scores = np.column_stack([f.reshape(-1) for f in folds])
+        proba = self._venn_abers_of(scores)[0]
+        return np.ascontiguousarray(proba.reshape(1 << len(player_columns), len(rows)).T)
 
     def explain(self, X: ArrayLike, top: int = 5) -> list[list[tuple[str, float]]]:
         """Per row, up to ``top`` ``(group, contribution)`` pairs of :meth:`shapley`, by

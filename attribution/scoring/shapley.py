@@ -20,16 +20,29 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-__all__ = ["MAX_PLAYERS", "GroupShapley", "group_shapley", "observed_groups"]
+__all__ = [
+    "MAX_PLAYERS",
+    "CoalitionScorer",
+    "GroupShapley",
+    "coalition_values",
+    "group_shapley",
+    "observed_groups",
+]
 
 MAX_PLAYERS = 14
 """More observed groups than this would need over 16k model evaluations per row."""
 
 _CHUNK_CELLS = 4_000_000
 """Upper bound on rows * coalitions * columns materialised at once (about 32 MB of floats)."""
+
+
+CoalitionScorer = Callable[[np.ndarray, list[list[int]]], np.ndarray]
+"""``(rows, player_columns)`` to the score of every coalition of every row, shape
+``(n, 2**m)``, as :func:`coalition_values` gives it, by a faster route."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +73,13 @@ def _weights(m: int) -> np.ndarray:
     )
 
 
-def _pattern_values(
+def coalition_values(
     predict: Callable[[np.ndarray], np.ndarray],
     rows: np.ndarray,
     player_columns: list[list[int]],
 ) -> np.ndarray:
-    """Scores of every coalition (bit mask over players) for each row: shape (n, 2**m)."""
+    """``predict`` of every coalition (bit mask over players) of each row: shape (n, 2**m),
+    with the columns of each player outside the coalition set to NaN."""
     m = len(player_columns)
     n_coalitions = 1 << m
     n, d = rows.shape
@@ -118,13 +132,18 @@ def group_shapley(
     predict: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
     groups: Mapping[str, Sequence[int]],
+    coalitions: CoalitionScorer | None = None,
 ) -> GroupShapley:
     """Exact group Shapley values of ``predict`` (one score per row) at every row of ``X``.
 
     ``groups`` maps a group name to its column indices; columns in no group are never masked
-    (for example the node kind). Raises ValueError when a row observed more than
-    :data:`MAX_PLAYERS` groups.
+    (for example the node kind). ``coalitions``, when given, scores the coalitions in place of
+    :func:`coalition_values` and must give the same values (the estimator's tree-by-tree
+    route, :mod:`attribution.scoring.tree_coalitions`). Raises ValueError when a row observed
+    more than :data:`MAX_PLAYERS` groups.
     """
+    if coalitions is None:
+        coalitions = partial(coalition_values, predict)
     names = tuple(groups)
     columns = [list(groups[name]) for name in names]
     X = np.asarray(X, dtype=float)
@@ -141,7 +160,7 @@ def group_shapley(
                 f"{len(players)} observed feature groups; exact Shapley values are computed "
                 f"for at most {MAX_PLAYERS}"
             )
-        v = _pattern_values(predict, X[members], [columns[g] for g in players])
+        v = coalitions(X[members], [columns[g] for g in players])
         full = (1 << len(players)) - 1
         base[members], scores[members] = v[:, 0], v[:, full]
         if not players:
