@@ -413,6 +413,7 @@ def _print_report(content: dict[str, Any]) -> None:
         print(
             f"     server {server['address']} ({state}, last seen {server['last_seen']}): {findings}"
         )
+        print(f"       lives on it too: {_tenants_line(server)}")
     explanation = score.get("explanation") or {}
     if explanation.get("note"):
         print(f"     explanation: {explanation['note']}")
@@ -421,6 +422,21 @@ def _print_report(content: dict[str, Any]) -> None:
         print(f"     reason: {item['text']}  [check: {where}]")
     if explanation.get("not_observed"):
         print(f"     not observed: {', '.join(explanation['not_observed'])}")
+
+
+def _tenants_line(server: dict[str, Any]) -> str:
+    """What else is on a server, as the report's ``servers`` entry counts it."""
+    others = server["cohosted_names"]
+    if not others:
+        return "no other name"
+    examples = server["cohosted_examples"]
+    unnamed = others - len(examples)
+    shown = ", ".join(examples) + (f" and {unnamed} more" if unnamed else "")
+    return (
+        f"{others} other name(s): {shown}; {server['cohosted_not_known_malicious']} not "
+        f"known to be malicious, {server['benign_tenants_count']} benign, "
+        f"{server['reported_tenants_count']} named in incident reports"
+    )
 
 
 def _unique(values: Iterable[Any]) -> list[str]:
