@@ -118,6 +118,19 @@ def test_as_contents_orders_addresses_before_expanding_their_names(graph: Graph)
     assert ops.index("PartialTop") < ops.index("PartialSort")
 
 
+def test_shared_addresses_walk_reports_in_result_order(graph: Graph) -> None:
+    """Reports come off their index in report_id order: only one report's addresses are
+    sorted at a time, where every reported address was sorted before the first row."""
+    plan = _plan(graph, "reports-shared-addresses")
+    ops = [op for op, _ in plan]
+    assert "Sort" not in ops
+    assert ops.count("PartialSort") == 1
+    assert plan[-1] == (
+        "NodeIndexScan",
+        "RANGE INDEX r:IncidentReport(report_id) WHERE report_id IS NOT NULL, cache[r.report_id]",
+    )
+
+
 ADDR = ("address", "names_on_address", "domain", "score", "decision")
 
 EXPECTED: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
