@@ -24,7 +24,7 @@ import numpy as np
 from neo4j import READ_ACCESS, ManagedTransaction, unit_of_work
 
 from attribution.db import Graph
-from attribution.features.export import EXPORT_STATEMENTS, GraphExport, net_of
+from attribution.features.export import EXPORT_STATEMENTS, GraphExport, net_of, prefix_rows
 from attribution.labels import NodeKey
 
 __all__ = ["Facts", "FactsBuilder", "read_facts"]
@@ -145,9 +145,9 @@ class Facts:
 class FactsBuilder:
     """Collects facts one row at a time into interned ids and typed arrays.
 
-    Scored domains and addresses (:meth:`add_domain`, :meth:`add_address`, in any order) must
-    be added before relationships, which may also name nodes that are not scored;
-    :meth:`build` puts the scored ones in sorted order.
+    Scored domains and addresses (:meth:`add_domain`, :meth:`add_address`) and relationships
+    come in any order, and relationships may also name nodes that are not scored;
+    :meth:`build` puts the scored ones first, in sorted order.
     """
 
     def __init__(self) -> None:
@@ -155,7 +155,11 @@ class FactsBuilder:
         self.prefix_ids, self.registrar_ids = _Interner(), _Interner()
         self.registrant_ids = _Interner()
         self.asn_ids: dict[int, int] = {}
-        self.n_domains = self.n_addresses = 0
+        # The interned id of each scored domain and address, in the order they were added
+        # (their rows in the per-domain arrays); relationships may intern other names first.
+        self.domain_rows, self.address_rows = array("i"), array("i")
+        self.scored_domains: set[int] = set()
+        self.scored_addresses: set[int] = set()
         self.times = array("d")
         self.privacy = array("d")
         self.nxdomain = array("b")
@@ -168,34 +172,71 @@ class FactsBuilder:
         self.registrant_of: dict[int, tuple[int, float]] = {}
         self.incidents: set[NodeKey] = set()
 
+    @property
+    def n_domains(self) -> int:
+        return len(self.domain_rows)
+
+    @property
+    def n_addresses(self) -> int:
+        return len(self.address_rows)
+
     def _arrays(self) -> list[Any]:
-        return [self.times, self.privacy, self.nxdomain, self.registrable_names, self.resolves,
-                self.resolve_ttl, *self.pairs.values(), self.in_prefix]  # fmt: skip
+        return [self.domain_rows, self.address_rows, self.times, self.privacy, self.nxdomain,
+                self.registrable_names, self.resolves, self.resolve_ttl, *self.pairs.values(),
+                self.in_prefix]  # fmt: skip
 
     def mark(self) -> tuple[int, ...]:
         """The row counts so far (the dictionaries keep minima, so repeats cannot change them)."""
-        return (self.n_domains, self.n_addresses, *map(len, self._arrays()))
+        return tuple(map(len, self._arrays()))
 
     def rewind(self, mark: tuple[int, ...]) -> None:
         """Forget the rows added since :meth:`mark` (a retried statement adds them again)."""
-        self.n_domains, self.n_addresses = mark[0], mark[1]
-        for values, length in zip(self._arrays(), mark[2:], strict=True):
+        self.scored_domains.difference_update(self.domain_rows[mark[0] :])
+        self.scored_addresses.difference_update(self.address_rows[mark[1] :])
+        for values, length in zip(self._arrays(), mark, strict=True):
             del values[length:]
 
     def add_domain(self, props: Any) -> None:
         """A scored domain, from a row (or record) of the ``domains`` statement."""
         name = props["name"]
-        if self.domain_ids(name) != self.n_domains:
+        i = self.domain_ids(name)
+        if i in self.scored_domains:
             return  # the same name twice: the first row stands
-        self.n_domains += 1
+        self.scored_domains.add(i)
+        self.domain_rows.append(i)
         self.times.extend(_nan_if_none(props.get(t)) for t in _DOMAIN_TIMES)
         self.privacy.append(_flag(props.get("privacy")))
         self.nxdomain.append(props.get("nxdomain") is not None)
         self.registrable_names.append(props.get("registrable") or name)
 
     def add_address(self, address: str) -> None:
-        if self.address_ids(address) == self.n_addresses:
-            self.n_addresses += 1
+        i = self.address_ids(address)
+        if i not in self.scored_addresses:
+            self.scored_addresses.add(i)
+            self.address_rows.append(i)
+
+    def add_domain_record(self, record: Any) -> None:
+        """A record of the ``domains`` statement: the domain and its relationships."""
+        name = record["name"]
+        self.add_domain(record)
+        for address, ttl in record["resolves"]:
+            self.add_resolve(name, address, ttl)
+        for kind in ("aliases", "name_servers", "mail_servers"):
+            for other in record[kind]:
+                self.add_pair(kind, name, other)
+        for registrar in record["registrars"]:
+            self.add_registrar(name, registrar)
+        for registrant, privacy in record["registrants"]:
+            self.add_registrant(name, registrant, privacy)
+
+    def add_address_record(self, record: Any) -> None:
+        """A record of the ``addresses`` statement: the address and its relationships."""
+        address = record["address"]
+        self.add_address(address)
+        for name in record["reverse"]:
+            self.add_reverse(address, name)
+        for prefix, asn in prefix_rows(record["prefixes"]):
+            self.add_prefix(address, prefix, asn)
 
     def add_resolve(self, name: str, address: str, ttl: int | None) -> None:
         self.resolves.append(self.domain_ids(name))
@@ -235,14 +276,13 @@ class FactsBuilder:
         """The arrays, scored domains and addresses renumbered into sorted order."""
         registrable = [self.domain_ids(n) for n in self.registrable_names]
         reverse_ids = {a: self.domain_ids(n) for a, n in self.reverse.items()}
-        d_new, d_order = _sorted_ids(self.domain_ids.values, self.n_domains)
-        a_new, a_order = _sorted_ids(self.address_ids.values, self.n_addresses)
+        d_new, d_order, scored = _sorted_ids(self.domain_ids.values, self.domain_rows)
+        a_new, a_order, _ = _sorted_ids(self.address_ids.values, self.address_rows)
         domains = [self.domain_ids.values[i] for i in d_order]
         pairs = {k: d_new[_pairs(v)] for k, v in self.pairs.items()}
         resolves = _pairs(self.resolves)
         in_prefix = np.frombuffer(self.in_prefix, dtype=np.int64).reshape(-1, 3).copy()
         in_prefix[:, 0] = a_new[in_prefix[:, 0]]
-        scored = d_order[: self.n_domains]
         return Facts(
             domains=domains,
             n_domains=self.n_domains,
@@ -270,16 +310,18 @@ class FactsBuilder:
         )
 
 
-def _sorted_ids(values: list[str], n_scored: int) -> tuple[np.ndarray, np.ndarray]:
-    """(new id of each old id, old id of each new id): the first ``n_scored`` sorted, the
-    rest kept in place."""
-    order = sorted(range(n_scored), key=values.__getitem__)
-    old_of_new = np.concatenate(
-        (np.array(order, dtype=np.int64), np.arange(n_scored, len(values), dtype=np.int64))
-    )
+def _sorted_ids(values: list[str], rows: array[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(new id of each old id, old id of each new id, added row of each scored new id): the
+    scored ids (``rows``, in the order they were added) first in sorted order, then the rest
+    in id order."""
+    rank = np.array(sorted(range(len(rows)), key=lambda k: values[rows[k]]), dtype=np.int64)
+    scored = np.frombuffer(rows, dtype=np.int32).astype(np.int64)[rank]
+    rest = np.ones(len(values), dtype=bool)
+    rest[scored] = False
+    old_of_new = np.concatenate((scored, np.flatnonzero(rest)))
     new_of_old = np.empty(len(values), dtype=np.int32)
     new_of_old[old_of_new] = np.arange(len(values), dtype=np.int32)
-    return new_of_old, old_of_new
+    return new_of_old, old_of_new, rank
 
 
 def _pairs(values: array[int]) -> np.ndarray:
@@ -303,32 +345,22 @@ def _stream(
 def read_facts(graph: Graph, *, timeout: float | None = None) -> Facts:
     """Stream the export statements into :class:`Facts` (read-only, tagged ``features.*``).
 
-    Nodes are read before relationships, so the scored ones take the first ids. A statement
-    the driver retries starts again from the builder's state before its first attempt.
+    Each domain and address comes with its relationships in one record. A statement the
+    driver retries starts again from the builder's state before its first attempt.
     """
     builder = FactsBuilder()
 
-    def each(name: str, add: Callable[..., None], whole: bool = False) -> None:
+    def each(name: str, add: Callable[[Any], None]) -> None:
         mark = builder.mark()
 
         def consume(records: Iterator[Any]) -> None:
             builder.rewind(mark)
             for record in records:
-                if whole:
-                    add(record)
-                else:
-                    add(*record.values())
+                add(record)
 
         _stream(graph, name, consume, timeout)
 
-    each("domains", builder.add_domain, whole=True)
-    each("addresses", lambda address, *_: builder.add_address(address))
-    each("resolves", builder.add_resolve)
-    for kind in ("aliases", "name_servers", "mail_servers"):
-        each(kind, lambda a, b, kind=kind: builder.add_pair(kind, a, b))
-    each("reverse", builder.add_reverse)
-    each("prefixes", builder.add_prefix)
-    each("registrars", builder.add_registrar)
-    each("registrants", builder.add_registrant)
-    each("incidents", lambda label, key: builder.incidents.add((label, key)))
+    each("domains", builder.add_domain_record)
+    each("addresses", builder.add_address_record)
+    each("incidents", lambda record: builder.incidents.add((record["label"], record["key"])))
     return builder.build()
