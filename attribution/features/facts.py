@@ -95,6 +95,7 @@ class Facts:
     registrant_of: dict[int, tuple[int, float]]
     """Domain id -> (registrant id, registrant's privacy_proxy as 1.0 / 0.0 / NaN)."""
     incidents: set[NodeKey] = field(default_factory=set)
+    _networks: tuple[np.ndarray, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -112,9 +113,13 @@ class Facts:
         return ("IPAddress", self.addresses[row - self.n_domains])
 
     def networks(self) -> tuple[np.ndarray, int]:
-        """The /24 or /48 network id of every address, and how many networks there are."""
-        nets = _Interner()
-        return np.array([nets(net_of(a)) for a in self.addresses], dtype=np.int64), len(nets.values)
+        """The /24 or /48 network id of every address, and how many networks there are
+        (computed once: the address features and the graph features both ask)."""
+        if self._networks is None:
+            nets = _Interner()
+            ids = np.array([nets(net_of(a)) for a in self.addresses], dtype=np.int64)
+            self._networks = (ids, len(nets.values))
+        return self._networks
 
     @classmethod
     def from_export(cls, export: GraphExport) -> Facts:
