@@ -6,7 +6,7 @@
 // returns: source, destination, dst_port, protocol, flows, last_seen, reports
 // false_positives: A reported address may be a shared host or CDN edge that the source
 //   contacted for an unrelated service; the port and timing matter more than the contact.
-// revision: 3
+// revision: 4
 
 // Speed: report_count is a summary kept on each address (see queries/SCHEMA.md), so the
 // reported addresses come from its index instead of a test of every address; they are sorted
