@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dns.asyncresolver
 
 from enrichment.config import EnrichmentConfig
+from enrichment.dns_transport import ReusedSocketNameserver
 from enrichment.http import HttpClient
 from enrichment.ip_rdap import IpRdapCache
 from enrichment.ratelimit import RequestGate
@@ -20,10 +21,10 @@ from enrichment.rdap_bootstrap import BootstrapCache
 
 
 def make_resolver(config: EnrichmentConfig) -> dns.asyncresolver.Resolver:
-    """A stub resolver that asks only the configured server (never /etc/resolv.conf)."""
+    """A stub resolver that asks only the configured server (never /etc/resolv.conf), over
+    UDP sockets kept between questions (:mod:`enrichment.dns_transport`)."""
     resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [config.resolver_address]
-    resolver.port = config.resolver_port
+    resolver.nameservers = [ReusedSocketNameserver(config.resolver_address, config.resolver_port)]
     resolver.lifetime = config.dns_lifetime
     resolver.timeout = config.dns_lifetime
     return resolver
@@ -57,12 +58,17 @@ class EnrichmentClients:
         )
 
     def close(self) -> None:
-        """Release pooled HTTP connections (see :meth:`aclose` for the limit store too)."""
+        """Release pooled HTTP connections (see :meth:`aclose` for the limit store and the
+        resolver's sockets too)."""
         self.http.close()
 
     async def aclose(self) -> None:
-        """Release pooled HTTP connections and the limit store's (Redis) connections."""
+        """Release pooled HTTP connections, the resolver's idle sockets and the limit store's
+        (Redis) connections."""
         self.http.close()
+        for nameserver in self.resolver.nameservers:
+            if isinstance(nameserver, ReusedSocketNameserver):
+                await nameserver.aclose()
         await self.gate.aclose()
 
     @property

@@ -1,0 +1,182 @@
+"""The resolver's reused UDP sockets, against a DNS responder on 127.0.0.1.
+
+The responder answers every A question with an address derived from the name, records the
+source port each question came from, and can hold an answer back (a timeout) or send a stray
+answer first (a late answer to an earlier question).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import dns.asyncbackend
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.rrset
+import pytest
+
+from enrichment.dns_transport import ReusedSocketNameserver
+
+
+def _address_of(name: str) -> str:
+    return f"192.0.2.{sum(name.encode()) % 250 + 1}"
+
+
+class Responder(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.ports: list[int] = []
+        self.hold: set[str] = set()
+        self.stray_before: set[str] = set()
+        self.delays: dict[str, float] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # a datagram transport
+
+    def _answer(self, query: dns.message.Message, address: str) -> bytes:
+        response = dns.message.make_response(query)
+        name = query.question[0].name
+        response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", address))
+        return response.to_wire()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = dns.message.from_wire(data)
+        name = query.question[0].name.to_text(omit_final_dot=True)
+        self.ports.append(addr[1])
+        if name in self.hold:
+            return
+        assert self.transport is not None
+        if name in self.stray_before:
+            stray = dns.message.make_query(query.question[0].name, "A")
+            stray.id = (query.id + 1) % 65536
+            self.transport.sendto(self._answer(stray, "198.51.100.99"), addr)
+        wire = self._answer(query, _address_of(name))
+        delay = self.delays.get(name, 0.0)
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, self.transport.sendto, wire, addr)
+
+
+@asynccontextmanager
+async def responder() -> AsyncIterator[tuple[Responder, int]]:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        Responder, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        yield protocol, transport.get_extra_info("sockname")[1]
+    finally:
+        transport.close()
+
+
+def _run(test: Callable[[Responder, int], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with responder() as (server, port):
+            await test(server, port)
+
+    asyncio.run(main())
+
+
+async def _ask(nameserver: ReusedSocketNameserver, name: str, timeout: float = 2.0) -> str:
+    query = dns.message.make_query(name, "A")
+    backend = dns.asyncbackend.get_default_backend()
+    response = await nameserver.async_query(query, timeout, None, 0, False, backend)
+    return response.answer[0][0].to_text()
+
+
+def test_sequential_questions_share_one_socket_until_its_budget_is_spent() -> None:
+    async def test(server: Responder, port: int) -> None:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port, questions_per_socket=3)
+        names = [f"n{i}.test" for i in range(7)]
+        answers = [await _ask(nameserver, name) for name in names]
+        await nameserver.aclose()
+        assert answers == [_address_of(name) for name in names]
+        assert nameserver.sockets_opened == 3
+        ports = server.ports
+        assert len(set(ports)) == 3
+        assert ports[0] == ports[1] == ports[2] != ports[3]
+        assert ports[3] == ports[4] == ports[5] != ports[6]
+
+    _run(test)
+
+
+def test_questions_in_flight_never_share_a_socket_and_each_gets_its_own_answer() -> None:
+    async def test(server: Responder, port: int) -> None:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        names = [f"c{i}.test" for i in range(5)]
+        # Answers come back in the reverse order of the questions.
+        server.delays = {name: 0.05 * (5 - i) for i, name in enumerate(names)}
+        answers = await asyncio.gather(*(_ask(nameserver, name) for name in names))
+        assert answers == [_address_of(name) for name in names]
+        assert nameserver.sockets_opened == 5
+        assert len(set(server.ports)) == 5
+        # The five sockets are kept: the next five questions open none.
+        server.delays = {}
+        await asyncio.gather(*(_ask(nameserver, f"d{i}.test") for i in range(5)))
+        assert nameserver.sockets_opened == 5
+        await nameserver.aclose()
+
+    _run(test)
+
+
+def test_a_socket_that_timed_out_is_closed_not_reused() -> None:
+    async def test(server: Responder, port: int) -> None:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        assert await _ask(nameserver, "first.test") == _address_of("first.test")
+        server.hold = {"silent.test"}
+        with pytest.raises(dns.exception.Timeout):
+            await _ask(nameserver, "silent.test", timeout=0.2)
+        assert await _ask(nameserver, "after.test") == _address_of("after.test")
+        await nameserver.aclose()
+        assert nameserver.sockets_opened == 2
+        first, silent, after = server.ports
+        assert first == silent != after
+
+    _run(test)
+
+
+def test_a_stray_answer_on_a_reused_socket_is_ignored() -> None:
+    async def test(server: Responder, port: int) -> None:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        assert await _ask(nameserver, "one.test") == _address_of("one.test")
+        server.stray_before = {"two.test"}
+        assert await _ask(nameserver, "two.test") == _address_of("two.test")
+        await nameserver.aclose()
+        assert nameserver.sockets_opened == 1
+
+    _run(test)
+
+
+def test_closing_drops_the_idle_sockets() -> None:
+    async def test(server: Responder, port: int) -> None:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        await _ask(nameserver, "one.test")
+        await nameserver.aclose()
+        await _ask(nameserver, "two.test")
+        await nameserver.aclose()
+        assert nameserver.sockets_opened == 2
+        assert server.ports[0] != server.ports[1]
+
+    _run(test)
+
+
+def test_the_resolver_answers_through_it() -> None:
+    async def test(server: Responder, port: int) -> None:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        resolver.nameservers = [nameserver]
+        for name in ("a.test", "b.test", "c.test"):
+            answer = await resolver.resolve(name + ".", "A", search=False)
+            assert [r.to_text() for r in answer] == [_address_of(name)]
+        await nameserver.aclose()
+        assert nameserver.sockets_opened == 1
+        assert len(set(server.ports)) == 1
+
+    _run(test)
+
+
+def test_a_budget_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ReusedSocketNameserver("127.0.0.1", 53, questions_per_socket=0)
