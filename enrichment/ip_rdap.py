@@ -17,6 +17,7 @@ import asyncio
 import bisect
 import contextlib
 import datetime as dt
+import functools
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -262,12 +263,18 @@ def network_contains(network: IpNetwork, address: str) -> bool:
     return ip.version == first.version and first <= ip <= last  # type: ignore[operator]
 
 
+@functools.cache
+def _networks(
+    networks: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The configured ranges parsed once (a configuration holds one tuple for its life)."""
+    return tuple(ipaddress.ip_network(n) for n in networks)
+
+
 def is_unrouted(address: str, networks: tuple[str, ...]) -> bool:
     """Whether ``address`` lies in one of the configured never-looked-up ranges."""
     ip = ipaddress.ip_address(address)
-    return any(
-        ip.version == (net := ipaddress.ip_network(n)).version and ip in net for n in networks
-    )
+    return any(ip.version == net.version and ip in net for net in _networks(networks))
 
 
 async def fetch_ip_network(address: str, clients: EnrichmentClients) -> SourceResult:
