@@ -162,8 +162,10 @@ def _psl() -> tldextract.TLDExtract:
     )
 
 
+@lru_cache(maxsize=1 << 16)
 def _psl_split(ascii_name: str) -> tuple[str, str]:
-    """(registrable domain or "", public suffix or "") of an already canonical name."""
+    """(registrable domain or "", public suffix or "") of an already canonical name; kept for
+    the names seen last, since a batch of records names the same domains again and again."""
     result = _psl()(ascii_name)
     return result.top_domain_under_public_suffix, result.suffix
 
@@ -174,6 +176,18 @@ def canonical_domain(value: str) -> str:
     Raises :class:`InvalidIdentity` for empty labels, over-long names or labels, characters
     not allowed in host names, IP literals and invalid IDNA.
     """
+    if isinstance(value, str):
+        return _canonical_domain_of_text(value)
+    return _canonical_domain(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical_domain_of_text(value: str) -> str:
+    """:func:`_canonical_domain` kept for the names seen last (a refusal is not kept)."""
+    return _canonical_domain(value)
+
+
+def _canonical_domain(value: str) -> str:
     text = _check_text(value, "domain")
     if text.endswith("."):
         text = text[:-1]
