@@ -209,7 +209,8 @@ class RequestGate:
         """Count one request sent to ``key`` and judge the server by how the block ends."""
         try:
             self.requests_by_server[key] = self.requests_by_server.get(key, 0) + 1
-            await self._count(name, "requests", shared)
+            # The shared store counted the request when it gave the registry's token.
+            await self._count(name, "requests", shared=False)
             yield
         except TransientError as error:
             await self._answered(name, error, shared)
