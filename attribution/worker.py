@@ -68,6 +68,7 @@ from typing import Any
 from neo4j import ManagedTransaction, Transaction
 from neo4j.exceptions import DriverError, Neo4jError
 
+from attribution import collector
 from attribution.db import Graph
 from attribution.identities import Identity
 from attribution.observations_to_rows import (
@@ -786,8 +787,10 @@ class Worker:
             stop.set()
 
     def run(self, *, handle_signals: bool = False) -> RunSummary:
-        """Run until the queue is empty (or, with ``watch``, until stopped); blocking."""
-        return asyncio.run(self.run_async(handle_signals=handle_signals))
+        """Run until the queue is empty (or, with ``watch``, until stopped); blocking. The
+        garbage collector runs less often meanwhile (:mod:`attribution.collector`)."""
+        with collector.thresholds():
+            return asyncio.run(self.run_async(handle_signals=handle_signals))
 
     async def run_async(self, *, handle_signals: bool = False) -> RunSummary:
         began = time.perf_counter()

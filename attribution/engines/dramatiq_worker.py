@@ -22,6 +22,7 @@ from typing import Any
 
 import dramatiq
 
+from attribution import collector
 from attribution.db import Graph
 from attribution.engines.broker import ACTOR, ACTOR_OPTIONS, QUEUE, make_broker
 from attribution.engines.queue import Batch, hand_back, lease_queued
@@ -143,13 +144,14 @@ def serve(
     worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=threads)
     # One message in hand per thread: a worker killed outright strands no prefetched batches.
     worker.queue_prefetch = threads
-    worker.start()
-    try:
-        stop.wait()
-    finally:
-        worker.stop(timeout=STOP_TIMEOUT_MS)
-        actor.close()
-        broker.close()
+    with collector.thresholds():
+        worker.start()
+        try:
+            stop.wait()
+        finally:
+            worker.stop(timeout=STOP_TIMEOUT_MS)
+            actor.close()
+            broker.close()
 
 
 def _bound(actor: BatchActor) -> Any:

@@ -8,6 +8,7 @@ the worker runs in-process or as ``attribution enrich`` subprocesses against the
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 from pending import ingest_pending
 
+from attribution import collector
 from attribution.db import Graph
 from attribution.identities import parse_indicator
 from attribution.worker import (
@@ -262,6 +264,18 @@ def test_a_domain_and_an_address_become_their_exact_graph(graph: Graph, quick: W
     assert again["claimed"] == 2
     assert node_keys(graph) == nodes
     assert rel_keys(graph) == expected_rels
+
+
+def test_the_collector_runs_less_often_during_a_run_and_as_before_after(
+    graph: Graph, quick: World
+) -> None:
+    ingest_pending(graph, [DOMAIN, ADDRESS])
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    opts = WorkerOptions(worker_id="w-test", max_depth=0)
+    Worker(graph, quick.config, opts, progress=lambda _: during.append(gc.get_threshold())).run()
+    assert during and set(during) == {collector.WORKER_THRESHOLDS}
+    assert gc.get_threshold() == before
 
 
 def test_discovered_names_and_addresses_are_followed_one_hop(graph: Graph, quick: World) -> None:
