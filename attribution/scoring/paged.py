@@ -15,7 +15,8 @@ same results node for node, but holds at most one page of scored rows at a time:
    this process computes the next, and at most two pages of rows are held at once.
 
 The result's ``stages_s`` says where the time went: reading the facts, the features, scoring
-and explaining the pages, and the time spent waiting for the writer after them.
+and explaining the pages, and the time spent waiting for the writer after them. The garbage
+collector runs less often meanwhile (:mod:`attribution.collector`).
 
 With ``changed_since_last_run``, only the changed nodes get the per-node work (lexical and
 warninglist columns, explanations, the write-back); counts, graph structure and label features
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from attribution import collector
 from attribution.classifier.dataset import Progress
 from attribution.classifier.score import (
     EXPLAIN_GATE,
@@ -121,6 +123,7 @@ def _features(
     return n_nodes, features
 
 
+@collector.thresholds()
 def score_graph(
     graph: Graph,
     *,

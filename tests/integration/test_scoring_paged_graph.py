@@ -4,6 +4,7 @@ every node at once, and a changed-only run that writes exactly what a full run w
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from dataclasses import replace
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from test_scoring_commands import build_world
 
+from attribution import collector
 from attribution.classifier.score import _model_policy
 from attribution.classifier.store import ModelStore
 from attribution.classifier.train import train_model
@@ -104,6 +106,18 @@ def test_paged_scores_equal_the_reference_scored_at_once(graph: Graph, world: Pa
     outside = [r["reasons"][0] for r in written.values() if r["decision"] == "outside-calibration"]
     assert len(outside) == result["decisions"]["outside-calibration"] > 0
     assert all(re.fullmatch(OUTSIDE, reason) for reason in outside), outside
+
+
+def test_the_collector_runs_less_often_during_a_run_and_as_before_after(
+    graph: Graph, world: Path
+) -> None:
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    score_graph(
+        graph, models_dir=world, now=NOW, progress=lambda _: during.append(gc.get_threshold())
+    )
+    assert during and set(during) == {collector.BULK_THRESHOLDS}
+    assert gc.get_threshold() == before
 
 
 def test_changed_only_run_writes_what_a_full_run_would(graph: Graph, world: Path) -> None:

@@ -274,7 +274,7 @@ def test_the_collector_runs_less_often_during_a_run_and_as_before_after(
     during: list[tuple[int, int, int]] = []
     opts = WorkerOptions(worker_id="w-test", max_depth=0)
     Worker(graph, quick.config, opts, progress=lambda _: during.append(gc.get_threshold())).run()
-    assert during and set(during) == {collector.WORKER_THRESHOLDS}
+    assert during and set(during) == {collector.BULK_THRESHOLDS}
     assert gc.get_threshold() == before
 
 

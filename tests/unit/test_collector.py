@@ -19,6 +19,6 @@ def test_thresholds_hold_for_the_block_and_the_previous_ones_come_back() -> None
 def test_the_previous_thresholds_come_back_after_an_error() -> None:
     before = gc.get_threshold()
     with pytest.raises(RuntimeError, match="inside"), collector.thresholds():
-        assert gc.get_threshold() == collector.WORKER_THRESHOLDS
+        assert gc.get_threshold() == collector.BULK_THRESHOLDS
         raise RuntimeError("inside")
     assert gc.get_threshold() == before
