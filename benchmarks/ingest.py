@@ -1,6 +1,7 @@
 """Writer throughput against the same server, measured three (or four) ways in one run.
 
     python benchmarks/ingest.py [--rows N] [--per-row-sample M] [--batch B] [--peer] [--repeat R]
+                                [--warmup-rows W]
 
 (a) the project's writer loading N domain-resolves-to-IP observations with provenance;
 (b) one MERGE transaction per observation, on a sample of M rows (rows/s is stable by then);
@@ -12,7 +13,10 @@
     none of it enters the project's environment). ``ratio_vs_peer`` is writer rows/s over
     Cartography's rows/s.
 With ``--repeat R`` the writer and the peer run R times each, alternately, and the rates are the
-medians: on a shared machine one run of either can land in a busy minute.
+medians: on a shared machine one run of either can land in a busy minute. Before them each
+loader loads the first ``--warmup-rows`` rows once, untimed: a server's first load after it
+starts runs at about half speed, and it would otherwise always fall to the writer, which runs
+first.
 The last line is one JSON object with the rates and their ratios.
 """
 
@@ -279,6 +283,24 @@ def measure_peer(graph: Graph, python: Path, rows_file: Path, n: int, batch: int
     return n / float(figures["seconds"])
 
 
+def warm_up(
+    graph: Graph,
+    obs: list[Observation],
+    args: argparse.Namespace,
+    python: Path | None,
+    scratch: Path,
+) -> None:
+    """One untimed load of ``obs`` by the writer, then by the peer: the first load a freshly
+    started server answers runs at about half speed (its plans and caches are cold), and
+    without this the writer, which runs first, would always be the one to pay for it."""
+    began = time.perf_counter()
+    measure_writer(graph, obs, args.batch, args.streams)
+    if python is not None:
+        rows_file = write_peer_rows(obs, scratch / "warmup-rows.json")
+        measure_peer(graph, python, rows_file, len(obs), args.peer_batch)
+    print(f"warm-up: {len(obs)} rows per loader, {time.perf_counter() - began:.1f} s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -298,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of the writer (and the peer), alternately"
     )
+    parser.add_argument(
+        "--warmup-rows",
+        type=int,
+        default=20_000,
+        help="before the measured runs, load this many of the rows once with each loader, "
+        "untimed (0: none), so neither measured run is the one a cold server answers",
+    )
     args = parser.parse_args(argv)
 
     graph = bench_graph()
@@ -309,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     summaries_runs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
         rows_file = write_peer_rows(obs, Path(scratch) / "rows.json") if python else None
+        if args.warmup_rows > 0:
+            warm_up(graph, obs[: args.warmup_rows], args, python, Path(scratch))
         for _ in range(max(1, args.repeat)):
             writer_rate, writer_s, summaries_s = measure_writer(
                 graph, obs, args.batch, args.streams
@@ -337,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         "streams": args.streams,
         "batch": args.batch,
         "repeat": len(writer_runs),
+        "warmup_rows": max(0, min(args.warmup_rows, len(obs))),
         "writer_rows_per_s": round(writer_rate, 1),
         "writer_runs_rows_per_s": [round(r, 1) for r in writer_runs],
         "writer_summaries_s": round(statistics.median(summaries_runs), 2),
