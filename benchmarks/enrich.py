@@ -98,6 +98,7 @@ from enrichment.config import (
     SANDBOX_WHOIS,
     EnrichmentConfig,
 )
+from enrichment.dns_transport import ReusedSocketNameserver
 from enrichment.limits import registry_counters
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.limiting import LimitSpec, parse_service_limit
@@ -126,7 +127,11 @@ async def raw_dns_qps(config: EnrichmentConfig, names: list[str], concurrency: i
 
     began = time.perf_counter()
     await asyncio.gather(*(one(n) for n in names))
-    return len(names) / (time.perf_counter() - began)
+    seconds = time.perf_counter() - began
+    for nameserver in resolver.nameservers:
+        if isinstance(nameserver, ReusedSocketNameserver):
+            await nameserver.aclose()
+    return len(names) / seconds
 
 
 def raw_dns_process(

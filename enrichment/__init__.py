@@ -7,7 +7,7 @@ Typical use from a worker::
     results = await enrich_domain("example.com", clients)
     for result in results.results:               # ok / no_data / failed, with reason
         ...
-    clients.close()
+    await clients.aclose()                       # HTTP pool, resolver sockets, limit store
 """
 
 from enrichment.clients import EnrichmentClients

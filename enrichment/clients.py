@@ -58,8 +58,8 @@ class EnrichmentClients:
         )
 
     def close(self) -> None:
-        """Release pooled HTTP connections (see :meth:`aclose` for the limit store and the
-        resolver's sockets too)."""
+        """Release pooled HTTP connections only. Inside the event loop use :meth:`aclose`,
+        which also closes the resolver's idle sockets and the limit store's connections."""
         self.http.close()
 
     async def aclose(self) -> None:

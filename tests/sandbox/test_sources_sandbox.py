@@ -42,7 +42,7 @@ def run(
         try:
             return await job(clients), clients
         finally:
-            clients.close()
+            await clients.aclose()
 
     return asyncio.run(main())
 
