@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import dns.asyncbackend
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.rrset
 import pytest
@@ -30,6 +31,7 @@ class Responder(asyncio.DatagramProtocol):
         self.ports: list[int] = []
         self.hold: set[str] = set()
         self.stray_before: set[str] = set()
+        self.truncate: set[str] = set()
         self.delays: dict[str, float] = {}
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -49,6 +51,11 @@ class Responder(asyncio.DatagramProtocol):
         if name in self.hold:
             return
         assert self.transport is not None
+        if name in self.truncate:
+            cut = dns.message.make_response(query)
+            cut.flags |= dns.flags.TC
+            self.transport.sendto(cut.to_wire(), addr)
+            return
         if name in self.stray_before:
             stray = dns.message.make_query(query.question[0].name, "A")
             stray.id = (query.id + 1) % 65536
@@ -145,6 +152,43 @@ def test_a_stray_answer_on_a_reused_socket_is_ignored() -> None:
         assert await _ask(nameserver, "two.test") == _address_of("two.test")
         await nameserver.aclose()
         assert nameserver.sockets_opened == 1
+
+    _run(test)
+
+
+async def _answer_over_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One length-prefixed question over TCP, answered in full."""
+    size = int.from_bytes(await reader.readexactly(2), "big")
+    query = dns.message.from_wire(await reader.readexactly(size))
+    response = dns.message.make_response(query)
+    name = query.question[0].name
+    address = _address_of(name.to_text(omit_final_dot=True))
+    response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", address))
+    wire = response.to_wire()
+    writer.write(len(wire).to_bytes(2, "big") + wire)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp_and_its_socket_closed() -> None:
+    async def test(server: Responder, port: int) -> None:
+        server.truncate = {"big.test"}
+        tcp = await asyncio.start_server(_answer_over_tcp, "127.0.0.1", port)
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        resolver.nameservers = [nameserver]
+        try:
+            answer = await resolver.resolve("big.test.", "A", search=False)
+            assert [r.to_text() for r in answer] == [_address_of("big.test")]
+            assert await _ask(nameserver, "next.test") == _address_of("next.test")
+        finally:
+            tcp.close()
+            await tcp.wait_closed()
+            await nameserver.aclose()
+        assert nameserver.sockets_opened == 2
+        big, after = server.ports
+        assert big != after
 
     _run(test)
 
