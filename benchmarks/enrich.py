@@ -91,14 +91,13 @@ from benchmarks._common import (
     peak_rss_mb,
     wipe,
 )
-from enrichment.clients import make_resolver
+from enrichment.clients import close_resolver, make_resolver
 from enrichment.config import (
     SANDBOX_CLIENT_MARGIN,
     SANDBOX_RDAP,
     SANDBOX_WHOIS,
     EnrichmentConfig,
 )
-from enrichment.dns_transport import ReusedSocketNameserver
 from enrichment.limits import registry_counters
 from enrichment.sandbox.generate import generate_world
 from enrichment.sandbox.limiting import LimitSpec, parse_service_limit
@@ -128,9 +127,7 @@ async def raw_dns_qps(config: EnrichmentConfig, names: list[str], concurrency: i
     began = time.perf_counter()
     await asyncio.gather(*(one(n) for n in names))
     seconds = time.perf_counter() - began
-    for nameserver in resolver.nameservers:
-        if isinstance(nameserver, ReusedSocketNameserver):
-            await nameserver.aclose()
+    await close_resolver(resolver)
     return len(names) / seconds
 
 

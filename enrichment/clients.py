@@ -30,6 +30,13 @@ def make_resolver(config: EnrichmentConfig) -> dns.asyncresolver.Resolver:
     return resolver
 
 
+async def close_resolver(resolver: dns.asyncresolver.Resolver) -> None:
+    """Close the idle sockets of a resolver from :func:`make_resolver` (inside its loop)."""
+    for nameserver in resolver.nameservers:
+        if isinstance(nameserver, ReusedSocketNameserver):
+            await nameserver.aclose()
+
+
 @dataclass(frozen=True)
 class EnrichmentClients:
     """Shared state for all sources; ``rng`` drives retry jitter (seed it for reproducibility)."""
@@ -66,9 +73,7 @@ class EnrichmentClients:
         """Release pooled HTTP connections, the resolver's idle sockets and the limit store's
         (Redis) connections."""
         self.http.close()
-        for nameserver in self.resolver.nameservers:
-            if isinstance(nameserver, ReusedSocketNameserver):
-                await nameserver.aclose()
+        await close_resolver(self.resolver)
         await self.gate.aclose()
 
     @property
