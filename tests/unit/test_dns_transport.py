@@ -26,6 +26,14 @@ def _address_of(name: str) -> str:
     return f"192.0.2.{sum(name.encode()) % 250 + 1}"
 
 
+def _answer(query: dns.message.Message, address: str) -> bytes:
+    """The wire answer to ``query``: one A record of ``address``."""
+    response = dns.message.make_response(query)
+    name = query.question[0].name
+    response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", address))
+    return response.to_wire()
+
+
 class Responder(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.ports: list[int] = []
@@ -37,12 +45,6 @@ class Responder(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # a datagram transport
-
-    def _answer(self, query: dns.message.Message, address: str) -> bytes:
-        response = dns.message.make_response(query)
-        name = query.question[0].name
-        response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", address))
-        return response.to_wire()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         query = dns.message.from_wire(data)
@@ -59,8 +61,8 @@ class Responder(asyncio.DatagramProtocol):
         if name in self.stray_before:
             stray = dns.message.make_query(query.question[0].name, "A")
             stray.id = (query.id + 1) % 65536
-            self.transport.sendto(self._answer(stray, "198.51.100.99"), addr)
-        wire = self._answer(query, _address_of(name))
+            self.transport.sendto(_answer(stray, "198.51.100.99"), addr)
+        wire = _answer(query, _address_of(name))
         delay = self.delays.get(name, 0.0)
         loop = asyncio.get_running_loop()
         loop.call_later(delay, self.transport.sendto, wire, addr)
@@ -160,11 +162,7 @@ async def _answer_over_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamW
     """One length-prefixed question over TCP, answered in full."""
     size = int.from_bytes(await reader.readexactly(2), "big")
     query = dns.message.from_wire(await reader.readexactly(size))
-    response = dns.message.make_response(query)
-    name = query.question[0].name
-    address = _address_of(name.to_text(omit_final_dot=True))
-    response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", address))
-    wire = response.to_wire()
+    wire = _answer(query, _address_of(query.question[0].name.to_text(omit_final_dot=True)))
     writer.write(len(wire).to_bytes(2, "big") + wire)
     await writer.drain()
     writer.close()
