@@ -23,6 +23,14 @@
     write outside the worker) would never be found stale. This puts such nodes back to
     ``pending``: when their last enrichment ended is not known, so they are enriched again.
     Running it again changes nothing.
+
+``mark_failing_enrichment``
+    The failures review (``review-enrichment-failures``) reads the ``enrich_failing`` flag the
+    worker's finish sets beside ``enrich_state`` and ``enrich_failures``. This sets it on nodes
+    finished before the flag existed (``failed``, or a non-empty ``enrich_failures``) and
+    removes it where neither holds (a write outside the worker). Run after
+    ``requeue_finished_without_time``, which can move a ``failed`` node back to ``pending``.
+    Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +42,12 @@ from attribution.db import Graph
 from attribution.observations_to_rows import normalised_name
 from attribution.worker import each_target
 
-__all__ = ["backfill_summaries", "merge_split_registrars", "requeue_finished_without_time"]
+__all__ = [
+    "backfill_summaries",
+    "mark_failing_enrichment",
+    "merge_split_registrars",
+    "requeue_finished_without_time",
+]
 
 
 def _union(a: str, b: str) -> str:
@@ -111,3 +124,25 @@ def requeue_finished_without_time(graph: Graph) -> int:
     """Put finished nodes that lack ``enriched_at`` back in the queue; how many."""
     rows = graph.run_write(_REQUEUE, {})
     return int(rows[0]["requeued"]) if rows else 0
+
+
+_FAILING = "(n.enrich_state = 'failed' OR n.enrich_failures > [])"
+_MARK_FAILING = (
+    f"MATCH (n:LABEL) WHERE {_FAILING} AND n.enrich_failing IS NULL RETURN n"
+    "\n  UNION\n"
+    f"  MATCH (n:LABEL) WHERE n.enrich_failing IS NOT NULL AND NOT coalesce({_FAILING}, false)"
+    " RETURN n"
+)
+_MARK = f"""
+CALL () {{
+{each_target(_MARK_FAILING)}
+}}
+SET n.enrich_failing = CASE WHEN {_FAILING} THEN true END
+RETURN count(n) AS changed
+"""
+
+
+def mark_failing_enrichment(graph: Graph) -> int:
+    """Make ``enrich_failing`` agree with each node's state and failures; how many changed."""
+    rows = graph.run_write(_MARK, {})
+    return int(rows[0]["changed"]) if rows else 0

@@ -25,6 +25,10 @@ class Prop:
     merge: str = "latest"
     """How a new value combines with the stored one: latest, min, sum, sum_once, union or keep
     (``sum_once`` adds a record's value once, by the digests in the ``records`` property)."""
+    key_ordered: bool = False
+    """Also indexed together with the node's key (a composite index on the property, then the
+    key), so an equality seek on the property walks its nodes in key order and a query can stop
+    after a page."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,14 @@ TARGET_PROPS: tuple[Prop, ...] = (
         "LIST<STRING>",
         "Per-source failures of the last run, as 'source: reason'.",
         indexed=True,
+    ),
+    Prop(
+        "enrich_failing",
+        "BOOLEAN",
+        "True when the last run failed or recorded a failure of some source (enrich_state"
+        " failed or enrich_failures not empty), absent otherwise; set with them by the worker's"
+        " finish. Indexed with the key, so the failures are read in key order.",
+        key_ordered=True,
     ),
     Prop(
         "score",
@@ -701,6 +713,11 @@ def constraint_statements() -> list[str]:
                 out.append(
                     f"CREATE INDEX {node.label.lower()}_{prop.name} IF NOT EXISTS "
                     f"FOR (n:{node.label}) ON (n.{prop.name})"
+                )
+            if prop.key_ordered:
+                out.append(
+                    f"CREATE INDEX {node.label.lower()}_{prop.name}_{node.key} IF NOT EXISTS "
+                    f"FOR (n:{node.label}) ON (n.{prop.name}, n.{node.key})"
                 )
     for rel in RELATIONSHIPS:
         if rel.provenance:

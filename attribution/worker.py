@@ -28,7 +28,8 @@ load
 finish
     Each node becomes ``done`` when every source answered (a "no data" answer included),
     ``partial`` when some failed, ``failed`` when all failed, with ``enriched_at`` and
-    ``enrich_failures`` listing ``source: reason`` of the sources that failed. A node whose
+    ``enrich_failures`` listing ``source: reason`` of the sources that failed (and
+    ``enrich_failing`` true when there are any, for the failures review). A node whose
     sources failed transiently gets ``enrich_attempts`` (consecutive such runs) and
     ``enrich_retry_at``: now plus ``min(base * 2**(attempts-1), cap)`` from the configuration's
     ``node_retry``; a later run claims it from then on. All of this happens
@@ -176,6 +177,7 @@ UNWIND $items AS item
 MATCH (n) WHERE elementId(n) = item.id AND {NODE_VALUE} = item.value
   AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
+    n.enrich_failing = CASE WHEN item.state = 'failed' OR size(item.failures) > 0 THEN true END,
     n.lease_owner = null, n.lease_expires = null, n.queue_owner = null, n.queued_at = null,
     n.enrich_attempts = CASE WHEN item.retry THEN coalesce(n.enrich_attempts, 0) + 1
                              WHEN item.retry_at IS NOT NULL THEN n.enrich_attempts END

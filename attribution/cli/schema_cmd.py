@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from attribution.migrations import (
         backfill_summaries,
+        mark_failing_enrichment,
         merge_split_registrars,
         requeue_finished_without_time,
     )
@@ -50,12 +51,14 @@ def _migrate(args: argparse.Namespace) -> int:
         merged = merge_split_registrars(graph)
         refreshed = backfill_summaries(graph)
         requeued = requeue_finished_without_time(graph)
+        marked = mark_failing_enrichment(graph)
     if args.json:
         print_json(
             {
                 "registrars_merged": merged,
                 "summaries_refreshed": refreshed,
                 "requeued_without_finish_time": requeued,
+                "failing_flags_changed": marked,
             }
         )
     else:
@@ -65,4 +68,5 @@ def _migrate(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{n} {label}" for label, n in refreshed.items()) or "no nodes"
         print(f"write-time summaries computed from the facts: {counts}")
         print(f"{requeued} finished nodes without a finish time queued to enrich again")
+        print(f"{marked} enrich_failing flags set or removed to agree with the nodes' failures")
     return EXIT_OK

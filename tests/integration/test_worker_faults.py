@@ -101,6 +101,17 @@ def assert_all_complete(graph: Graph, summary: dict[str, Any], retried: list[str
     """The retry run claimed exactly the nodes left partial, and every indicator is done."""
     assert (summary["claimed_keys"], summary["not_done"]) == (retried, 0)
     assert set(node_states(graph).values()) == {("done", None, False, ())}
+    assert failing(graph) == []
+
+
+def failing(graph: Graph) -> list[str]:
+    """The nodes the failures review lists (the worker's ``enrich_failing`` flag), sorted."""
+    rows = graph.read(
+        "MATCH (n) WHERE n.enrich_failing IS NOT NULL "
+        "RETURN coalesce(n.name, n.address) AS key, n.enrich_failing AS flag ORDER BY key"
+    )
+    assert {r["flag"] for r in rows} <= {True}
+    return [r["key"] for r in rows]
 
 
 def test_dns_down_mid_run_leaves_nodes_partial_until_a_retry_completes_them(
@@ -124,6 +135,7 @@ def test_dns_down_mid_run_leaves_nodes_partial_until_a_retry_completes_them(
         value = key.split(":", 1)[1]
         assert found[value][:3] == ("partial", 1, True)
         assert "dns" in found[value][3]
+    assert failing(graph) == sorted(key.split(":", 1)[1] for key in first["partial_keys"])
     assert run(graph, config)["claimed"] == 0  # not due yet: retried in minutes, not now
     served.sandbox.start_dns()
     assert_all_complete(graph, run(graph, config, retry_failed=True), first["partial_keys"])

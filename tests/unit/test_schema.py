@@ -37,6 +37,16 @@ def test_one_uniqueness_constraint_per_label() -> None:
     assert all(" IF NOT EXISTS " in s for s in statements)
 
 
+def test_a_key_ordered_property_gets_an_index_with_the_key_after_it() -> None:
+    composite = [s for s in constraint_statements() if ", n." in s]
+    assert composite == [
+        "CREATE INDEX domain_enrich_failing_name IF NOT EXISTS "
+        "FOR (n:Domain) ON (n.enrich_failing, n.name)",
+        "CREATE INDEX ipaddress_enrich_failing_address IF NOT EXISTS "
+        "FOR (n:IPAddress) ON (n.enrich_failing, n.address)",
+    ]
+
+
 def test_generated_merge_statements_take_values_only_from_parameters() -> None:
     statement = rel_statement("CONTACTED")
     assert statement.startswith("UNWIND $rows AS row\n")
