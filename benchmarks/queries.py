@@ -187,7 +187,7 @@ def _addresses(world: World, make: _Maker) -> tuple[list[NodeRow], list[RelRow]]
     for i in range(world.n_ips):
         props: dict[str, Any] = {"version": 4, **make.scored()}
         if rng.random() < 0.01:
-            props["enrich_failures"] = ["rdap-ip: timeout"]
+            props.update(enrich_failures=["rdap-ip: timeout"], enrich_failing=True)
         nodes.append(make.node("IPAddress", world.ip(i), props))
         rels.append(make.rel("IN_PREFIX", world.ip(i), world.cidr(world.prefix_of(i))))
     for i in range(world.n_internal):
@@ -208,7 +208,9 @@ def _domains(world: World, make: _Maker) -> Iterator[Stage]:
         if rng.random() < 0.3:
             props["privacy_proxy"] = True
         if rng.random() < 0.01:
-            props.update(enrich_state="failed", enrich_failures=["rdap-domain: timeout"])
+            props.update(
+                enrich_state="failed", enrich_failures=["rdap-domain: timeout"], enrich_failing=True
+            )
         nodes.append(make.node("Domain", name, props))
         flux = rng.random() < 0.01
         for _ in range(8 if flux else rng.choice((1, 1, 1, 2, 3))):

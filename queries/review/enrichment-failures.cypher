@@ -7,21 +7,19 @@
 // false_positives: A transient failure (timeout, rate limit) says nothing about the target;
 //   missing data must lower confidence, never raise suspicion.
 // page_limit: limit
-// revision: 2
+// revision: 3
 
-// Speed: each condition is an index seek (enrich_failures > [] holds for every non-empty list
-// and is how the range index on enrich_failures finds them); UNION drops a node found twice.
+// Speed: the worker's finish marks a node enrich_failing when its run failed or recorded a
+// failure; the index on (enrich_failing, key) hands each label's failing nodes over in key
+// order, so each branch stops after $limit and the final sort sees at most twice $limit rows.
+// (The planner takes the index's order for ORDER BY flag, key; for the key alone it sorts.)
 CALL () {
-  MATCH (d:Domain) WHERE d.enrich_state = 'failed'
+  MATCH (d:Domain) WHERE d.enrich_failing = true AND d.name IS NOT NULL
+  WITH d ORDER BY d.enrich_failing, d.name LIMIT $limit
   RETURN 'domain' AS kind, d.name AS target, d AS node
-  UNION
-  MATCH (d:Domain) WHERE d.enrich_failures > []
-  RETURN 'domain' AS kind, d.name AS target, d AS node
-  UNION
-  MATCH (ip:IPAddress) WHERE ip.enrich_state = 'failed'
-  RETURN 'ip' AS kind, ip.address AS target, ip AS node
-  UNION
-  MATCH (ip:IPAddress) WHERE ip.enrich_failures > []
+  UNION ALL
+  MATCH (ip:IPAddress) WHERE ip.enrich_failing = true AND ip.address IS NOT NULL
+  WITH ip ORDER BY ip.enrich_failing, ip.address LIMIT $limit
   RETURN 'ip' AS kind, ip.address AS target, ip AS node
 }
 RETURN kind, target, node.enrich_state AS state, node.enrich_failures AS failures,

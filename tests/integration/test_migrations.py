@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from clirun import run_attribution
 
 from attribution.db import Graph
+from attribution.queries import run_query
 from attribution.writer import GraphWriter, NodeRow, RelRow
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
@@ -52,6 +53,7 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
         "registrars_merged": [{"old": "292", "new": "ex reg, inc."}],
         "summaries_refreshed": refreshed,
         "requeued_without_finish_time": 0,
+        "failing_flags_changed": 0,
     }
     assert graph.read("MATCH (r:Registrar) RETURN r.domain_count AS n") == [{"n": 2}]
     state = _state(graph)
@@ -72,6 +74,7 @@ def test_migrate_merges_split_registrars_once(graph: Graph, neo4j_env: dict[str,
         "registrars_merged": [],
         "summaries_refreshed": refreshed,
         "requeued_without_finish_time": 0,
+        "failing_flags_changed": 0,
     }
     assert _state(graph) == state
 
@@ -102,3 +105,43 @@ def test_migrate_requeues_finished_nodes_without_a_finish_time(
     ]
     again = run_attribution(neo4j_env, "schema", "migrate")
     assert "0 finished nodes without a finish time queued to enrich again" in again.stdout
+
+
+def test_migrate_marks_failing_enrichment_as_the_failures_review_reads_it(
+    graph: Graph, neo4j_env: dict[str, str]
+) -> None:
+    # Nodes finished before enrich_failing existed get it from their state and failures; a flag
+    # that no longer agrees with them is removed; a failed node the requeue step sends back to
+    # pending (no finish time, no failures) is not marked.
+    graph.run_write(
+        "CREATE (:Domain {name: 'failed.example', enrich_state: 'failed', enriched_at: datetime(),"
+        "                 enrich_failures: ['rdap-domain: timeout']}),"
+        " (:Domain {name: 'partial.example', enrich_state: 'leased', enriched_at: datetime(),"
+        "           enrich_failures: ['dns: timeout']}),"
+        " (:Domain {name: 'done.example', enrich_state: 'done', enriched_at: datetime(),"
+        "           enrich_failures: [], enrich_failing: true}),"
+        " (:IPAddress {address: '192.0.2.9', enrich_state: 'failed'}),"
+        " (:IPAddress {address: '192.0.2.10', enrich_state: 'failed', enriched_at: datetime()})"
+    )
+    done = run_attribution(neo4j_env, "schema", "migrate", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["failing_flags_changed"] == 4
+    flags = graph.read(
+        "MATCH (n) WHERE n.enrich_state IS NOT NULL "
+        "RETURN coalesce(n.name, n.address) AS node, n.enrich_failing AS failing ORDER BY node"
+    )
+    assert flags == [
+        {"node": "192.0.2.10", "failing": True},
+        {"node": "192.0.2.9", "failing": None},
+        {"node": "done.example", "failing": None},
+        {"node": "failed.example", "failing": True},
+        {"node": "partial.example", "failing": True},
+    ]
+    listed = run_query(graph, "review-enrichment-failures", {"limit": 10}).rows
+    assert [(row["kind"], row["target"]) for row in listed] == [
+        ("domain", "failed.example"),
+        ("domain", "partial.example"),
+        ("ip", "192.0.2.10"),
+    ]
+    again = run_attribution(neo4j_env, "schema", "migrate")
+    assert "0 enrich_failing flags set or removed" in again.stdout

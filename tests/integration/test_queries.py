@@ -131,6 +131,21 @@ def test_shared_addresses_walk_reports_in_result_order(graph: Graph) -> None:
     )
 
 
+def test_enrichment_failures_walk_the_failing_index_in_key_order(graph: Graph) -> None:
+    """Each label's failing nodes come off the (enrich_failing, key) index in key order, so a
+    branch stops after the page: the union of four seeks sorted 7,351 rows on a 500k graph."""
+    plan = _plan(graph, "review-enrichment-failures")
+    ops = [op for op, _ in plan]
+    assert ops.count("Top") == 1 and ops.count("Limit") == 2
+    assert "Sort" not in ops and "PartialSort" not in ops
+    assert [d for op, d in plan if op == "NodeIndexSeek"] == [
+        "RANGE INDEX d:Domain(enrich_failing, name) WHERE enrich_failing = true AND name IS NOT"
+        " NULL, cache[d.name]",
+        "RANGE INDEX ip:IPAddress(enrich_failing, address) WHERE enrich_failing = true AND"
+        " address IS NOT NULL, cache[ip.address]",
+    ]
+
+
 ADDR = ("address", "names_on_address", "domain", "score", "decision")
 
 EXPECTED: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
