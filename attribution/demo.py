@@ -432,10 +432,13 @@ def _tenants_line(server: dict[str, Any]) -> str:
     examples = server["cohosted_examples"]
     unnamed = others - len(examples)
     shown = ", ".join(examples) + (f" and {unnamed} more" if unnamed else "")
+    # The counts overlap (a benign name is also not known to be malicious, unless a feed
+    # disputes it), so the line says they are counts of the same names, not a partition.
     return (
-        f"{others} other name(s): {shown}; {server['cohosted_not_known_malicious']} not "
-        f"known to be malicious, {server['benign_tenants_count']} benign, "
-        f"{server['reported_tenants_count']} named in incident reports"
+        f"{others} other name(s): {shown}; of these, {server['cohosted_not_known_malicious']} "
+        f"not known to be malicious, {server['benign_tenants_count']} labelled benign, "
+        f"{server['reported_tenants_count']} named in incident reports (a name may be in"
+        " more than one count)"
     )
 
 
