@@ -45,7 +45,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,11 @@ class WarninglistIndex:
     _prefix_lengths: dict[int, list[int]] = field(default_factory=dict)
     _names: _TextIndex = field(default_factory=_TextIndex)
     _addresses: _TextIndex = field(default_factory=_TextIndex)
+    only_names: frozenset[str] | None = None
+    """When set (:func:`name_keys` of the names to match), exact, suffix and hostname entries
+    for names are indexed only when their key is in it: every lookup of those names finds the
+    same hits as in the full index, and the index holds thousands of entries where the
+    top-site lists have millions. Looking up any other name misses entries it would hit."""
 
     def add(self, list_name: str, document: dict[str, Any]) -> None:
         """Index one list document (the parsed ``list.json``)."""
@@ -253,8 +258,11 @@ class WarninglistIndex:
         }
 
     def _add_texts(self, table: _TextIndex, index: int, kind: str, entries: list[str]) -> None:
+        wanted = self.only_names if table is self._names else None
         for entry in entries:
-            if kind == "regex":
+            if wanted is not None and kind in ("string", "hostname"):
+                _put_wanted(table, wanted, index, kind, entry)
+            elif kind == "regex":
                 try:
                     table.regexes.append((index, _compile(entry), entry))
                 except re.error as exc:
@@ -336,6 +344,31 @@ class WarninglistIndex:
             return self.match_domain(text)
 
 
+def name_keys(names: Iterable[str]) -> frozenset[str]:
+    """Every key a lookup of these canonical names reads: each name and each of its parents
+    (``a.b.example``: itself, ``b.example``, ``example``), for ``WarninglistIndex.only_names``."""
+    keys: set[str] = set()
+    for name in names:
+        labels = name.split(".")
+        keys.update(".".join(labels[start:]) for start in range(len(labels)))
+    return frozenset(keys)
+
+
+def _put_wanted(
+    table: _TextIndex, wanted: frozenset[str], index: int, kind: str, entry: str
+) -> None:
+    """:meth:`WarninglistIndex._add_texts` for a string or hostname entry of a name table
+    built for ``wanted`` keys: the entry is indexed as there, or not at all."""
+    if entry.startswith(".") or kind == "hostname":
+        key = _canonical_name(entry.lstrip("."))
+        if key in wanted:
+            _put(table.hostname if kind == "hostname" else table.suffix, key, index, entry)
+        return
+    key = _canonical_text(entry)
+    if key in wanted:
+        _put(table.exact, key, index, entry)
+
+
 def _chain(*parts: Iterator[tuple[int, str, str]]) -> Iterator[tuple[int, str, str]]:
     for part in parts:
         yield from part
@@ -364,9 +397,12 @@ def _applies_to(kind: str, attributes: Any) -> tuple[str, ...]:
     )
 
 
-def load_warninglists(directory: Path | str | None = None) -> WarninglistIndex:
+def load_warninglists(
+    directory: Path | str | None = None, only_names: frozenset[str] | None = None
+) -> WarninglistIndex:
     """Load every ``list.json`` under ``directory/lists`` (or ``directory`` itself); None
-    loads the lists bundled with the ``pymispwarninglists`` package.
+    loads the lists bundled with the ``pymispwarninglists`` package. ``only_names``: see
+    :attr:`WarninglistIndex.only_names`.
 
     A list that cannot be read is recorded in ``index.rejections`` (with its path and why)
     and the others are still loaded. Raises FileNotFoundError when the directory holds no
@@ -377,7 +413,7 @@ def load_warninglists(directory: Path | str | None = None) -> WarninglistIndex:
     paths = sorted(lists_dir.glob("*/list.json"))
     if not paths:
         raise FileNotFoundError(f"no MISP warninglists (*/list.json) under {lists_dir}")
-    index = WarninglistIndex(source=str(root))
+    index = WarninglistIndex(source=str(root), only_names=only_names)
     for path in paths:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ from attribution.warninglists import (
     WarninglistHit,
     WarninglistIndex,
     load_warninglists,
+    name_keys,
     package_lists_dir,
 )
 
@@ -146,4 +147,48 @@ def test_misp_regex_form_and_matching_attributes(tmp_path: Path) -> None:
         "any": ("address", "name"),
         "mails": (),
         "rx": ("name",),
+    }
+
+
+# Names hit by exact entries (the Chrome UX top list), hostname entries (Tranco) with their
+# parents, suffix entries (".google.ad"), reserved names, and names on no list.
+MATCHED_NAMES = [
+    "google.com",
+    "www.google.com",
+    "mail.google.com",
+    "x.2ly.link",
+    "2ly.link",
+    "maps.google.ad",
+    "16.172.in-addr.arpa",
+    "nothing-listed.example",
+    "www.wikipedia.org",
+]
+
+
+def test_an_index_for_known_names_finds_the_same_hits_and_holds_fewer_entries(
+    index: WarninglistIndex,
+) -> None:
+    only = load_warninglists(None, only_names=name_keys(MATCHED_NAMES))
+    for name in MATCHED_NAMES:
+        assert only.match_domain(name) == index.match_domain(name), name
+    assert [h.list_name for h in only.match_domain("www.google.com")] == [
+        h.list_name for h in index.match_domain("www.google.com")
+    ]
+    assert len(index.match_domain("www.google.com")) >= 2
+    # The lists themselves are all described; only the unread name entries are left out.
+    assert [item.list_name for item in only.lists] == [item.list_name for item in index.lists]
+    assert [item.entries for item in only.lists] == [item.entries for item in index.lists]
+    held = sum(len(t) for t in (only._names.exact, only._names.suffix, only._names.hostname))
+    full = sum(len(t) for t in (index._names.exact, index._names.suffix, index._names.hostname))
+    assert full > 1_000_000 and held < 100
+    # Addresses are matched as before: the address lists are not filtered.
+    assert only.match_ip("8.8.8.8") == index.match_ip("8.8.8.8")
+
+
+def test_name_keys_are_each_name_and_its_parents() -> None:
+    assert name_keys(["a.b.example", "c.example"]) == {
+        "a.b.example",
+        "b.example",
+        "example",
+        "c.example",
     }
