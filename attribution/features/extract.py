@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -206,13 +206,22 @@ def default_warninglists() -> Any:
     return _warninglists(None if directory is None else str(directory))
 
 
-def feature_warninglists() -> Any:
+def feature_warninglists(names: Iterable[str] | None = None) -> Any:
     """Only the lists whose category a column reads (cloud, CDN, top sites, parking,
     dynamic DNS), from the settings' directory, not cached: a scoring run matches its nodes
     and lets the index go. The columns are the same as with every list loaded, since a hit
-    of any other category never sets a column. None when no lists are installed."""
+    of any other category never sets a column. None when no lists are installed.
+
+    ``names``: the canonical names the run will match (each domain to score and its
+    registrable name); name entries that no lookup of them reads are not indexed
+    (:attr:`~attribution.warninglists.WarninglistIndex.only_names`)."""
     from attribution.settings import load_settings
-    from attribution.warninglists import WarninglistIndex, category_for, package_lists_dir
+    from attribution.warninglists import (
+        WarninglistIndex,
+        category_for,
+        name_keys,
+        package_lists_dir,
+    )
 
     directory = load_settings().warninglists_dir
     root = package_lists_dir() if directory is None else Path(directory)
@@ -220,7 +229,8 @@ def feature_warninglists() -> Any:
     paths = sorted(lists_dir.glob("*/list.json"))
     if not paths:
         return None
-    index = WarninglistIndex(source=str(root))
+    only = None if names is None else name_keys(names)
+    index = WarninglistIndex(source=str(root), only_names=only)
     for path in paths:
         if category_for(path.parent.name) not in _WL_CATEGORY:
             continue
@@ -402,6 +412,15 @@ def _lexical_and_lists(
         for address in hosting.addresses[bounds[row] : bounds[row + 1]]:
             hits |= hits_of(int(address)) & _ADDRESS_CATEGORIES
         _warninglist_columns(X[row], hits)
+
+
+def names_to_match(facts: Facts, rows: Sequence[int] | None) -> list[str]:
+    """The names :func:`_lexical_and_lists` matches against the warninglists for ``rows``
+    (None: every scored node): each domain's own name and its registrable name."""
+    chosen = range(facts.n_domains) if rows is None else [r for r in rows if r < facts.n_domains]
+    return [facts.domains[r] for r in chosen] + [
+        facts.domains[facts.registrable[r]] for r in chosen
+    ]
 
 
 def _warninglist_columns(row: np.ndarray, hits: set[str]) -> None:

@@ -47,7 +47,11 @@ from attribution.classifier.score import (
 from attribution.classifier.store import LATEST, ModelStore
 from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION, FeatureMatrix
-from attribution.features.extract import feature_warninglists, features_from_facts
+from attribution.features.extract import (
+    feature_warninglists,
+    features_from_facts,
+    names_to_match,
+)
 from attribution.features.facts import read_facts
 from attribution.features.families import EvidencePolicy, evidence_families, labelled_nodes
 from attribution.labels import NodeKey, read_label_observations, resolve_labels
@@ -112,7 +116,8 @@ def _features(
     if selected is not None:
         rows = [i for i, key in enumerate(facts.keys()) if key in selected]
     if warninglists == "settings":
-        warninglists = feature_warninglists() if rows is None or rows else None
+        wanted = names_to_match(facts, rows) if rows is None or rows else None
+        warninglists = None if wanted is None else feature_warninglists(wanted)
         if progress:
             progress("warninglists")
     features = features_from_facts(
