@@ -259,10 +259,12 @@ class WarninglistIndex:
 
     def _add_texts(self, table: _TextIndex, index: int, kind: str, entries: list[str]) -> None:
         wanted = self.only_names if table is self._names else None
-        for entry in entries:
-            if wanted is not None and kind in ("string", "hostname"):
+        if wanted is not None and kind in ("string", "hostname"):
+            for entry in _maybe_wanted(entries, kind, wanted):
                 _put_wanted(table, wanted, index, kind, entry)
-            elif kind == "regex":
+            return
+        for entry in entries:
+            if kind == "regex":
                 try:
                     table.regexes.append((index, _compile(entry), entry))
                 except re.error as exc:
@@ -352,6 +354,17 @@ def name_keys(names: Iterable[str]) -> frozenset[str]:
         labels = name.split(".")
         keys.update(".".join(labels[start:]) for start in range(len(labels)))
     return frozenset(keys)
+
+
+def _maybe_wanted(entries: list[str], kind: str, wanted: frozenset[str]) -> Iterator[str]:
+    """The entries whose key may be in ``wanted``: a quick test, inline for the million-entry
+    lists, that gives an ASCII entry's exact key (as ``_canonical_name`` would) except when
+    the entry is an address, whose key is never a name. Non-ASCII entries always pass."""
+    for entry in entries:
+        text = entry.lstrip(".") if kind == "hostname" or entry[:1] == "." else entry
+        probe = text.strip().rstrip(".")
+        if not probe.isascii() or probe.lower() in wanted:
+            yield entry
 
 
 def _put_wanted(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from attribution.identities import canonical_domain
 from attribution.warninglists import (
     WarninglistHit,
     WarninglistIndex,
     category_for,
     load_warninglists,
+    name_keys,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +124,31 @@ def test_substring_regex_and_broken_lists(tmp_path: Path) -> None:
         "nets: 'x' is not an address or CIDR block",
         "rx: bad regex '(' (missing ), unterminated subpattern at position 0)",
     ]
+
+
+def test_an_index_for_known_names_reads_entries_as_the_whole_index_does(tmp_path: Path) -> None:
+    # Entries written loosely: case, spaces, trailing and leading dots, an IDN in Unicode, an
+    # address in a list for names; each must land under the key the whole index gives it.
+    base = {"description": "d", "version": 1, "matching_attributes": ["domain"]}
+    entries = [" Shop.Example. ", ".Suffix.Example", "xn--bcher-kva.example", "büro.example",
+               "192.0.2.7", "other.example"]  # fmt: skip
+    _write(tmp_path, "strings", {**base, "name": "S", "type": "string", "list": entries})
+    _write(tmp_path, "hosts", {**base, "name": "H", "type": "hostname", "list": entries})
+    names = ["shop.example", "a.suffix.example", "bücher.example", "xn--bro-hoa.example",
+             "www.shop.example"]  # fmt: skip
+    whole = load_warninglists(tmp_path)
+    only = load_warninglists(tmp_path, only_names=name_keys(canonical_domain(n) for n in names))
+    for name in names:
+        assert _hits(only.match_domain(name)) == _hits(whole.match_domain(name)), name
+    assert _hits(only.match_domain("www.shop.example")) == [("hosts", "other", " Shop.Example. ")]
+    assert _hits(only.match_domain("bücher.example")) == [
+        ("hosts", "other", "xn--bcher-kva.example"),
+        ("strings", "other", "xn--bcher-kva.example"),
+    ]
+    assert len(only._names.exact) + len(only._names.hostname) < len(whole._names.exact) + len(
+        whole._names.hostname
+    )
+    assert only.match_domain("other.example") == []  # not asked for, so not indexed
 
 
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
