@@ -38,7 +38,7 @@ from attribution.features.families import (
     EvidencePolicy,
 )
 from attribution.labels import NodeKey
-from attribution.schema import NODE_BY_LABEL, TARGETS
+from attribution.schema import NODE_BY_LABEL, RELATIONSHIPS, TARGETS
 from attribution.scoring.estimator import (
     ACT,
     INSUFFICIENT_EVIDENCE,
@@ -115,17 +115,27 @@ def score_statements(
 
 def changed_statement() -> str:
     """Targets never scored, or with a fact (their own or a relationship's) seen after
-    ``$since`` (epoch milliseconds): ``label`` and ``key`` of each."""
+    ``$since`` (epoch milliseconds): ``label`` and ``key`` of each, once.
+
+    Changed relationships come from each type's ``last_seen`` index (a seek of what changed,
+    in either direction the target takes part in), not from expanding every target's
+    relationships; the targets' own ``scored_at`` and ``last_seen`` are read in one pass
+    over the label (a node never scored has no value an index could find)."""
     since = "datetime({epochMillis: $since})"
     parts = []
     for target in TARGETS.values():
-        _check_declared(target.label, _CHANGE_PROPERTIES)
-        parts.append(
-            f"MATCH (n:{target.label})\n"
-            f"WHERE n.scored_at IS NULL OR n.last_seen > {since}\n"
-            f"   OR EXISTS {{ MATCH (n)-[r]-() WHERE r.last_seen > {since} }}\n"
-            f"RETURN '{target.label}' AS label, n.{target.key} AS key"
-        )
+        label = target.label
+        _check_declared(label, _CHANGE_PROPERTIES)
+        branches = [f"MATCH (n:{label}) WHERE n.scored_at IS NULL OR n.last_seen > {since}"]
+        for rel in RELATIONSHIPS:
+            if not rel.provenance:
+                continue
+            if rel.start == label:
+                branches.append(f"MATCH (n:{label})-[r:{rel.type}]->() WHERE r.last_seen > {since}")
+            if rel.end == label:
+                branches.append(f"MATCH ()-[r:{rel.type}]->(n:{label}) WHERE r.last_seen > {since}")
+        union = "\n  UNION\n".join(f"  {branch} RETURN n" for branch in branches)
+        parts.append(f"CALL () {{\n{union}\n}}\nRETURN '{label}' AS label, n.{target.key} AS key")
     return "\nUNION ALL\n".join(parts)
 
 

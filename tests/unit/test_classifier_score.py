@@ -23,17 +23,24 @@ def test_one_write_back_statement_per_target_label() -> None:
 
 
 def test_changed_nodes_of_every_target_label() -> None:
-    assert changed_statement() == (
-        "MATCH (n:Domain)\n"
-        "WHERE n.scored_at IS NULL OR n.last_seen > datetime({epochMillis: $since})\n"
-        "   OR EXISTS { MATCH (n)-[r]-() WHERE r.last_seen > datetime({epochMillis: $since}) }\n"
-        "RETURN 'Domain' AS label, n.name AS key\n"
-        "UNION ALL\n"
-        "MATCH (n:IPAddress)\n"
-        "WHERE n.scored_at IS NULL OR n.last_seen > datetime({epochMillis: $since})\n"
-        "   OR EXISTS { MATCH (n)-[r]-() WHERE r.last_seen > datetime({epochMillis: $since}) }\n"
-        "RETURN 'IPAddress' AS label, n.address AS key"
+    statement = changed_statement()
+    since = "datetime({epochMillis: $since})"
+    domain, address = statement.split("\nUNION ALL\n")
+    assert domain.startswith(
+        "CALL () {\n"
+        f"  MATCH (n:Domain) WHERE n.scored_at IS NULL OR n.last_seen > {since} RETURN n\n"
+        "  UNION\n"
+        f"  MATCH (n:Domain)-[r:RESOLVES_TO]->() WHERE r.last_seen > {since} RETURN n\n"
     )
+    assert domain.endswith("}\nRETURN 'Domain' AS label, n.name AS key")
+    assert address.endswith("}\nRETURN 'IPAddress' AS label, n.address AS key")
+    # Every relationship type with provenance, in each direction the target takes part in.
+    assert f"MATCH ()-[r:REVERSE_NAME]->(n:Domain) WHERE r.last_seen > {since}" in domain
+    assert f"MATCH (n:IPAddress)-[r:REVERSE_NAME]->() WHERE r.last_seen > {since}" in address
+    assert f"MATCH (n:IPAddress)-[r:CONTACTED]->() WHERE r.last_seen > {since}" in address
+    assert f"MATCH ()-[r:CONTACTED]->(n:IPAddress) WHERE r.last_seen > {since}" in address
+    assert (domain.count("RETURN n"), address.count("RETURN n")) == (15, 9)
+    assert "CONCERNS_" not in statement  # approval requests carry no sightings
 
 
 def test_a_property_the_schema_does_not_declare_is_refused() -> None:
