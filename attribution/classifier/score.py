@@ -119,8 +119,10 @@ def changed_statement() -> str:
 
     Changed relationships come from each type's ``last_seen`` index (a seek of what changed,
     in either direction the target takes part in), not from expanding every target's
-    relationships; the targets' own ``scored_at`` and ``last_seen`` are read in one pass
-    over the label (a node never scored has no value an index could find)."""
+    relationships (each seek is named: the time is a parameter, so the planner cannot see how
+    few relationships are newer and may choose the expansion); the targets' own ``scored_at``
+    and ``last_seen`` are read in one pass over the label (a node never scored has no value an
+    index could find)."""
     since = "datetime({epochMillis: $since})"
     parts = []
     for target in TARGETS.values():
@@ -130,10 +132,11 @@ def changed_statement() -> str:
         for rel in RELATIONSHIPS:
             if not rel.provenance:
                 continue
+            hint, newer = f"USING INDEX r:{rel.type}(last_seen)", f"r.last_seen > {since}"
             if rel.start == label:
-                branches.append(f"MATCH (n:{label})-[r:{rel.type}]->() WHERE r.last_seen > {since}")
+                branches.append(f"MATCH (n:{label})-[r:{rel.type}]->() {hint} WHERE {newer}")
             if rel.end == label:
-                branches.append(f"MATCH ()-[r:{rel.type}]->(n:{label}) WHERE r.last_seen > {since}")
+                branches.append(f"MATCH ()-[r:{rel.type}]->(n:{label}) {hint} WHERE {newer}")
         union = "\n  UNION\n".join(f"  {branch} RETURN n" for branch in branches)
         parts.append(f"CALL () {{\n{union}\n}}\nRETURN '{label}' AS label, n.{target.key} AS key")
     return "\nUNION ALL\n".join(parts)

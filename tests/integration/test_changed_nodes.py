@@ -4,6 +4,7 @@ a relationship of theirs seen again, whichever direction it points; nothing else
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from attribution.classifier.score import changed_statement
 from attribution.db import Graph
@@ -50,3 +51,31 @@ def test_the_changed_targets_are_exactly_those_with_a_newer_fact(graph: Graph) -
         ("IPAddress", "192.0.2.2"),
         ("IPAddress", "192.0.2.3"),
     ]
+
+
+def _operators(plan: Any) -> list[str]:
+    found = [plan["operatorType"].split("@")[0]]
+    for child in plan.get("children", []):
+        found += _operators(child)
+    return found
+
+
+def test_every_relationship_branch_seeks_its_last_seen_index(graph: Graph) -> None:
+    """Not a scan of the targets with an expansion of each: with the time a parameter the
+    planner took that for RESOLVES_TO and NAME_SERVER on a 200k graph (1.8 s for no change).
+    The graph has that shape: most domains resolve, fresh index samples."""
+    graph.run_write(
+        "UNWIND range(1, 3000) AS i "
+        "CREATE (d:Domain {name: 'd' + i + '.example'})-[:RESOLVES_TO {last_seen: datetime()}]->"
+        "(:IPAddress {address: '10.0.' + (i / 256) + '.' + (i % 256)}), "
+        "(d)-[:NAME_SERVER {last_seen: datetime()}]->(:Domain {name: 'ns' + i + '.example'})"
+    )
+    with graph.session() as session:
+        session.run("CALL db.resampleOutdatedIndexes()").consume()
+        session.run("CALL db.clearQueryCaches()").consume()
+        summary = session.run("EXPLAIN " + changed_statement(), {"since": 0}).consume()
+    operators = _operators(summary.plan)
+    seeks = [op for op in operators if op.endswith("RelationshipIndexSeekByRange")]
+    assert len(seeks) == 22
+    assert operators.count("NodeByLabelScan") == 2  # the targets' own sightings, per label
+    assert "Expand(All)" not in operators

@@ -30,15 +30,25 @@ def test_changed_nodes_of_every_target_label() -> None:
         "CALL () {\n"
         f"  MATCH (n:Domain) WHERE n.scored_at IS NULL OR n.last_seen > {since} RETURN n\n"
         "  UNION\n"
-        f"  MATCH (n:Domain)-[r:RESOLVES_TO]->() WHERE r.last_seen > {since} RETURN n\n"
+        "  MATCH (n:Domain)-[r:RESOLVES_TO]->() USING INDEX r:RESOLVES_TO(last_seen)"
+        f" WHERE r.last_seen > {since} RETURN n\n"
     )
     assert domain.endswith("}\nRETURN 'Domain' AS label, n.name AS key")
     assert address.endswith("}\nRETURN 'IPAddress' AS label, n.address AS key")
-    # Every relationship type with provenance, in each direction the target takes part in.
-    assert f"MATCH ()-[r:REVERSE_NAME]->(n:Domain) WHERE r.last_seen > {since}" in domain
-    assert f"MATCH (n:IPAddress)-[r:REVERSE_NAME]->() WHERE r.last_seen > {since}" in address
-    assert f"MATCH (n:IPAddress)-[r:CONTACTED]->() WHERE r.last_seen > {since}" in address
-    assert f"MATCH ()-[r:CONTACTED]->(n:IPAddress) WHERE r.last_seen > {since}" in address
+    # Every relationship type with provenance, in each direction the target takes part in,
+    # each through its last_seen index.
+    newer = f"WHERE r.last_seen > {since} RETURN n"
+    for branch in (
+        "()-[r:REVERSE_NAME]->(n:Domain) USING INDEX r:REVERSE_NAME(last_seen)",
+        "()-[r:LABELS_DOMAIN]->(n:Domain) USING INDEX r:LABELS_DOMAIN(last_seen)",
+    ):
+        assert f"  MATCH {branch} {newer}" in domain
+    for branch in (
+        "(n:IPAddress)-[r:REVERSE_NAME]->() USING INDEX r:REVERSE_NAME(last_seen)",
+        "(n:IPAddress)-[r:CONTACTED]->() USING INDEX r:CONTACTED(last_seen)",
+        "()-[r:CONTACTED]->(n:IPAddress) USING INDEX r:CONTACTED(last_seen)",
+    ):
+        assert f"  MATCH {branch} {newer}" in address
     assert (domain.count("RETURN n"), address.count("RETURN n")) == (15, 9)
     assert "CONCERNS_" not in statement  # approval requests carry no sightings
 
