@@ -417,8 +417,11 @@ WORKFLOW_NODES: tuple[NodeSpec, ...] = (
 )
 
 
-def _summary(name: str, type_: str, description: str, indexed: bool = False) -> Prop:
-    return Prop(name, type_, "Summary, kept by attribution/summaries.py: " + description, indexed)
+def _summary(
+    name: str, type_: str, description: str, indexed: bool = False, key_ordered: bool = False
+) -> Prop:
+    text = "Summary, kept by attribution/summaries.py: " + description
+    return Prop(name, type_, text, indexed, key_ordered=key_ordered)
 
 
 _LABEL_COUNTS = (
@@ -460,6 +463,13 @@ SUMMARIES: dict[str, tuple[Prop, ...]] = {
         _summary("benign_names", "INTEGER", "how many of those names some source labels benign."),
         _summary(
             "report_count", "INTEGER", "incident reports that name the address.", indexed=True
+        ),
+        _summary(
+            "reported",
+            "BOOLEAN",
+            "true when some incident report names the address; indexed with the address, so"
+            " the reported addresses are read in address order.",
+            key_ordered=True,
         ),
         *_LABEL_COUNTS,
     ),

@@ -103,7 +103,7 @@ COMPUTE: dict[str, str] = {
         "  OPTIONAL MATCH (n)-[:IP_REPORTED_IN]->(r:IncidentReport)\n"
         "  RETURN count(DISTINCT r) AS reports\n"
         "}\n" + _verdicts("LABELS_IP") + "WITH n, {name_count: names, benign_names: benign_names, "
-        f"report_count: reports, {_LABEL_FIELDS}}} AS fresh\n"
+        f"report_count: reports, reported: reports > 0, {_LABEL_FIELDS}}} AS fresh\n"
     ),
     "Registrar": (
         "CALL (n) {\n"

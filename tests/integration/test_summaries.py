@@ -69,6 +69,7 @@ RETURN n.address AS key, {
   name_count: size(names),
   report_count: size(COLLECT { MATCH (n)-[:IP_REPORTED_IN]->(r:IncidentReport)
                                RETURN DISTINCT r }),
+  reported: EXISTS { (n)-[:IP_REPORTED_IN]->(:IncidentReport) },
   benign_names: size([d IN names WHERE
       any(v IN [(:LabelSource)-[l:LABELS_DOMAIN]->(d) | l.verdict] WHERE v = 'benign')]),
   benign_labels: size([v IN verdicts WHERE v = 'benign']),
@@ -196,9 +197,14 @@ def test_summaries_follow_every_load(graph: Graph) -> None:
     )
     reports = graph.read(
         "MATCH (i:IPAddress) WHERE i.report_count > 0 "
-        "RETURN i.address AS address, i.report_count AS n ORDER BY address"
+        "RETURN i.address AS address, i.report_count AS n, i.reported AS reported ORDER BY address"
     )
-    assert reports == [{"address": "192.0.2.10", "n": 2}, {"address": "198.51.100.20", "n": 1}]
+    assert reports == [
+        {"address": "192.0.2.10", "n": 2, "reported": True},
+        {"address": "198.51.100.20", "n": 1, "reported": True},
+    ]
+    flagged = graph.read("MATCH (i:IPAddress {reported: true}) RETURN i.address AS a ORDER BY a")
+    assert flagged == [{"a": "192.0.2.10"}, {"a": "198.51.100.20"}]
 
 
 def test_a_small_load_commits_its_facts_and_summaries_together(graph: Graph) -> None:

@@ -44,6 +44,8 @@ def test_a_key_ordered_property_gets_an_index_with_the_key_after_it() -> None:
         "FOR (n:Domain) ON (n.enrich_failing, n.name)",
         "CREATE INDEX ipaddress_enrich_failing_address IF NOT EXISTS "
         "FOR (n:IPAddress) ON (n.enrich_failing, n.address)",
+        "CREATE INDEX ipaddress_reported_address IF NOT EXISTS "
+        "FOR (n:IPAddress) ON (n.reported, n.address)",
     ]
 
 
