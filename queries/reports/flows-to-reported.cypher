@@ -6,18 +6,20 @@
 // returns: source, destination, dst_port, protocol, flows, last_seen, reports
 // false_positives: A reported address may be a shared host or CDN edge that the source
 //   contacted for an unrelated service; the port and timing matter more than the contact.
-// revision: 4
+// revision: 5
 
-// Speed: report_count is a summary kept on each address (see queries/SCHEMA.md), so the
-// reported addresses come from its index instead of a test of every address; they are sorted
-// by address (one row each), and the sort after that is only within one destination's flows.
+// Speed: reported is a summary kept on each address (see queries/SCHEMA.md), indexed with the
+// address, so the reported addresses come off the index in address order (one row each, no
+// sort of them all before the first row) and the sort after that is only within one
+// destination's flows. The planner takes the index's order only for ORDER BY flag, address,
+// hence dst.reported (true on every row) leading both sorts.
 MATCH (dst:IPAddress)
-WHERE dst.report_count > 0
-WITH dst ORDER BY dst.address
+WHERE dst.reported = true AND dst.address IS NOT NULL
+WITH dst ORDER BY dst.reported, dst.address
 WITH dst, COLLECT { MATCH (dst)-[:IP_REPORTED_IN]->(r:IncidentReport)
                     RETURN DISTINCT r.report_id ORDER BY r.report_id } AS reports
 MATCH (src:IPAddress)-[f:CONTACTED]->(dst)
 WHERE f.last_seen >= $since
 RETURN src.address AS source, dst.address AS destination, f.dst_port AS dst_port,
        f.protocol AS protocol, f.flows AS flows, f.last_seen AS last_seen, reports
-ORDER BY destination, source, dst_port, protocol
+ORDER BY dst.reported, destination, source, dst_port, protocol
