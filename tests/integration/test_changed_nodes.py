@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from test_queries import fresh_statistics
+
 from attribution.classifier.score import changed_statement
 from attribution.db import Graph
 from attribution.writer import GraphWriter, NodeRow, RelRow
@@ -70,9 +72,8 @@ def test_every_relationship_branch_seeks_its_last_seen_index(graph: Graph) -> No
         "(:IPAddress {address: '10.0.' + (i / 256) + '.' + (i % 256)}), "
         "(d)-[:NAME_SERVER {last_seen: datetime()}]->(:Domain {name: 'ns' + i + '.example'})"
     )
+    fresh_statistics(graph)
     with graph.session() as session:
-        session.run("CALL db.resampleOutdatedIndexes()").consume()
-        session.run("CALL db.clearQueryCaches()").consume()
         summary = session.run("EXPLAIN " + changed_statement(), {"since": 0}).consume()
     operators = _operators(summary.plan)
     seeks = [op for op in operators if op.endswith("RelationshipIndexSeekByRange")]

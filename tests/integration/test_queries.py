@@ -82,6 +82,13 @@ def _plan(graph: Graph, query_id: str) -> list[tuple[str, str]]:
     return _operators(summary.plan)
 
 
+def fresh_statistics(graph: Graph) -> None:
+    """Resample the indexes and forget cached plans: the next plan sees the graph as it is."""
+    with graph.session() as session:
+        session.run("CALL db.resampleOutdatedIndexes()").consume()
+        session.run("CALL db.clearQueryCaches()").consume()
+
+
 def _labels_without_disagreement(graph: Graph) -> None:
     """Three label sources labelling 3,000 domains, none of them disputed, with fresh index
     samples: the shape in which the planner would rather start from the sources."""
@@ -93,9 +100,7 @@ def _labels_without_disagreement(graph: Graph) -> None:
             "(:Domain {name: source.name + '-' + i + '.test', labels_disagree: false})"
         ).consume()
     )
-    with graph.session() as session:
-        session.run("CALL db.resampleOutdatedIndexes()").consume()
-        session.run("CALL db.clearQueryCaches()").consume()
+    fresh_statistics(graph)
 
 
 def test_conflicting_labels_start_from_the_disagreement_index(graph: Graph) -> None:
@@ -158,9 +163,7 @@ def test_flows_walk_reported_addresses_in_address_order(graph: Graph) -> None:
             "(:IPAddress {address: '10.2.' + (i / 256) + '.' + (i % 256), reported: false})"
         ).consume()
     )
-    with graph.session() as session:
-        session.run("CALL db.resampleOutdatedIndexes()").consume()
-        session.run("CALL db.clearQueryCaches()").consume()
+    fresh_statistics(graph)
     plan = _plan(graph, "reports-flows-to-reported")
     ops = [op for op, _ in plan]
     assert "Sort" not in [op for op, d in plan if "dst.address" in d]
