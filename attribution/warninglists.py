@@ -259,11 +259,10 @@ class WarninglistIndex:
 
     def _add_texts(self, table: _TextIndex, index: int, kind: str, entries: list[str]) -> None:
         wanted = self.only_names if table is self._names else None
+        chosen: Iterable[str] = entries
         if wanted is not None and kind in ("string", "hostname"):
-            for entry in _maybe_wanted(entries, kind, wanted):
-                _put_wanted(table, wanted, index, kind, entry)
-            return
-        for entry in entries:
+            chosen = _maybe_wanted(entries, kind, wanted)
+        for entry in chosen:
             if kind == "regex":
                 try:
                     table.regexes.append((index, _compile(entry), entry))
@@ -272,12 +271,10 @@ class WarninglistIndex:
                     self.rejections.append(f"{name}: bad regex {entry!r} ({exc})")
             elif kind == "substring":
                 table.substrings.append((index, entry.lower(), entry))
-            elif entry.startswith(".") and kind != "hostname":
-                _put(table.suffix, _canonical_name(entry.lstrip(".")), index, entry)
-            elif kind == "hostname":
-                _put(table.hostname, _canonical_name(entry.lstrip(".")), index, entry)
             else:
-                _put(table.exact, _canonical_text(entry), index, entry)
+                slots, key = _slot(table, kind, entry)
+                if wanted is None or key in wanted:
+                    _put(slots, key, index, entry)
 
     def _hits(self, found: Iterator[tuple[int, str, str]]) -> list[WarninglistHit]:
         hits: dict[tuple[str, str], WarninglistHit] = {}
@@ -367,19 +364,15 @@ def _maybe_wanted(entries: list[str], kind: str, wanted: frozenset[str]) -> Iter
             yield entry
 
 
-def _put_wanted(
-    table: _TextIndex, wanted: frozenset[str], index: int, kind: str, entry: str
-) -> None:
-    """:meth:`WarninglistIndex._add_texts` for a string or hostname entry of a name table
-    built for ``wanted`` keys: the entry is indexed as there, or not at all."""
-    if entry.startswith(".") or kind == "hostname":
-        key = _canonical_name(entry.lstrip("."))
-        if key in wanted:
-            _put(table.hostname if kind == "hostname" else table.suffix, key, index, entry)
-        return
-    key = _canonical_text(entry)
-    if key in wanted:
-        _put(table.exact, key, index, entry)
+def _slot(table: _TextIndex, kind: str, entry: str) -> tuple[dict[str, _Slot], str]:
+    """Where a string or hostname entry is indexed, and under which key: a hostname entry
+    (and a string entry with a leading dot, a suffix) under its name, any other under its
+    text (a name or an address)."""
+    if kind == "hostname":
+        return table.hostname, _canonical_name(entry.lstrip("."))
+    if entry.startswith("."):
+        return table.suffix, _canonical_name(entry.lstrip("."))
+    return table.exact, _canonical_text(entry)
 
 
 def _chain(*parts: Iterator[tuple[int, str, str]]) -> Iterator[tuple[int, str, str]]:
