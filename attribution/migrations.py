@@ -40,7 +40,7 @@ from typing import Any
 from attribution import summaries
 from attribution.db import Graph
 from attribution.observations_to_rows import normalised_name
-from attribution.worker import each_target
+from attribution.worker import FAILING, each_target
 
 __all__ = [
     "backfill_summaries",
@@ -126,18 +126,17 @@ def requeue_finished_without_time(graph: Graph) -> int:
     return int(rows[0]["requeued"]) if rows else 0
 
 
-_FAILING = "(n.enrich_state = 'failed' OR n.enrich_failures > [])"
 _MARK_FAILING = (
-    f"MATCH (n:LABEL) WHERE {_FAILING} AND n.enrich_failing IS NULL RETURN n"
+    f"MATCH (n:LABEL) WHERE {FAILING} AND n.enrich_failing IS NULL RETURN n"
     "\n  UNION\n"
-    f"  MATCH (n:LABEL) WHERE n.enrich_failing IS NOT NULL AND NOT coalesce({_FAILING}, false)"
+    f"  MATCH (n:LABEL) WHERE n.enrich_failing IS NOT NULL AND NOT coalesce({FAILING}, false)"
     " RETURN n"
 )
 _MARK = f"""
 CALL () {{
 {each_target(_MARK_FAILING)}
 }}
-SET n.enrich_failing = CASE WHEN {_FAILING} THEN true END
+SET n.enrich_failing = CASE WHEN {FAILING} THEN true END
 RETURN count(n) AS changed
 """
 

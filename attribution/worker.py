@@ -172,12 +172,16 @@ RETURN id, {NODE_KIND} AS kind,
 ORDER BY coalesce(n.enrich_depth, 0), value
 """
 
+FAILING = "(n.enrich_state = 'failed' OR n.enrich_failures > [])"
+"""When a node ``n`` is listed for the failures review: its last run failed, or recorded a
+failure of some source. The finish stores it as ``enrich_failing`` (true, or absent), after the
+state and failures it reads; ``schema migrate`` applies it to nodes finished before the flag."""
+
 _FINISH = f"""
 UNWIND $items AS item
 MATCH (n) WHERE elementId(n) = item.id AND {NODE_VALUE} = item.value
   AND n.enrich_state = 'leased' AND n.lease_owner = $owner
 SET n.enrich_state = item.state, n.enriched_at = datetime(), n.enrich_failures = item.failures,
-    n.enrich_failing = CASE WHEN item.state = 'failed' OR size(item.failures) > 0 THEN true END,
     n.lease_owner = null, n.lease_expires = null, n.queue_owner = null, n.queued_at = null,
     n.enrich_attempts = CASE WHEN item.retry THEN coalesce(n.enrich_attempts, 0) + 1
                              WHEN item.retry_at IS NOT NULL THEN n.enrich_attempts END
@@ -185,7 +189,8 @@ WITH n, item, $retry_base_ms * 2.0 ^ (coalesce(n.enrich_attempts, 1) - 1) AS bac
 SET n.enrich_retry_at = CASE WHEN item.retry_at IS NOT NULL THEN item.retry_at
     WHEN item.retry THEN datetime() + duration({{
       milliseconds: CASE WHEN backoff_ms < $retry_cap_ms THEN toInteger(backoff_ms)
-                         ELSE $retry_cap_ms END}}) END
+                         ELSE $retry_cap_ms END}}) END,
+    n.enrich_failing = CASE WHEN {FAILING} THEN true END
 RETURN item.value AS value
 """
 
