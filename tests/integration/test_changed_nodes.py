@@ -4,9 +4,8 @@ a relationship of theirs seen again, whichever direction it points; nothing else
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from test_queries import fresh_statistics
+from test_queries import fresh_statistics, plan_operators
 
 from attribution.classifier.score import changed_statement
 from attribution.db import Graph
@@ -55,13 +54,6 @@ def test_the_changed_targets_are_exactly_those_with_a_newer_fact(graph: Graph) -
     ]
 
 
-def _operators(plan: Any) -> list[str]:
-    found = [plan["operatorType"].split("@")[0]]
-    for child in plan.get("children", []):
-        found += _operators(child)
-    return found
-
-
 def test_every_relationship_branch_seeks_its_last_seen_index(graph: Graph) -> None:
     """Not a scan of the targets with an expansion of each: with the time a parameter the
     planner took that for RESOLVES_TO and NAME_SERVER on a 200k graph (1.8 s for no change).
@@ -73,9 +65,7 @@ def test_every_relationship_branch_seeks_its_last_seen_index(graph: Graph) -> No
         "(d)-[:NAME_SERVER {last_seen: datetime()}]->(:Domain {name: 'ns' + i + '.example'})"
     )
     fresh_statistics(graph)
-    with graph.session() as session:
-        summary = session.run("EXPLAIN " + changed_statement(), {"since": 0}).consume()
-    operators = _operators(summary.plan)
+    operators = [op for op, _ in plan_operators(graph, changed_statement(), {"since": 0})]
     seeks = [op for op in operators if op.endswith("RelationshipIndexSeekByRange")]
     assert len(seeks) == 22
     assert operators.count("NodeByLabelScan") == 2  # the targets' own sightings, per label

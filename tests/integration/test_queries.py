@@ -74,12 +74,18 @@ def _operators(plan: Any) -> list[tuple[str, str]]:
     return found
 
 
+def plan_operators(graph: Graph, cypher: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every operator of the statement's plan (``EXPLAIN``), with its details."""
+    with graph.session(default_access_mode=READ_ACCESS) as session:
+        summary = session.run("EXPLAIN " + cypher, params).consume()
+    return _operators(summary.plan)
+
+
 def _plan(graph: Graph, query_id: str) -> list[tuple[str, str]]:
     query = next(q for q in LIBRARY if q.id == query_id)
-    params = {p.name: SAMPLE_VALUES[p.type] for p in query.params}
-    with graph.session(default_access_mode=READ_ACCESS) as session:
-        summary = session.run("EXPLAIN " + query.cypher, params).consume()
-    return _operators(summary.plan)
+    return plan_operators(
+        graph, query.cypher, {p.name: SAMPLE_VALUES[p.type] for p in query.params}
+    )
 
 
 def fresh_statistics(graph: Graph) -> None:
