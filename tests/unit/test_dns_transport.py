@@ -16,10 +16,13 @@ import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
+import dns.rcode
+import dns.resolver
 import dns.rrset
 import pytest
 
-from enrichment.dns_transport import ReusedSocketNameserver
+from enrichment.dns_transport import ReusedSocketNameserver, answer_only
 
 
 def _address_of(name: str) -> str:
@@ -34,6 +37,34 @@ def _answer(query: dns.message.Message, address: str) -> bytes:
     return response.to_wire()
 
 
+ZONE_NS = ("ns1.hoster.test.", "ns2.hoster.test.")
+GLUE = {"ns1.hoster.test.": "192.0.2.253", "ns2.hoster.test.": "192.0.2.254"}
+
+
+def _full_answer(query: dns.message.Message) -> bytes:
+    """The wire answer of an authoritative server that is not minimal: the answer (following
+    ``alias.test`` to ``target.test`` by a CNAME), the zone's name servers in the authority
+    section and their addresses in the additional section; ``missing.test`` is NXDOMAIN with
+    the zone's SOA in the authority section."""
+    response = dns.message.make_response(query)
+    name = query.question[0].name
+    text = name.to_text(omit_final_dot=True)
+    if text == "missing.test":
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        response.authority.append(
+            dns.rrset.from_text("test.", 60, "IN", "SOA", "ns1.hoster.test. h.test. 1 2 3 4 60")
+        )
+        return response.to_wire()
+    if text == "alias.test":
+        response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "target.test."))
+        name, text = dns.name.from_text("target.test."), "target.test"
+    response.answer.append(dns.rrset.from_text(name, 300, "IN", "A", _address_of(text)))
+    response.authority.append(dns.rrset.from_text("test.", 300, "IN", "NS", *ZONE_NS))
+    for host, address in GLUE.items():
+        response.additional.append(dns.rrset.from_text(host, 300, "IN", "A", address))
+    return response.to_wire()
+
+
 class Responder(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.ports: list[int] = []
@@ -41,6 +72,8 @@ class Responder(asyncio.DatagramProtocol):
         self.stray_before: set[str] = set()
         self.truncate: set[str] = set()
         self.delays: dict[str, float] = {}
+        self.full = False
+        """Answer as :func:`_full_answer` does (authority and additional sections)."""
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -62,7 +95,7 @@ class Responder(asyncio.DatagramProtocol):
             stray = dns.message.make_query(query.question[0].name, "A")
             stray.id = (query.id + 1) % 65536
             self.transport.sendto(_answer(stray, "198.51.100.99"), addr)
-        wire = _answer(query, _address_of(name))
+        wire = _full_answer(query) if self.full else _answer(query, _address_of(name))
         delay = self.delays.get(name, 0.0)
         loop = asyncio.get_running_loop()
         loop.call_later(delay, self.transport.sendto, wire, addr)
@@ -222,3 +255,51 @@ def test_the_resolver_answers_through_it() -> None:
 def test_a_budget_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ReusedSocketNameserver("127.0.0.1", 53, questions_per_socket=0)
+
+
+def test_answer_only_zeroes_the_authority_and_additional_counts_and_keeps_every_byte_else() -> None:
+    wire = bytes(range(1, 31))
+    assert answer_only(wire) == bytes(range(1, 9)) + bytes(4) + bytes(range(13, 31))
+    assert answer_only(b"\x01\x02\x03") == b"\x01\x02\x03"
+
+
+async def _response(nameserver: ReusedSocketNameserver, name: str) -> dns.message.Message:
+    query = dns.message.make_query(name, "A")
+    backend = dns.asyncbackend.get_default_backend()
+    return await nameserver.async_query(query, 2.0, None, 0, False, backend)
+
+
+def test_an_answer_is_read_up_to_its_answer_section() -> None:
+    async def test(server: Responder, port: int) -> None:
+        server.full = True
+        trimmed = ReusedSocketNameserver("127.0.0.1", port)
+        whole = ReusedSocketNameserver("127.0.0.1", port, answer_only=False)
+        for name in ("www.test", "alias.test"):
+            cut, full = await _response(trimmed, name), await _response(whole, name)
+            assert cut.answer == full.answer
+            assert (cut.flags, cut.question) == (full.flags, full.question)
+            assert (cut.authority, cut.additional) == ([], [])
+            assert sorted(r.to_text() for r in full.authority[0]) == list(ZONE_NS)
+            assert len(full.additional) == 2
+        await trimmed.aclose()
+        await whole.aclose()
+
+    _run(test)
+
+
+def test_the_resolver_gives_the_same_answers_and_errors_from_answer_sections_alone() -> None:
+    async def test(server: Responder, port: int) -> None:
+        server.full = True
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        resolver.nameservers = [nameserver]
+        plain = await resolver.resolve("www.test.", "A", search=False)
+        assert [r.to_text() for r in plain] == [_address_of("www.test")]
+        chained = await resolver.resolve("alias.test.", "A", search=False)
+        assert chained.canonical_name.to_text() == "target.test."
+        assert [r.to_text() for r in chained] == [_address_of("target.test")]
+        with pytest.raises(dns.resolver.NXDOMAIN):
+            await resolver.resolve("missing.test.", "A", search=False)
+        await nameserver.aclose()
+
+    _run(test)
