@@ -187,7 +187,10 @@ def test_a_domain_and_an_address_become_their_exact_graph(graph: Graph, quick: W
     assert (summary["done"], summary["failed"], summary["discovered"]) == (2, 0, 0)
     stages = summary["stage_seconds"]
     assert sorted(stages) == ["claim", "enrich", "rows", "write", "write_finish", "write_summaries"]
-    assert min(stages.values()) > 0
+    # Every stage that waits on a server took time; turning two indicators' results into rows
+    # is pure Python and can round to 0.0 s in the summary's milliseconds.
+    assert min(v for k, v in stages.items() if k != "rows") > 0
+    assert stages["rows"] >= 0
     assert summary["sources"] == {
         "asn": {"ok": 1},
         "dns": {"ok": 2},
