@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import whoisit
+from whoisit.bootstrap import BaseBootstrap
 
 from enrichment.domain_registration import transform_rdap_domain
 from enrichment.ip_rdap import transform_ip_network
@@ -259,3 +261,33 @@ def test_unreadable_event_date_is_missing_not_fatal() -> None:
     assert reg.expires == dt.datetime(2025, 6, 28, 18, 28, 14, tzinfo=dt.UTC)
     assert reg.notes == ("registration: unreadable date '28.06.2004'",)
     assert reg.registrar == "CSL Computer Service Langenbach GmbH d/b/a joker.com"
+
+
+def _whoisit_dates(payload: dict[str, Any]) -> tuple[Any, ...]:
+    """The three dates as whoisit reads them from the whole answer, in UTC."""
+    parsed = whoisit.parse(BaseBootstrap(), "domain", "20c.com", copy.deepcopy(payload))
+    keys = ("registration_date", "last_changed_date", "expiration_date")
+    dates = [parsed[key] for key in keys]
+    return tuple(None if d is None else d.astimezone(dt.UTC) for d in dates)
+
+
+EVENT_VARIANTS = [
+    [],
+    [("registration", "2004-06-28T18:28:14+09:00"), ("expiration", "2031-01-02")],
+    [(" Last Changed ", "2024-05-06t07:08:09.123456z"), ("REGISTRATION", "1999-12-31 23:59:59Z")],
+    [("registration", "2001-01-01T00:00:00Z"), ("registration", "2002-02-02T02:02:02Z")],
+    [("last update of RDAP database", "2025-01-01T00:00:00Z"), ("transfer", "2020-01-01")],
+]
+
+
+@needs_fixtures
+@pytest.mark.parametrize("events", EVENT_VARIANTS)
+def test_event_dates_are_the_ones_whoisit_reads_from_the_whole_answer(
+    events: list[tuple[str, str]],
+) -> None:
+    payload = _verisign()
+    if events:
+        payload["events"] = [{"eventAction": a, "eventDate": d} for a, d in events]
+    reg = transform_rdap_domain("20c.com", payload, "u", AT)
+    assert (reg.created, reg.updated, reg.expires) == _whoisit_dates(payload)
+    assert reg.notes == ()
