@@ -192,7 +192,9 @@ def _asn(out: ObservationRows, origin: AsnOrigin) -> None:
         "registry": origin.as_registry,
         "allocated": origin.as_allocated,
     }
-    out.node(Identity("asn", origin.asn), registration, source, seen)
+    # The AS's registration is dated by its own answer (an earlier one, from a cache).
+    registered = Seen.at(origin.as_retrieved_at) if origin.as_retrieved_at else seen
+    out.node(Identity("asn", origin.asn), registration, source, registered)
     out.rel("IN_PREFIX", address, origin.prefix, {}, source, seen)
     out.rel("ANNOUNCED_BY", origin.prefix, origin.asn, {}, source, seen)
 

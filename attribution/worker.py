@@ -480,6 +480,8 @@ class RunSummary:
     breaker_openings: dict[str, int] = field(default_factory=dict)
     rdap_cache_hits: int = 0
     rdap_cache_misses: int = 0
+    as_cache_hits: int = 0
+    as_cache_misses: int = 0
     seconds: float = 0.0
     # Seconds spent per stage, summed over lanes (lanes overlap, so the sum can exceed
     # ``seconds``): where a slow run spends its time.
@@ -514,6 +516,7 @@ class RunSummary:
             "requests_by_server": dict(sorted(self.requests_by_server.items())),
             "breaker_openings": dict(sorted(self.breaker_openings.items())),
             "rdap_cache": {"hits": self.rdap_cache_hits, "misses": self.rdap_cache_misses},
+            "as_registration_cache": {"hits": self.as_cache_hits, "misses": self.as_cache_misses},
             "registries": {r: dict(sorted(c.items())) for r, c in sorted(self.registries.items())},
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())},
@@ -822,6 +825,8 @@ class Worker:
             summary.dns_queries = summary.requests_by_server.get(server, 0)
             summary.rdap_cache_hits = clients.ip_rdap_cache.hits
             summary.rdap_cache_misses = clients.ip_rdap_cache.misses
+            summary.as_cache_hits = clients.as_registration_cache.hits
+            summary.as_cache_misses = clients.as_registration_cache.misses
             summary.seconds = time.perf_counter() - began
         return self.summary
 

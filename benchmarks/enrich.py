@@ -170,6 +170,8 @@ def run_worker_process(
             "dns_queries": summary.dns_queries,
             "rdap_hits": summary.rdap_cache_hits,
             "rdap_misses": summary.rdap_cache_misses,
+            "as_hits": summary.as_cache_hits,
+            "as_misses": summary.as_cache_misses,
             "stage_seconds": dict(summary.stage_seconds),
             "sources": summary.as_dict()["sources"],
         }
@@ -189,6 +191,8 @@ def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "dns_queries",
             "rdap_hits",
             "rdap_misses",
+            "as_hits",
+            "as_misses",
         )
     }
     total["seconds"] = max(r["ended"] for r in runs) - min(r["started"] for r in runs)
@@ -445,6 +449,8 @@ def _result(
         "sources": figures["sources"],
         "rdap_requests": figures["rdap_misses"],
         "rdap_cache_hits": figures["rdap_hits"],
+        "as_registration_lookups": figures["as_misses"],
+        "as_registration_cache_hits": figures["as_hits"],
         "distinct_networks": distinct,
         "rdap_requests_per_network": round(figures["rdap_misses"] / max(distinct, 1), 3),
         "peak_rss_mb": peak_rss_mb(),

@@ -11,10 +11,13 @@ the fetched text by :func:`origins_from_dns` and :func:`origins_from_whois`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import functools
 import ipaddress
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -144,31 +147,37 @@ def _origins(
 
 
 def with_registrations(
-    origins: Iterable[AsnOrigin], as_txts: Iterable[str], server: str
+    origins: Iterable[AsnOrigin],
+    as_txts: Iterable[str],
+    server: str,
+    retrieved_at: Mapping[str, dt.datetime] | None = None,
 ) -> tuple[AsnOrigin, ...]:
     """``origins`` with the AS registrations in ``as_txts`` (``AS<n>.asn.cymru.com`` answers).
 
     Each answer is matched to an origin by the AS number it states, so an AS is never given
     another AS's name or country; an origin without an answer keeps what it had.
+    ``retrieved_at`` gives the time each answer was retrieved, kept as the origin's
+    ``as_retrieved_at``.
 
     Raises:
         PermanentError: a TXT string ipwhois cannot parse.
     """
-    registrations: dict[int, AsRegistration] = {}
+    registrations: dict[int, tuple[AsRegistration, dt.datetime | None]] = {}
     for text in as_txts:
         found = as_registration_from_dns(text, server)
         if found is not None:
-            registrations[found[0]] = found[1]
+            registrations[found[0]] = (found[1], (retrieved_at or {}).get(text))
     out = []
     for origin in origins:
-        registration = registrations.get(origin.asn)
-        if registration is not None:
+        if origin.asn in registrations:
+            registration, when = registrations[origin.asn]
             origin = replace(
                 origin,
                 as_name=registration.name,
                 as_country=registration.country,
                 as_registry=registration.registry,
                 as_allocated=registration.allocated,
+                as_retrieved_at=when,
             )
         out.append(origin)
     return tuple(out)
@@ -248,6 +257,79 @@ async def _txt(clients: EnrichmentClients, qname: str) -> list[str]:
     return sorted(b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer)
 
 
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An ``AS<n>.asn.cymru.com`` answer, when it was retrieved, and until when (the cache's
+    clock) it is used."""
+
+    texts: tuple[str, ...]
+    retrieved_at: dt.datetime
+    expires: float
+
+
+class AsRegistrationCache:
+    """Team Cymru's AS registration answers by AS number, for ``ttl`` seconds.
+
+    Every address announced by one AS asked the same ``AS<n>.asn.cymru.com`` question; an AS's
+    name, country, registry and allocation date change rarely, and every question counts
+    against the registry's limit. An answer taken from the cache keeps the time it was
+    retrieved, so the AS's facts say when they were observed. Only answers are kept: a failure
+    or "no record" is asked again next time. ``hits`` and ``misses`` count lookups; ``clock``
+    is injectable for tests.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[int, CachedAnswer] = {}
+        self._inflight: dict[int, asyncio.Event] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _fresh(self, asn: int) -> CachedAnswer | None:
+        entry = self._entries.get(asn)
+        return entry if entry is not None and entry.expires > self._clock() else None
+
+    @contextlib.asynccontextmanager
+    async def single_flight(self, asn: int) -> AsyncIterator[CachedAnswer | None]:
+        """The cached answer for ``asn`` (a hit), or None (a miss): the caller then asks,
+        while lookups of the same AS wait for it, and :meth:`put` s what it got."""
+        while (busy := self._inflight.get(asn)) is not None:
+            await busy.wait()
+        found = self._fresh(asn)
+        if found is not None:
+            self.hits += 1
+            yield found
+            return
+        self.misses += 1
+        event = asyncio.Event()
+        self._inflight[asn] = event
+        try:
+            yield None
+        finally:
+            del self._inflight[asn]
+            event.set()
+
+    def put(self, asn: int, texts: Iterable[str], retrieved_at: dt.datetime) -> CachedAnswer:
+        """Remember the answer for ``asn`` for the cache's ``ttl``."""
+        entry = CachedAnswer(tuple(texts), retrieved_at, self._clock() + self._ttl)
+        self._entries[asn] = entry
+        return entry
+
+
+async def _as_answer(clients: EnrichmentClients, asn: int) -> tuple[CachedAnswer, int]:
+    """The AS registration answer for ``asn`` and the attempts it took (0 from the cache)."""
+    cache = clients.as_registration_cache
+    async with cache.single_flight(asn) as cached:
+        if cached is not None:
+            return cached, 0
+        qname = f"AS{asn}.{clients.config.cymru_asn_zone}."
+        done = await with_retry(
+            functools.partial(_txt, clients, qname), clients.config.retry, clients.rng
+        )
+        return cache.put(asn, done.value, dt.datetime.now(dt.UTC)), done.attempts
+
+
 async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnOrigin, ...], int]:
     config = clients.config
     attempts = 0
@@ -276,23 +358,19 @@ async def _via_dns(address: str, clients: EnrichmentClients) -> tuple[tuple[AsnO
     # The AS lookups follow the most specific prefix's origins, which need no AS data.
     origins = origins_from_dns(address, texts, (), retrieved)
     asns = sorted({o.asn for o in origins})
-    as_txts: list[str] = []
+    answered_at: dict[str, dt.datetime] = {}
     for asn in asns[:MAX_AS_LOOKUPS]:
         try:
-            named = await with_retry(
-                functools.partial(_txt, clients, f"AS{asn}.{config.cymru_asn_zone}."),
-                config.retry,
-                clients.rng,
-            )
+            answer, tries = await _as_answer(clients, asn)
         except QuotaExhausted:
             raise
         except SourceError as error:
             # The AS registration is a courtesy; the origin facts stand without it.
             attempts += error.attempts
             continue
-        attempts += named.attempts
-        as_txts += named.value
-    origins = with_registrations(origins, as_txts, retrieved.server)
+        attempts += tries
+        answered_at.update(dict.fromkeys(answer.texts, answer.retrieved_at))
+    origins = with_registrations(origins, list(answered_at), retrieved.server, answered_at)
     if not origins:
         raise NoDataError(f"Team Cymru lists no origin for {address}", retrieved.server)
     return origins, attempts

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dns.asyncresolver
 
+from enrichment.asn_source import AsRegistrationCache
 from enrichment.config import EnrichmentConfig
 from enrichment.dns_transport import ReusedSocketNameserver
 from enrichment.http import HttpClient
@@ -48,6 +49,7 @@ class EnrichmentClients:
     bootstrap: BootstrapCache
     ip_rdap_cache: IpRdapCache
     rng: random.Random
+    as_registration_cache: AsRegistrationCache
 
     @classmethod
     def create(cls, config: EnrichmentConfig, seed: int | None = None) -> EnrichmentClients:
@@ -62,6 +64,7 @@ class EnrichmentClients:
             bootstrap=BootstrapCache(config, http),
             ip_rdap_cache=IpRdapCache(config.ip_rdap_cache_ttl),
             rng=random.Random(seed),
+            as_registration_cache=AsRegistrationCache(config.as_registration_cache_ttl),
         )
 
     def close(self) -> None:

@@ -152,6 +152,8 @@ class EnrichmentConfig:
             limit exceeded" without saying for how long.
         max_concurrency: requests in flight at once across all sources.
         ip_rdap_cache_ttl: seconds a fetched RDAP network answers for every address it covers.
+        as_registration_cache_ttl: seconds a fetched Team Cymru AS registration answers for
+            every address its AS announces.
         follow_registrar_rdap: for thin registries (.com), also fetch the registrar's RDAP
             answer linked from the registry's, and merge it over the registry's.
         unrouted_networks: ranges never sent to outside services (recorded as no data).
@@ -182,6 +184,7 @@ class EnrichmentConfig:
     dns_rate_limit: RateLimit = RateLimit(50.0, 20)
     max_concurrency: int = 16
     ip_rdap_cache_ttl: float = 86400.0
+    as_registration_cache_ttl: float = 86400.0
     follow_registrar_rdap: bool = True
     unrouted_networks: tuple[str, ...] = DEFAULT_UNROUTED_NETWORKS
     node_retry: NodeRetry = NodeRetry()

@@ -43,7 +43,9 @@ class AsnOrigin:
 
     ``country``, ``registry`` and ``allocated`` describe the address allocation that covers the
     prefix; ``as_name``, ``as_country``, ``as_registry`` and ``as_allocated`` describe the AS
-    number's own registration, and are ``None`` when that lookup gave nothing.
+    number's own registration, and are ``None`` when that lookup gave nothing;
+    ``as_retrieved_at`` is when that registration was retrieved (earlier than the origin's
+    provenance when it came from a cache), ``None`` when the origin's provenance says it.
     """
 
     address: str
@@ -57,6 +59,7 @@ class AsnOrigin:
     as_country: str | None = None
     as_registry: str | None = None
     as_allocated: dt.date | None = None
+    as_retrieved_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

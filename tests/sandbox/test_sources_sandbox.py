@@ -154,6 +154,26 @@ def test_asn_over_cymru_dns(config: EnrichmentConfig) -> None:
     assert origin.provenance.source == "asn_cymru_dns"
 
 
+def test_an_as_registration_is_asked_once_for_every_address_the_as_announces(
+    config: EnrichmentConfig,
+) -> None:
+    async def job(c: EnrichmentClients) -> list[SourceResult]:
+        together = await asyncio.gather(*(fetch_asn("74.125.225.229", c) for _ in range(3)))
+        return [*together, await fetch_asn("74.125.225.229", c)]
+
+    results, clients = run(config, job)
+    origins = [r.observations[0] for r in results]
+    assert all(isinstance(o, AsnOrigin) for o in origins)
+    assert {o.as_name for o in origins if isinstance(o, AsnOrigin)} == {"GOOGLE - Google LLC, US"}
+    # Four origin questions, one AS question: the others waited for it or found it kept.
+    assert clients.gate.registry_counters()["Team Cymru DNS"]["requests"] == 5
+    cache = clients.as_registration_cache
+    assert (cache.hits, cache.misses) == (3, 1)
+    times = {o.as_retrieved_at for o in origins if isinstance(o, AsnOrigin)}
+    assert len(times) == 1 and None not in times
+    assert [r.attempts for r in results].count(2) == 1
+
+
 def test_asn_ipv6_and_other_registries(config: EnrichmentConfig) -> None:
     async def job(c: EnrichmentClients) -> list[SourceResult]:
         return list(

@@ -278,6 +278,24 @@ def test_address_sources_become_prefix_as_network_and_holder() -> None:
     assert rows.kinds == {"dns:PTR": 1, "asn": 1, "ip_network": 1}
 
 
+def test_an_as_registration_from_a_cache_is_dated_by_its_own_answer() -> None:
+    earlier = T0 - dt.timedelta(hours=3)
+    origin = AsnOrigin(
+        "192.0.2.10", 64500, "192.0.2.0/24", "JP", "apnic", None, "EXAMPLE-AS, JP",
+        Provenance("asn_cymru_dns", "127.0.0.1:53", T0), as_retrieved_at=earlier,
+    )  # fmt: skip
+    results = EnrichmentResults(
+        "192.0.2.10", (SourceResult("asn", "192.0.2.10", Outcome.OK, (origin,)),)
+    )
+    rows = rows_for_results(ADDRESS, results, T1)
+    seen = {(n.label, n.key): (n.first_seen, n.last_seen, n.retrieved_at) for n in rows.nodes}
+    assert seen[("AutonomousSystem", 64500)] == (earlier, earlier, earlier)
+    assert seen[("Prefix", "192.0.2.0/24")] == (T0, T0, T0)
+    assert seen[("IPAddress", "192.0.2.10")] == (T0, T0, T0)
+    announced = [r for r in rows.rels if r.type == "ANNOUNCED_BY"]
+    assert [(r.first_seen, r.last_seen) for r in announced] == [(T0, T0)]
+
+
 def test_state_is_partial_when_a_source_failed_and_failed_when_every_source_failed() -> None:
     failed = SourceResult(
         "ip_rdap", "192.0.2.10", Outcome.FAILED, (), "HTTP 503", FailureKind.TRANSIENT
