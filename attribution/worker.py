@@ -81,7 +81,7 @@ from attribution.observations_to_rows import (
 )
 from attribution.schema import TARGETS
 from attribution.writer import GraphWriter
-from enrichment.clients import EnrichmentClients
+from enrichment.clients import EnrichmentClients, enrichment_runner
 from enrichment.config import EnrichmentConfig, NodeRetry
 from enrichment.enrich import enrich_address, enrich_domain
 from enrichment.observations import EnrichmentResults
@@ -799,8 +799,8 @@ class Worker:
     def run(self, *, handle_signals: bool = False) -> RunSummary:
         """Run until the queue is empty (or, with ``watch``, until stopped); blocking. The
         garbage collector runs less often meanwhile (:mod:`attribution.collector`)."""
-        with collector.thresholds():
-            return asyncio.run(self.run_async(handle_signals=handle_signals))
+        with collector.thresholds(), enrichment_runner() as runner:
+            return runner.run(self.run_async(handle_signals=handle_signals))
 
     async def run_async(self, *, handle_signals: bool = False) -> RunSummary:
         began = time.perf_counter()

@@ -91,7 +91,7 @@ from benchmarks._common import (
     peak_rss_mb,
     wipe,
 )
-from enrichment.clients import close_resolver, make_resolver
+from enrichment.clients import close_resolver, enrichment_runner, make_resolver
 from enrichment.config import (
     SANDBOX_CLIENT_MARGIN,
     SANDBOX_RDAP,
@@ -137,7 +137,8 @@ def raw_dns_process(
     """:func:`raw_dns_qps` in a process of its own: (started, ended, queries)."""
     config = EnrichmentConfig.from_sandbox(endpoints)
     started = time.time()
-    asyncio.run(raw_dns_qps(config, names, concurrency))
+    with enrichment_runner() as runner:  # the worker's event loop
+        runner.run(raw_dns_qps(config, names, concurrency))
     return started, time.time(), len(names)
 
 

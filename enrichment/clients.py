@@ -7,10 +7,12 @@ bound and the caches apply across all subjects.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 
 import dns.asyncresolver
+import uvloop
 
 from enrichment.asn_source import AsRegistrationCache
 from enrichment.config import EnrichmentConfig
@@ -19,6 +21,14 @@ from enrichment.http import HttpClient
 from enrichment.ip_rdap import IpRdapCache
 from enrichment.ratelimit import RequestGate
 from enrichment.rdap_bootstrap import BootstrapCache
+
+
+def enrichment_runner() -> asyncio.Runner:
+    """An asyncio runner on the event loop enrichment runs on: uvloop's (libuv). A worker's
+    loop handles every DNS question, registry request and limit-store call of its lanes, and
+    uvloop does that work with less CPU than the standard loop
+    (``docs/performance-enrichment.md``)."""
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
 def make_resolver(config: EnrichmentConfig) -> dns.asyncresolver.Resolver:

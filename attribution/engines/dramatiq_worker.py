@@ -34,7 +34,7 @@ from attribution.worker import (
     enrich_items,
     keep_leases,
 )
-from enrichment.clients import EnrichmentClients
+from enrichment.clients import EnrichmentClients, enrichment_runner
 from enrichment.config import EnrichmentConfig
 from enrichment.observations import EnrichmentResults
 
@@ -101,7 +101,7 @@ class BatchActor:
     def _thread_state(self) -> _ThreadState:
         state: _ThreadState | None = getattr(self._local, "state", None)
         if state is None:
-            runner = asyncio.Runner()
+            runner = enrichment_runner()
             clients = runner.run(_make_clients(self.config))
             state = _ThreadState(runner, clients)
             self._local.state = state

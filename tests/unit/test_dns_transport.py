@@ -22,6 +22,7 @@ import dns.resolver
 import dns.rrset
 import pytest
 
+from enrichment.clients import enrichment_runner
 from enrichment.dns_transport import ReusedSocketNameserver, answer_only
 
 
@@ -303,3 +304,19 @@ def test_the_resolver_gives_the_same_answers_and_errors_from_answer_sections_alo
         await nameserver.aclose()
 
     _run(test)
+
+
+def test_enrichment_runs_on_uvloop_and_the_resolver_answers_there() -> None:
+    async def ask(port: int) -> str:
+        nameserver = ReusedSocketNameserver("127.0.0.1", port)
+        try:
+            return await _ask(nameserver, "loop.test")
+        finally:
+            await nameserver.aclose()
+
+    async def main() -> tuple[str, str]:
+        async with responder() as (_, port):
+            return type(asyncio.get_running_loop()).__module__, await ask(port)
+
+    with enrichment_runner() as runner:
+        assert runner.run(main()) == ("uvloop", _address_of("loop.test"))
