@@ -604,7 +604,7 @@ def test_paged_queries_have_fixture_rows_to_page_through() -> None:
     """Each query with a page_limit returns at least two rows on the fixture, so single-row
     pages run it with a limit below its result's length."""
     paged = {q.id: len(EXPECTED[q.id][1]) for q in LIBRARY if q.page_limit}
-    assert len(paged) == 12
+    assert len(paged) == 13
     assert {query_id for query_id, rows in paged.items() if rows < 2} == {
         "dns-fast-flux-candidates"
     }
@@ -619,6 +619,8 @@ def test_parameters_narrow_results(fixture_graph: Graph) -> None:
     strict = run_query(fixture_graph, "review-collateral-risk", {"min_cohosted": 4})
     # Targets with benign neighbours stay listed whatever their count.
     assert [r["target"] for r in strict.rows] == ["192.0.2.10", "evil.test", "evil2.test"]
+    first = run_query(fixture_graph, "review-collateral-risk", {"limit": 1})
+    assert [r["target"] for r in first.rows] == ["192.0.2.10"]
     assert run_query(fixture_graph, "review-approval-requests", {"status": "approved"}).rows == []
     top = run_query(fixture_graph, "review-high-score-unreviewed", {"limit": 1})
     assert [(r["target"], r["reasons"]) for r in top.rows] == [
