@@ -11,7 +11,6 @@ the fetched text by :func:`origins_from_dns` and :func:`origins_from_whois`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -36,6 +35,7 @@ from enrichment.failures import (
     SourceError,
     TransientError,
 )
+from enrichment.flights import Flights
 from enrichment.ip_rdap import is_unrouted
 from enrichment.observations import AsnOrigin, Provenance, SourceResult, result_from_error
 from enrichment.registries import CYMRU_DNS
@@ -282,7 +282,7 @@ class AsRegistrationCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[int, CachedAnswer] = {}
-        self._inflight: dict[int, asyncio.Event] = {}
+        self._flights = Flights()
         self.hits = 0
         self.misses = 0
 
@@ -294,21 +294,16 @@ class AsRegistrationCache:
     async def single_flight(self, asn: int) -> AsyncIterator[CachedAnswer | None]:
         """The cached answer for ``asn`` (a hit), or None (a miss): the caller then asks,
         while lookups of the same AS wait for it, and :meth:`put` s what it got."""
-        while (busy := self._inflight.get(asn)) is not None:
-            await busy.wait()
+        while await self._flights.landed(asn):
+            pass
         found = self._fresh(asn)
         if found is not None:
             self.hits += 1
             yield found
             return
         self.misses += 1
-        event = asyncio.Event()
-        self._inflight[asn] = event
-        try:
+        async with self._flights.hold(asn):
             yield None
-        finally:
-            del self._inflight[asn]
-            event.set()
 
     def put(self, asn: int, texts: Iterable[str], retrieved_at: dt.datetime) -> CachedAnswer:
         """Remember the answer for ``asn`` for the cache's ``ttl``."""

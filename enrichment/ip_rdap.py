@@ -13,7 +13,6 @@ the range it describes: any address inside a fresh cached range costs no request
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
 import datetime as dt
@@ -29,6 +28,7 @@ from ipwhois.exceptions import InvalidEntityObject, InvalidNetworkObject
 from ipwhois.rdap import _RDAPEntity, _RDAPNetwork
 
 from enrichment.failures import NoDataError, Outcome, PermanentError, SourceError
+from enrichment.flights import Flights
 from enrichment.observations import (
     IpNetwork,
     Provenance,
@@ -182,7 +182,7 @@ class IpRdapCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[int, list[_Entry]] = {4: [], 6: []}
-        self._inflight: dict[str, asyncio.Event] = {}
+        self._flights = Flights()
         self.hits = 0
         self.misses = 0
 
@@ -202,21 +202,15 @@ class IpRdapCache:
         the request while holding the neighbourhood, and :meth:`put` s what it got.
         """
         key = self._neighbourhood(address)
-        while (busy := self._inflight.get(key)) is not None:
-            await busy.wait()
+        while await self._flights.landed(key):
             found = self._peek(address)
             if found is not None:
                 self.misses -= 1
                 self.hits += 1
                 yield found
                 return
-        event = asyncio.Event()
-        self._inflight[key] = event
-        try:
+        async with self._flights.hold(key):
             yield None
-        finally:
-            del self._inflight[key]
-            event.set()
 
     def _peek(self, address: str) -> IpNetwork | None:
         ip = ipaddress.ip_address(address)

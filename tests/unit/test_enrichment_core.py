@@ -17,6 +17,7 @@ from enrichment.failures import (
     PermanentError,
     TransientError,
 )
+from enrichment.flights import Flights
 from enrichment.http import decode_json_answer, parse_retry_after
 from enrichment.ip_rdap import IpRdapCache, is_unrouted
 from enrichment.observations import IpNetwork, Provenance, result_from_error
@@ -161,6 +162,54 @@ def test_ip_rdap_cache_serves_every_address_of_a_fresh_range() -> None:
     now[0] = 61.0
     assert cache.get("192.0.2.1") is None
     assert (cache.hits, cache.misses, len(cache)) == (2, 4, 0)
+
+
+def test_concurrent_rdap_lookups_in_one_neighbourhood_ask_once() -> None:
+    cache = IpRdapCache(ttl=60.0, clock=lambda: 0.0)
+    wide = _network("192.0.2.0", "192.0.2.255", "WIDE")
+    asked: list[str] = []
+
+    async def lookup(address: str) -> IpNetwork:
+        async with cache.single_flight(address) as covered:
+            if covered is not None:
+                return covered
+            cache.get(address)  # the worker's miss, counted before it asks
+            asked.append(address)
+            await asyncio.sleep(0.01)
+            cache.put(wide)
+            return wide
+
+    async def main() -> list[IpNetwork]:
+        return list(await asyncio.gather(*(lookup(f"192.0.2.{i}") for i in (1, 2, 3))))
+
+    assert asyncio.run(main()) == [wide, wide, wide]
+    assert asked == ["192.0.2.1"]
+
+
+def test_a_failed_flight_lets_the_next_waiter_ask() -> None:
+    flights = Flights()
+    order: list[str] = []
+
+    async def failing() -> None:
+        async with flights.hold("k"):
+            await asyncio.sleep(0.01)
+            order.append("failed")
+            raise TimeoutError
+
+    async def waiting() -> None:
+        assert await flights.landed("k")
+        order.append("resumed")
+        assert not await flights.landed("k")
+
+    async def main() -> None:
+        task = asyncio.create_task(failing())
+        await asyncio.sleep(0)
+        await waiting()
+        with pytest.raises(TimeoutError):
+            await task
+
+    asyncio.run(main())
+    assert order == ["failed", "resumed"]
 
 
 def test_whois_truncation_is_transient() -> None:
