@@ -28,8 +28,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal, TypeVar
 
-from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, unit_of_work
+from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, Record, unit_of_work
 from neo4j.api import BookmarkManager
+from neo4j.time import Date, DateTime, Duration, Time
 
 from attribution.neo4j_server import LocalNeo4j
 from attribution.settings import DEFAULT_NEO4J_RETRY_SECONDS, Settings, load_settings
@@ -78,6 +79,29 @@ def json_value(value: Any) -> Any:
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {"python": python_value, "json": json_value}
+
+_PLAIN = frozenset({str, int, float, bool, type(None), DateTime, Date, Time, Duration})
+"""Value types that ``Record.data`` hands back as they are."""
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    return kind in _PLAIN or (kind is list and all(map(_plain, value)))
+
+
+def record_dict(record: Record) -> dict[str, Any]:
+    """The record as ``Record.data`` gives it, at a fraction of the cost for plain rows.
+
+    ``Record.data`` walks every value through the driver's exporter, about 10 µs for a row of
+    seven columns: a page of 100 rows spent a millisecond there. A row of numbers, text, times
+    and lists of them comes out of the exporter unchanged, so it is zipped with its keys;
+    a row holding a node, relationship, path or map still goes through ``Record.data``.
+    """
+    values = record.values()
+    if all(map(_plain, values)):
+        return dict(zip(record.keys(), values, strict=True))
+    return record.data()
+
 
 MAX_FETCH_SIZE = 1000
 """The most rows :meth:`Graph.read_page` asks the server for at once (the driver's default)."""
@@ -166,7 +190,7 @@ class Graph:
     ) -> list[dict[str, Any]]:
         """One parameterised write statement; returns the records as dicts."""
         query = cypher
-        return self.write(lambda tx: [r.data() for r in tx.run(query, dict(params or {}))])
+        return self.write(lambda tx: [record_dict(r) for r in tx.run(query, dict(params or {}))])
 
     def run_autocommit(self, cypher: str, params: Mapping[str, Any] | None = None) -> None:
         """One statement in an auto-commit transaction: for ``CALL { } IN TRANSACTIONS``."""
@@ -201,7 +225,7 @@ class Graph:
 
         @unit_of_work(timeout=timeout, metadata=dict(metadata) if metadata else None)
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(cypher, dict(params or {}))]
+            return [record_dict(r) for r in tx.run(cypher, dict(params or {}))]
 
         with self.session(default_access_mode=READ_ACCESS) as session:
             rows = session.execute_read(work)
@@ -240,7 +264,7 @@ class Graph:
                     continue
                 if len(rows) == take:
                     return list(result.keys()), rows, True
-                rows.append(record.data())
+                rows.append(record_dict(record))
             return list(result.keys()), rows, False
 
         fetch = min(skip + take + 1, MAX_FETCH_SIZE)
