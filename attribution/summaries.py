@@ -35,7 +35,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from attribution.db import Graph, python_value
+from attribution.db import Graph, python_value, record_dict
 from attribution.schema import NODE_BY_LABEL, SUMMARIES
 
 Batches = list[tuple[str, list[dict[str, Any]]]]
@@ -304,15 +304,6 @@ def affected(run: Run, rel_batches: Batches) -> Affected:
     return out
 
 
-def _write(graph: Graph, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """One statement in a managed write transaction; its rows."""
-
-    def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-        return [record.data() for record in tx.run(statement, params)]
-
-    return graph.write(work)
-
-
 Job = tuple[str, list[Any]]
 """One refresh statement and the keys of its batch."""
 
@@ -336,7 +327,7 @@ def _run_jobs(graph: Graph, jobs: list[Job], streams: int = 1) -> None:
     """Each refresh batch in a write transaction of its own, ``streams`` at a time."""
 
     def run(job: Job) -> None:
-        _write(graph, job[0], {"keys": job[1]})
+        graph.run_write(job[0], {"keys": job[1]})
 
     if streams <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -375,7 +366,7 @@ def after_load_in(tx: ManagedTransaction, node_batches: Batches, rel_batches: Ba
     del node_batches
 
     def run(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [record.data() for record in tx.run(statement, params)]
+        return [record_dict(record) for record in tx.run(statement, params)]
 
     for statement, batch in _jobs(affected(run, rel_batches)):
         run(statement, {"keys": batch})
@@ -387,7 +378,7 @@ def _pages(graph: Graph, label: str, write: bool, batch: int) -> Iterator[list[d
     while True:
         statement = page_statement(label, write, first=after is None)
         params = {"after": after, "batch": batch}
-        rows = _write(graph, statement, params) if write else graph.read(statement, params)
+        rows = graph.run_write(statement, params) if write else graph.read(statement, params)
         if not rows:
             return
         yield rows
