@@ -122,11 +122,17 @@ def _run(test: Callable[[Responder, int], Awaitable[None]]) -> None:
     asyncio.run(main())
 
 
-async def _ask(nameserver: ReusedSocketNameserver, name: str, timeout: float = 2.0) -> str:
+async def _response(
+    nameserver: ReusedSocketNameserver, name: str, timeout: float = 2.0
+) -> dns.message.Message:
     query = dns.message.make_query(name, "A")
     backend = dns.asyncbackend.get_default_backend()
-    response = await nameserver.async_query(query, timeout, None, 0, False, backend)
-    return response.answer[0][0].to_text()
+    return await nameserver.async_query(query, timeout, None, 0, False, backend)
+
+
+async def _ask(nameserver: ReusedSocketNameserver, name: str, timeout: float = 2.0) -> str:
+    """The first record of the answer to an A question for ``name``."""
+    return (await _response(nameserver, name, timeout)).answer[0][0].to_text()
 
 
 def test_sequential_questions_share_one_socket_until_its_budget_is_spent() -> None:
@@ -262,12 +268,6 @@ def test_answer_only_zeroes_the_authority_and_additional_counts_and_keeps_every_
     wire = bytes(range(1, 31))
     assert answer_only(wire) == bytes(range(1, 9)) + bytes(4) + bytes(range(13, 31))
     assert answer_only(b"\x01\x02\x03") == b"\x01\x02\x03"
-
-
-async def _response(nameserver: ReusedSocketNameserver, name: str) -> dns.message.Message:
-    query = dns.message.make_query(name, "A")
-    backend = dns.asyncbackend.get_default_backend()
-    return await nameserver.async_query(query, 2.0, None, 0, False, backend)
 
 
 def test_an_answer_is_read_up_to_its_answer_section() -> None:
