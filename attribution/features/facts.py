@@ -16,15 +16,22 @@ follow them.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from neo4j import READ_ACCESS, ManagedTransaction, unit_of_work
+from neo4j import READ_ACCESS, ManagedTransaction, Result, unit_of_work
 
 from attribution.db import Graph
-from attribution.features.export import EXPORT_STATEMENTS, GraphExport, net_of, prefix_rows
+from attribution.features.export import (
+    ADDRESS_COLUMNS,
+    DOMAIN_COLUMNS,
+    EXPORT_STATEMENTS,
+    GraphExport,
+    net_of,
+    prefix_rows,
+)
 from attribution.labels import NodeKey
 
 __all__ = ["Facts", "FactsBuilder", "read_facts"]
@@ -125,8 +132,12 @@ class Facts:
     def from_export(cls, export: GraphExport) -> Facts:
         """The same facts, from a dictionary export."""
         builder = FactsBuilder()
-        for props in (export.domains[n] for n in sorted(export.domains)):
-            builder.add_domain(props)
+        for name in sorted(export.domains):
+            props = export.domains[name]
+            builder.add_domain(
+                name, props.get("registrable"), [props.get(t) for t in _DOMAIN_TIMES],
+                props.get("privacy"), props.get("nxdomain"),
+            )  # fmt: skip
         for address in sorted(export.addresses):
             builder.add_address(address)
         for name, address, ttl in export.resolves:
@@ -201,18 +212,20 @@ class FactsBuilder:
         for values, length in zip(self._arrays(), mark, strict=True):
             del values[length:]
 
-    def add_domain(self, props: Any) -> None:
-        """A scored domain, from a row (or record) of the ``domains`` statement."""
-        name = props["name"]
+    def add_domain(
+        self, name: str, registrable: str | None, times: Sequence[Any], privacy: Any, nxdomain: Any
+    ) -> None:
+        """A scored domain: its name, registrable name, epoch-millisecond times (first seen,
+        created, updated, expires; None when unknown), ``privacy_proxy`` and ``nxdomain``."""
         i = self.domain_ids(name)
         if i in self.scored_domains:
             return  # the same name twice: the first row stands
         self.scored_domains.add(i)
         self.domain_rows.append(i)
-        self.times.extend(_nan_if_none(props.get(t)) for t in _DOMAIN_TIMES)
-        self.privacy.append(_flag(props.get("privacy")))
-        self.nxdomain.append(props.get("nxdomain") is not None)
-        self.registrable_names.append(props.get("registrable") or name)
+        self.times.extend(map(_nan_if_none, times))
+        self.privacy.append(_flag(privacy))
+        self.nxdomain.append(nxdomain is not None)
+        self.registrable_names.append(registrable or name)
 
     def add_address(self, address: str) -> None:
         i = self.address_ids(address)
@@ -220,27 +233,32 @@ class FactsBuilder:
             self.scored_addresses.add(i)
             self.address_rows.append(i)
 
-    def add_domain_record(self, record: Any) -> None:
-        """A record of the ``domains`` statement: the domain and its relationships."""
-        name = record["name"]
-        self.add_domain(record)
-        for address, ttl in record["resolves"]:
+    def add_domain_record(self, record: Sequence[Any]) -> None:
+        """A record of the ``domains`` statement, its values in
+        :data:`~attribution.features.export.DOMAIN_COLUMNS` order: the domain and its
+        relationships."""
+        (name, registrable, first, _last, created, updated, expires, privacy, nxdomain,
+         resolves, aliases, name_servers, mail_servers, registrars, registrants) = record  # fmt: skip
+        self.add_domain(name, registrable, (first, created, updated, expires), privacy, nxdomain)
+        for address, ttl in resolves:
             self.add_resolve(name, address, ttl)
-        for kind in ("aliases", "name_servers", "mail_servers"):
-            for other in record[kind]:
+        for kind, others in (("aliases", aliases), ("name_servers", name_servers),
+                             ("mail_servers", mail_servers)):  # fmt: skip
+            for other in others:
                 self.add_pair(kind, name, other)
-        for registrar in record["registrars"]:
+        for registrar in registrars:
             self.add_registrar(name, registrar)
-        for registrant, privacy in record["registrants"]:
-            self.add_registrant(name, registrant, privacy)
+        for registrant, registrant_privacy in registrants:
+            self.add_registrant(name, registrant, registrant_privacy)
 
-    def add_address_record(self, record: Any) -> None:
-        """A record of the ``addresses`` statement: the address and its relationships."""
-        address = record["address"]
+    def add_address_record(self, record: Sequence[Any]) -> None:
+        """A record of the ``addresses`` statement, its values in
+        :data:`~attribution.features.export.ADDRESS_COLUMNS` order."""
+        address, _first, _last, reverse, prefixes = record
         self.add_address(address)
-        for name in record["reverse"]:
+        for name in reverse:
             self.add_reverse(address, name)
-        for prefix, asn in prefix_rows(record["prefixes"]):
+        for prefix, asn in prefix_rows(prefixes):
             self.add_prefix(address, prefix, asn)
 
     def add_resolve(self, name: str, address: str, ttl: int | None) -> None:
@@ -334,14 +352,14 @@ def _pairs(values: array[int]) -> np.ndarray:
 
 
 def _stream(
-    graph: Graph, name: str, consume: Callable[[Iterator[Any]], None], timeout: float | None
+    graph: Graph, name: str, consume: Callable[[Result], None], timeout: float | None
 ) -> None:
-    """Run one export statement read-only and hand its records to ``consume`` as they arrive
-    (the driver fetches them in batches; nothing collects them into a list)."""
+    """Run one export statement read-only and hand its result to ``consume``, which reads the
+    records as they arrive (the driver fetches them in batches; nothing collects them)."""
 
     @unit_of_work(timeout=timeout, metadata={"query": f"features.{name}"})
     def work(tx: ManagedTransaction) -> None:
-        consume(iter(tx.run(EXPORT_STATEMENTS[name])))
+        consume(tx.run(EXPORT_STATEMENTS[name]))
 
     with graph.session(default_access_mode=READ_ACCESS) as session:
         session.execute_read(work)
@@ -350,22 +368,29 @@ def _stream(
 def read_facts(graph: Graph, *, timeout: float | None = None) -> Facts:
     """Stream the export statements into :class:`Facts` (read-only, tagged ``features.*``).
 
-    Each domain and address comes with its relationships in one record. A statement the
-    driver retries starts again from the builder's state before its first attempt.
+    Each domain and address comes with its relationships in one record, whose values are
+    taken by position (the statement's columns are checked against the expected order first).
+    A statement the driver retries starts again from the builder's state before its first
+    attempt.
     """
     builder = FactsBuilder()
 
-    def each(name: str, add: Callable[[Any], None]) -> None:
+    def each(name: str, columns: tuple[str, ...], add: Callable[[Any], None]) -> None:
         mark = builder.mark()
 
-        def consume(records: Iterator[Any]) -> None:
+        def consume(result: Result) -> None:
+            if tuple(result.keys()) != columns:
+                raise RuntimeError(
+                    f"features.{name} returned columns {list(result.keys())}, "
+                    f"expected {list(columns)}"
+                )
             builder.rewind(mark)
-            for record in records:
+            for record in result:
                 add(record)
 
         _stream(graph, name, consume, timeout)
 
-    each("domains", builder.add_domain_record)
-    each("addresses", builder.add_address_record)
-    each("incidents", lambda record: builder.incidents.add((record["label"], record["key"])))
+    each("domains", DOMAIN_COLUMNS, builder.add_domain_record)
+    each("addresses", ADDRESS_COLUMNS, builder.add_address_record)
+    each("incidents", ("label", "key"), lambda record: builder.incidents.add(tuple(record)))
     return builder.build()

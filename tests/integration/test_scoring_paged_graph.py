@@ -22,6 +22,7 @@ from attribution.classifier.store import ModelStore
 from attribution.classifier.train import train_model
 from attribution.db import Graph
 from attribution.features import FEATURE_SET_VERSION, build_features, export_graph
+from attribution.features import facts as facts_module
 from attribution.features.families import labelled_nodes
 from attribution.labels import import_label_file, read_label_observations, resolve_labels
 from attribution.scoring.explain import deferred_explanation
@@ -88,6 +89,24 @@ def test_streamed_features_equal_the_reference_on_the_export(graph: Graph, world
     np.testing.assert_array_equal(streamed.X, reference.X)
     np.testing.assert_array_equal(streamed.folds, reference.folds)
     assert streamed.asns == reference.asns
+
+
+def test_facts_refuse_an_export_statement_whose_columns_moved(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are read by position, so a statement returning its columns in another order is
+    refused by name instead of filling the wrong arrays."""
+    moved = (
+        "MATCH (i:IPAddress) RETURN i.address AS address, [] AS reverse, 1 AS first, "
+        "2 AS last, [] AS prefixes"
+    )
+    monkeypatch.setitem(facts_module.EXPORT_STATEMENTS, "addresses", moved)
+    expected = (
+        "features.addresses returned columns ['address', 'reverse', 'first', 'last', "
+        "'prefixes'], expected ['address', 'first', 'last', 'reverse', 'prefixes']"
+    )
+    with pytest.raises(RuntimeError, match=re.escape(expected)):
+        facts_module.read_facts(graph)
 
 
 def test_paged_scores_equal_the_reference_scored_at_once(graph: Graph, world: Path) -> None:

@@ -7,21 +7,24 @@ import math
 
 import numpy as np
 
+from attribution.features.export import ADDRESS_COLUMNS, DOMAIN_COLUMNS, DOMAIN_LISTS
 from attribution.features.facts import FactsBuilder
 
 
-def _domain(name: str, created: int, **lists: list) -> dict:
-    row = {"name": name, "registrable": None, "first": 1, "last": 2, "created": created,
+def _domain(name: str, created: int, registrable: str | None = None, **lists: list) -> tuple:
+    """A ``domains`` record's values, in the statement's column order."""
+    row = {"name": name, "registrable": registrable, "first": 1, "last": 2, "created": created,
            "updated": None, "expires": None, "privacy": None, "nxdomain": None}  # fmt: skip
-    for key in ("resolves", "aliases", "name_servers", "mail_servers", "registrars",
-                "registrants"):  # fmt: skip
+    for key in DOMAIN_LISTS:
         row[key] = lists.get(key, [])
-    return row
+    return tuple(row[column] for column in DOMAIN_COLUMNS)
 
 
-def _address(address: str, **lists: list) -> dict:
-    return {"address": address, "first": 1, "last": 2, "reverse": lists.get("reverse", []),
-            "prefixes": lists.get("prefixes", [])}  # fmt: skip
+def _address(address: str, **lists: list) -> tuple:
+    """An ``addresses`` record's values, in the statement's column order."""
+    row = {"address": address, "first": 1, "last": 2, "reverse": lists.get("reverse", []),
+           "prefixes": lists.get("prefixes", [])}  # fmt: skip
+    return tuple(row[column] for column in ADDRESS_COLUMNS)
 
 
 def _built() -> FactsBuilder:

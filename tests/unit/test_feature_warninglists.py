@@ -25,11 +25,8 @@ def facts() -> Facts:
         ("nothing.test", None),
         ("cdn-hosted.test", None),
     ):
-        row = _domain(name, 10)
-        row["registrable"] = registrable
-        if name == "cdn-hosted.test":
-            row["resolves"] = [["104.16.0.1", 300]]
-        builder.add_domain_record(row)
+        resolves = [["104.16.0.1", 300]] if name == "cdn-hosted.test" else []
+        builder.add_domain_record(_domain(name, 10, registrable, resolves=resolves))
     builder.add_address_record(_address("104.16.0.1"))
     builder.add_address_record(_address("192.0.2.1"))
     return builder.build()
