@@ -101,6 +101,24 @@ def timed(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
     return samples
 
 
+def timed_beside(
+    fn: Callable[[], Any], base: Callable[[], Any], warmup: int, runs: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``runs`` calls of ``fn`` and of ``base``, taken alternately (after
+    ``warmup`` unmeasured pairs), so the baseline sees the machine as the measure does."""
+    for _ in range(warmup):
+        fn()
+        base()
+    measured: list[float] = []
+    baseline: list[float] = []
+    for _ in range(runs):
+        for call, samples in ((fn, measured), (base, baseline)):
+            began = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - began) * 1000)
+    return measured, baseline
+
+
 def emit(figures: dict[str, Any]) -> None:
     """The benchmark's last line: one JSON object."""
     sys.stdout.flush()
