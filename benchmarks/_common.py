@@ -89,16 +89,18 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _milliseconds(fn: Callable[[], Any]) -> float:
+    """Milliseconds one call of ``fn`` takes."""
+    began = time.perf_counter()
+    fn()
+    return (time.perf_counter() - began) * 1000
+
+
 def timed(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
     """Milliseconds of each of ``runs`` calls of ``fn``, after ``warmup`` unmeasured ones."""
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
+    return [_milliseconds(fn) for _ in range(runs)]
 
 
 def timed_beside(
@@ -112,10 +114,8 @@ def timed_beside(
     measured: list[float] = []
     baseline: list[float] = []
     for _ in range(runs):
-        for call, samples in ((fn, measured), (base, baseline)):
-            began = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - began) * 1000)
+        measured.append(_milliseconds(fn))
+        baseline.append(_milliseconds(base))
     return measured, baseline
 
 
